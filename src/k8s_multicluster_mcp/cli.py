@@ -1,0 +1,230 @@
+"""Command line: `k8s-multicluster-mcp [flags]` serves MCP; `k8s-multicluster-mcp check` tests contexts.
+
+Every flag has an environment variable (an MCP client config can set either); a flag given on the
+command line wins over its variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from k8s_multicluster_mcp import __version__
+from k8s_multicluster_mcp.settings import Settings, split_path_list
+
+PROG = "k8s-multicluster-mcp"
+log = logging.getLogger(__name__)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Option:
+    flags: tuple[str, ...]
+    dest: str
+    env: str | None
+    help: str
+    kind: str = "value"
+    """`value`, `bool`, `list` (comma-separated) or `repeat` (flag may be repeated)."""
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    check: bool = False
+    """Also accepted by the `check` subcommand."""
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(("--watch",), "watch", "K8S_MCP_WATCH",
+           "keep a watch cache of pods, deployments and nodes for every context (fast answers)", "bool"),
+    Option(("--kubeconfig-dir",), "kubeconfig_dir", "KUBECONFIG_DIR",
+           "directory whose kubeconfig files are all read (default ~/.kube)", metavar="DIR", check=True),
+    Option(("--kubeconfig",), "kubeconfig", None,
+           "a kubeconfig file to read; repeatable. $KUBECONFIG (':'-separated, ';' on Windows) is read too",
+           "repeat", metavar="FILE", check=True),
+    Option(("--contexts",), "contexts", "K8S_MCP_CONTEXTS",
+           "allow-list of context names or globs, comma-separated; other contexts are invisible", "list",
+           metavar="PATTERN,...", check=True),
+    Option(("--read-only",), "read_only", "K8S_MCP_READ_ONLY", "register no tool that writes", "bool"),
+    Option(("--disable-destructive",), "disable_destructive", "K8S_MCP_DISABLE_DESTRUCTIVE",
+           "register no destructive tool (delete, drain, scale to zero, rollout undo)", "bool"),
+    Option(("--transport",), "transport", "K8S_MCP_TRANSPORT",
+           "stdio (default, for MCP clients that start the server) or http (streamable HTTP)",
+           choices=("stdio", "http")),
+    Option(("--host",), "host", "K8S_MCP_HOST", "bind address for --transport http (default 127.0.0.1)"),
+    Option(("--port",), "port", "K8S_MCP_PORT", "port for --transport http (default 8000)"),
+    Option(("--log-level",), "log_level", "K8S_MCP_LOG_LEVEL", "stderr log level (default WARNING)",
+           choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), check=True),
+    Option(("--request-timeout",), "request_timeout", "K8S_MCP_REQUEST_TIMEOUT",
+           "seconds one cluster may take to answer before it is reported as timed out (default 5)",
+           metavar="SECONDS", check=True),
+    Option(("--cache-ttl",), "cache_ttl", "K8S_MCP_CACHE_TTL",
+           "seconds an on-demand list is reused for related questions; 0 disables (default 10)",
+           metavar="SECONDS"),
+    Option(("--max-workers",), "max_workers", "K8S_MCP_MAX_WORKERS",
+           "clusters asked in parallel (default 16)", metavar="N", check=True),
+)  # fmt: skip
+
+
+def _env_help(opt: Option) -> str:
+    return f" [env {opt.env}]" if opt.env else ""
+
+
+def _add_options(parser: argparse.ArgumentParser, for_check: bool) -> None:
+    for opt in OPTIONS:
+        if for_check and not opt.check:
+            continue
+        help_text = opt.help + _env_help(opt)
+        if opt.kind == "bool":
+            parser.add_argument(*opt.flags, dest=opt.dest, action="store_true", default=None, help=help_text)
+        elif opt.kind == "repeat":
+            parser.add_argument(
+                *opt.flags, dest=opt.dest, action="append", metavar=opt.metavar, help=help_text
+            )
+        else:
+            parser.add_argument(
+                *opt.flags, dest=opt.dest, metavar=opt.metavar, help=help_text, choices=opt.choices,
+                type=str.upper if opt.dest == "log_level" else str,
+            )  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="MCP server for questions across many Kubernetes clusters at once.",
+        epilog=(
+            f"subcommands:\n  {PROG} check [--kubeconfig-dir DIR] [--kubeconfig FILE] [--contexts ...]\n"
+            "      test every context (reachable, credentials, permissions) and print a table\n\n"
+            "Logs go to stderr; in stdio mode stdout carries only the MCP protocol."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    _add_options(parser, for_check=False)
+    return parser
+
+
+def build_check_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} check",
+        description="Test every kubeconfig context: reachable, credentials accepted, server version, "
+        "and whether pods, deployments and nodes may be listed and watched. Exits non-zero when no "
+        "context is usable.",
+    )
+    _add_options(parser, for_check=True)
+    return parser
+
+
+class SettingsError(Exception):
+    """A flag or environment variable with a bad value."""
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(f"{name}={raw!r}: expected one of 1/0, true/false, yes/no, on/off")
+
+
+def settings_from(
+    args: argparse.Namespace, environ: os._Environ[str] | dict[str, str]
+) -> tuple[Settings, bool]:
+    """Merge flags over environment variables into validated `Settings`.
+
+    Returns the settings and whether the kubeconfig directory was chosen explicitly (so a missing
+    one is reported rather than quietly skipped).
+    """
+    values: dict[str, Any] = {}
+    for opt in OPTIONS:
+        if not hasattr(args, opt.dest):
+            continue
+        given = getattr(args, opt.dest)
+        if given is None and opt.env and environ.get(opt.env) is not None:
+            raw = environ[opt.env]
+            given = _parse_bool(opt.env, raw) if opt.kind == "bool" else raw
+        if given is None:
+            continue
+        if opt.kind == "list":
+            given = tuple(p.strip() for p in str(given).split(",") if p.strip())
+            if not given:
+                raise SettingsError(f"{opt.flags[0]} names no context pattern")
+        elif opt.kind == "repeat":
+            given = tuple(Path(p).expanduser() for p in given)
+        elif opt.dest == "kubeconfig_dir":
+            given = Path(given).expanduser()
+        values[opt.dest] = given
+    explicit_dir = "kubeconfig_dir" in values
+    if environ.get("KUBECONFIG"):
+        values["kubeconfig_env"] = tuple(split_path_list(environ["KUBECONFIG"]))
+    try:
+        return Settings(**values), explicit_dir
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "settings"
+            match = next((o for o in OPTIONS if o.dest == field), None)
+            name = match.flags[0] + (f" / {match.env}" if match.env else "") if match else field
+            problems.append(f"{name}: {err['msg']}")
+        raise SettingsError("; ".join(problems)) from exc
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"{PROG}: error: {message}\n")
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console script entry point."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    is_check = bool(argv) and argv[0] == "check"
+    parser = build_check_parser() if is_check else build_parser()
+    args = parser.parse_args(argv[1:] if is_check else argv)
+    try:
+        settings, explicit_dir = settings_from(args, os.environ)
+    except SettingsError as exc:
+        return _fail(str(exc))
+
+    from k8s_multicluster_mcp import logs
+
+    logs.configure(settings.log_level)
+    from k8s_multicluster_mcp.server import build_registry, build_server, build_state
+
+    registry = build_registry(settings, directory_explicit=explicit_dir)
+    if is_check:
+        from k8s_multicluster_mcp.check import run_check
+
+        return run_check(registry, settings, sys.stdout)
+
+    if settings.watch:
+        log.warning(
+            "--watch: the watch cache is not part of this version yet; answering from live API calls "
+            "(on-demand mode) instead"
+        )
+    if settings.read_only:
+        log.info("--read-only: tools that write are not registered")
+    if settings.disable_destructive:
+        log.info("--disable-destructive: destructive tools are not registered")
+    state = build_state(settings, registry)
+    server = build_server(settings, state)
+    try:
+        if settings.transport == "http":
+            log.warning("serving streamable HTTP on http://%s:%d/mcp", settings.host, settings.port)
+            server.run("streamable-http", host=settings.host, port=settings.port)
+        else:
+            server.run("stdio")
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

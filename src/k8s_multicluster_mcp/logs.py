@@ -1,0 +1,19 @@
+"""Logging to stderr only: in stdio mode stdout belongs to the MCP protocol."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def configure(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Quiet libraries that log every request at INFO.
+    for noisy in ("urllib3", "httpx", "mcp.server.lowlevel", "kubernetes.client.rest"):
+        logging.getLogger(noisy).setLevel(max(logging.getLogger(noisy).level, logging.WARNING))
