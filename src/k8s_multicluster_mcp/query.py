@@ -1,0 +1,144 @@
+"""The query layer: fleet questions over any `ClusterSource`, with provenance per cluster.
+
+Tools call this and nothing below it. It resolves which clusters a question is about, asks the
+source, and returns the records plus, for every cluster, whether it answered, from where and as of
+when. It never knows (or asks) whether the source is the watch cache or the live API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from k8s_multicluster_mcp.errors import ClusterError, ClusterStatus, NotFoundError
+from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry
+from k8s_multicluster_mcp.records import (
+    DeploymentRecord,
+    Kind,
+    NamespaceRecord,
+    NodeRecord,
+    PodRecord,
+    Record,
+)
+from k8s_multicluster_mcp.selectors import LabelSelector, parse_selector
+from k8s_multicluster_mcp.sources.base import ClusterSource, Snapshot, SourceName
+
+R = TypeVar("R", bound=Record, covariant=True)
+ContextSpec = str | Sequence[str] | None
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    """How one cluster answered one question."""
+
+    context: str
+    status: ClusterStatus
+    source: SourceName | None = None
+    as_of: datetime | None = None
+    error: str | None = None
+    count: int = 0
+
+
+@dataclass(frozen=True)
+class FleetResult(Generic[R]):
+    """Records from every cluster that answered, and a report for every cluster asked."""
+
+    kind: Kind
+    items: Sequence[R]
+    clusters: Sequence[ClusterReport] = field(default_factory=list)
+
+    @property
+    def answered(self) -> list[ClusterReport]:
+        return [c for c in self.clusters if c.status == "ok"]
+
+    @property
+    def failed(self) -> list[ClusterReport]:
+        return [c for c in self.clusters if c.status != "ok"]
+
+
+def _sort_key(record: Record) -> tuple[str, str]:
+    return (getattr(record, "namespace", ""), record.name)
+
+
+class ClusterState:
+    """Fleet-wide reads of pods, deployments, nodes and namespaces."""
+
+    def __init__(self, registry: ContextRegistry, source: ClusterSource) -> None:
+        self.registry = registry
+        self.source = source
+        self.last_reports: dict[str, ClusterReport] = {}
+        """The latest report per context, from whatever question touched it last."""
+
+    def contexts(self, context: ContextSpec = None) -> list[ContextInfo]:
+        return self.registry.resolve(context)
+
+    def list(
+        self,
+        kind: Kind,
+        context: ContextSpec = None,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> FleetResult[Record]:
+        selector = parse_selector(label_selector)
+        contexts = self.registry.resolve(context)
+        answers = self.source.fetch(contexts, kind, namespace if kind.namespaced else None, selector)
+        items: list[Record] = []
+        reports: list[ClusterReport] = []
+        for ctx in contexts:
+            answer = answers.get(ctx.name) or ClusterError("no answer")
+            if isinstance(answer, ClusterError):
+                reports.append(ClusterReport(ctx.name, answer.status, error=answer.message))
+                continue
+            found = _filter(answer, namespace if kind.namespaced else None, selector)
+            items.extend(sorted(found, key=_sort_key))
+            reports.append(ClusterReport(ctx.name, "ok", answer.source, answer.as_of, count=len(found)))
+        self.last_reports.update((r.context, r) for r in reports)
+        return FleetResult(kind, items, reports)
+
+    def pods(
+        self, context: ContextSpec = None, namespace: str | None = None, label_selector: str | None = None
+    ) -> FleetResult[PodRecord]:
+        return self.list(Kind.POD, context, namespace, label_selector)  # type: ignore[return-value]
+
+    def deployments(
+        self, context: ContextSpec = None, namespace: str | None = None, label_selector: str | None = None
+    ) -> FleetResult[DeploymentRecord]:
+        return self.list(Kind.DEPLOYMENT, context, namespace, label_selector)  # type: ignore[return-value]
+
+    def nodes(
+        self, context: ContextSpec = None, label_selector: str | None = None
+    ) -> FleetResult[NodeRecord]:
+        return self.list(Kind.NODE, context, None, label_selector)  # type: ignore[return-value]
+
+    def namespaces(
+        self, context: ContextSpec = None, label_selector: str | None = None
+    ) -> FleetResult[NamespaceRecord]:
+        return self.list(Kind.NAMESPACE, context, None, label_selector)  # type: ignore[return-value]
+
+    def get(
+        self, kind: Kind, name: str, context: ContextSpec = None, namespace: str | None = None
+    ) -> FleetResult[Record]:
+        """One object by name, from every selected cluster that has it."""
+        result = self.list(kind, context, namespace)
+        found = [r for r in result.items if r.name == name]
+        if not found and not result.failed:
+            where = f" in namespace {namespace!r}" if namespace and kind.namespaced else ""
+            asked = ", ".join(c.context for c in result.clusters)
+            raise NotFoundError(f"{kind.singular} {name!r} not found{where} in: {asked}")
+        reports = [
+            replace(c, count=sum(r.context == c.context for r in found)) if c.status == "ok" else c
+            for c in result.clusters
+        ]
+        return FleetResult(kind, found, reports)
+
+
+def _filter(snapshot: Snapshot, namespace: str | None, selector: LabelSelector | None) -> list[Record]:
+    """Apply namespace and selector to a snapshot (a no-op for a live list already filtered)."""
+    items: list[Record] = list(snapshot.items)
+    if namespace:
+        items = [r for r in items if getattr(r, "namespace", namespace) == namespace]
+    if selector is not None:
+        items = [r for r in items if selector.matches(r.labels)]
+    return items

@@ -1,0 +1,416 @@
+"""Slim, typed records of the objects fleet questions are about, built from raw API JSON.
+
+Both the live source and the watch cache turn API objects into these records with the same
+functions, so an answer is the same whichever source it came from. A record keeps only what
+queries and answers need: never Secret data, never environment variable values, never
+managedFields or last-applied annotations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from k8s_multicluster_mcp.errors import UnknownKindError
+
+Raw = Mapping[str, Any]
+MESSAGE_LIMIT = 300
+
+
+class Kind(str, Enum):
+    """The kinds the query layer serves (and, in --watch mode, caches)."""
+
+    POD = "pods"
+    DEPLOYMENT = "deployments"
+    NODE = "nodes"
+    NAMESPACE = "namespaces"
+
+    @property
+    def namespaced(self) -> bool:
+        return self in (Kind.POD, Kind.DEPLOYMENT)
+
+    @property
+    def singular(self) -> str:
+        return {"pods": "Pod", "deployments": "Deployment", "nodes": "Node", "namespaces": "Namespace"}[
+            self.value
+        ]
+
+
+_KIND_ALIASES: dict[str, Kind] = {
+    alias: kind
+    for kind, aliases in {
+        Kind.POD: ("pod", "pods", "po"),
+        Kind.DEPLOYMENT: ("deployment", "deployments", "deploy", "deployment.apps", "deployments.apps"),
+        Kind.NODE: ("node", "nodes", "no"),
+        Kind.NAMESPACE: ("namespace", "namespaces", "ns"),
+    }.items()
+    for alias in aliases
+}
+
+
+def parse_kind(value: str) -> Kind:
+    """A Kind from what a user or model typed (`Pod`, `pods`, `po`, `deploy`, …)."""
+    kind = _KIND_ALIASES.get(value.strip().lower())
+    if kind is None:
+        raise UnknownKindError(
+            f"unknown or unsupported kind {value!r}; this tool serves: pods (po), deployments (deploy), "
+            "nodes (no), namespaces (ns)"
+        )
+    return kind
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _clip(text: Any, limit: int = MESSAGE_LIMIT) -> str | None:
+    if not isinstance(text, str) or not text:
+        return None
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    type: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+    last_transition: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerStatus:
+    """One container of a pod: spec identity plus the state the kubelet last reported."""
+
+    name: str
+    image: str
+    init: bool = False
+    ready: bool = False
+    started: bool | None = None
+    restart_count: int = 0
+    state: str = "unknown"
+    """`running`, `waiting`, `terminated` or `unknown` (no status reported yet)."""
+    reason: str | None = None
+    message: str | None = None
+    exit_code: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    last_reason: str | None = None
+    last_exit_code: int | None = None
+    last_finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PodRecord:
+    context: str
+    namespace: str
+    name: str
+    uid: str
+    resource_version: str
+    labels: Mapping[str, str]
+    owner_kind: str | None
+    owner_name: str | None
+    phase: str
+    reason: str | None
+    message: str | None
+    node: str | None
+    ready: bool
+    conditions: tuple[Condition, ...]
+    containers: tuple[ContainerStatus, ...]
+    created: datetime | None
+    started: datetime | None
+    deleting_since: datetime | None
+    ip: str | None = None
+
+    @property
+    def restarts(self) -> int:
+        return sum(c.restart_count for c in self.containers if not c.init)
+
+    @property
+    def ready_count(self) -> tuple[int, int]:
+        main = [c for c in self.containers if not c.init]
+        return sum(c.ready for c in main), len(main)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    """A container of a workload template: what drift is judged on. Env values are never kept."""
+
+    name: str
+    image: str
+    requests: Mapping[str, str]
+    limits: Mapping[str, str]
+    init: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRecord:
+    context: str
+    namespace: str
+    name: str
+    uid: str
+    resource_version: str
+    labels: Mapping[str, str]
+    replicas: int
+    ready_replicas: int
+    updated_replicas: int
+    available_replicas: int
+    unavailable_replicas: int
+    generation: int
+    observed_generation: int
+    paused: bool
+    strategy: str | None
+    selector: Mapping[str, str]
+    containers: tuple[ContainerSpec, ...]
+    conditions: tuple[Condition, ...]
+    created: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Taint:
+    key: str
+    effect: str
+    value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRecord:
+    context: str
+    name: str
+    uid: str
+    resource_version: str
+    labels: Mapping[str, str]
+    ready: str
+    """`True`, `False` or `Unknown`, as the Ready condition says."""
+    unschedulable: bool
+    roles: tuple[str, ...]
+    taints: tuple[Taint, ...]
+    conditions: tuple[Condition, ...]
+    kubelet_version: str | None
+    internal_ip: str | None
+    capacity: Mapping[str, str]
+    allocatable: Mapping[str, str]
+    created: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceRecord:
+    context: str
+    name: str
+    uid: str
+    resource_version: str
+    labels: Mapping[str, str]
+    phase: str
+    created: datetime | None
+
+
+Record = PodRecord | DeploymentRecord | NodeRecord | NamespaceRecord
+
+
+def _meta(obj: Raw) -> Raw:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def _labels(meta: Raw) -> dict[str, str]:
+    labels = meta.get("labels")
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
+
+
+def _conditions(status: Raw) -> tuple[Condition, ...]:
+    out = []
+    for cond in status.get("conditions") or ():
+        if isinstance(cond, Mapping) and "type" in cond:
+            out.append(
+                Condition(
+                    type=str(cond["type"]),
+                    status=str(cond.get("status", "Unknown")),
+                    reason=cond.get("reason") or None,
+                    message=_clip(cond.get("message")),
+                    last_transition=parse_time(cond.get("lastTransitionTime")),
+                )
+            )
+    return tuple(out)
+
+
+def _container_status(spec: Raw, status: Raw | None, init: bool) -> ContainerStatus:
+    image = str(spec.get("image") or (status or {}).get("image") or "")
+    if status is None:
+        return ContainerStatus(name=str(spec.get("name", "")), image=image, init=init)
+    state_obj = status.get("state") or {}
+    state, detail = next(((k, v) for k, v in state_obj.items() if isinstance(v, Mapping)), ("unknown", {}))
+    last = next((v for v in (status.get("lastState") or {}).values() if isinstance(v, Mapping)), {})
+    return ContainerStatus(
+        name=str(status.get("name") or spec.get("name", "")),
+        image=image,
+        init=init,
+        ready=bool(status.get("ready")),
+        started=status.get("started"),
+        restart_count=int(status.get("restartCount") or 0),
+        state=state,
+        reason=detail.get("reason") or None,
+        message=_clip(detail.get("message")),
+        exit_code=detail.get("exitCode"),
+        started_at=parse_time(detail.get("startedAt")),
+        finished_at=parse_time(detail.get("finishedAt")),
+        last_reason=last.get("reason") or None,
+        last_exit_code=last.get("exitCode"),
+        last_finished_at=parse_time(last.get("finishedAt")),
+    )
+
+
+def _containers(spec: Raw, status: Raw) -> tuple[ContainerStatus, ...]:
+    out: list[ContainerStatus] = []
+    for init, spec_key, status_key in (
+        (True, "initContainers", "initContainerStatuses"),
+        (False, "containers", "containerStatuses"),
+    ):
+        statuses = {s.get("name"): s for s in status.get(status_key) or () if isinstance(s, Mapping)}
+        for c in spec.get(spec_key) or ():
+            if isinstance(c, Mapping):
+                out.append(_container_status(c, statuses.get(c.get("name")), init))
+    return tuple(out)
+
+
+def _owner(meta: Raw) -> tuple[str | None, str | None]:
+    refs = [r for r in meta.get("ownerReferences") or () if isinstance(r, Mapping)]
+    ref = next((r for r in refs if r.get("controller")), refs[0] if refs else None)
+    return (ref.get("kind"), ref.get("name")) if ref else (None, None)
+
+
+def pod_record(context: str, obj: Raw) -> PodRecord:
+    meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
+    conditions = _conditions(status)
+    owner_kind, owner_name = _owner(meta)
+    return PodRecord(
+        context=context,
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        resource_version=str(meta.get("resourceVersion", "")),
+        labels=_labels(meta),
+        owner_kind=owner_kind,
+        owner_name=owner_name,
+        phase=str(status.get("phase") or "Unknown"),
+        reason=status.get("reason") or None,
+        message=_clip(status.get("message")),
+        node=spec.get("nodeName") or None,
+        ready=any(c.type == "Ready" and c.status == "True" for c in conditions),
+        conditions=conditions,
+        containers=_containers(spec, status),
+        created=parse_time(meta.get("creationTimestamp")),
+        started=parse_time(status.get("startTime")),
+        deleting_since=parse_time(meta.get("deletionTimestamp")),
+        ip=status.get("podIP") or None,
+    )
+
+
+def _resources(section: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in section.items()} if isinstance(section, Mapping) else {}
+
+
+def deployment_record(context: str, obj: Raw) -> DeploymentRecord:
+    meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
+    template = (spec.get("template") or {}).get("spec") or {}
+    containers = tuple(
+        ContainerSpec(
+            name=str(c.get("name", "")),
+            image=str(c.get("image", "")),
+            requests=_resources((c.get("resources") or {}).get("requests")),
+            limits=_resources((c.get("resources") or {}).get("limits")),
+            init=init,
+        )
+        for init, key in ((True, "initContainers"), (False, "containers"))
+        for c in template.get(key) or ()
+        if isinstance(c, Mapping)
+    )
+    selector = (spec.get("selector") or {}).get("matchLabels") or {}
+    replicas = spec.get("replicas")
+    return DeploymentRecord(
+        context=context,
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        resource_version=str(meta.get("resourceVersion", "")),
+        labels=_labels(meta),
+        replicas=1 if replicas is None else int(replicas),
+        ready_replicas=int(status.get("readyReplicas") or 0),
+        updated_replicas=int(status.get("updatedReplicas") or 0),
+        available_replicas=int(status.get("availableReplicas") or 0),
+        unavailable_replicas=int(status.get("unavailableReplicas") or 0),
+        generation=int(meta.get("generation") or 0),
+        observed_generation=int(status.get("observedGeneration") or 0),
+        paused=bool(spec.get("paused")),
+        strategy=(spec.get("strategy") or {}).get("type"),
+        selector={str(k): str(v) for k, v in selector.items()},
+        containers=containers,
+        conditions=_conditions(status),
+        created=parse_time(meta.get("creationTimestamp")),
+    )
+
+
+_ROLE_PREFIX = "node-role.kubernetes.io/"
+
+
+def node_record(context: str, obj: Raw) -> NodeRecord:
+    meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
+    labels = _labels(meta)
+    conditions = _conditions(status)
+    ready = next((c.status for c in conditions if c.type == "Ready"), "Unknown")
+    addresses = [a for a in status.get("addresses") or () if isinstance(a, Mapping)]
+    return NodeRecord(
+        context=context,
+        name=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        resource_version=str(meta.get("resourceVersion", "")),
+        labels=labels,
+        ready=ready,
+        unschedulable=bool(spec.get("unschedulable")),
+        roles=tuple(sorted(k[len(_ROLE_PREFIX) :] for k in labels if k.startswith(_ROLE_PREFIX))),
+        taints=tuple(
+            Taint(key=str(t.get("key", "")), effect=str(t.get("effect", "")), value=t.get("value") or None)
+            for t in spec.get("taints") or ()
+            if isinstance(t, Mapping)
+        ),
+        conditions=conditions,
+        kubelet_version=(status.get("nodeInfo") or {}).get("kubeletVersion"),
+        internal_ip=next((a.get("address") for a in addresses if a.get("type") == "InternalIP"), None),
+        capacity=_resources(status.get("capacity")),
+        allocatable=_resources(status.get("allocatable")),
+        created=parse_time(meta.get("creationTimestamp")),
+    )
+
+
+def namespace_record(context: str, obj: Raw) -> NamespaceRecord:
+    meta = _meta(obj)
+    return NamespaceRecord(
+        context=context,
+        name=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        resource_version=str(meta.get("resourceVersion", "")),
+        labels=_labels(meta),
+        phase=str((obj.get("status") or {}).get("phase") or "Active"),
+        created=parse_time(meta.get("creationTimestamp")),
+    )
+
+
+_BUILDERS: dict[Kind, Callable[[str, Raw], Record]] = {
+    Kind.POD: pod_record,
+    Kind.DEPLOYMENT: deployment_record,
+    Kind.NODE: node_record,
+    Kind.NAMESPACE: namespace_record,
+}
+
+
+def to_record(kind: Kind, context: str, obj: Raw) -> Record:
+    """The record for one raw API object of `kind`."""
+    return _BUILDERS[kind](context, obj)

@@ -1,0 +1,269 @@
+"""Compact answers for a model: row models (structured output) and the text tables made from them.
+
+Every list answer starts with one line saying how many clusters answered, from where and how old
+the data is, followed by a line per cluster that did not answer and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Literal
+
+from pydantic import BaseModel
+
+from k8s_multicluster_mcp.errors import ClusterStatus
+from k8s_multicluster_mcp.query import ClusterReport, FleetResult
+from k8s_multicluster_mcp.records import (
+    DeploymentRecord,
+    Kind,
+    NamespaceRecord,
+    NodeRecord,
+    PodRecord,
+    Record,
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def age(when: datetime | None, now: datetime | None = None) -> str:
+    """kubectl-style age: 45s, 12m, 5h, 3d."""
+    if when is None:
+        return "?"
+    seconds = max(0, int(((now or utcnow()) - when).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+class ClusterOut(BaseModel):
+    """Provenance of one cluster's part of an answer."""
+
+    context: str
+    status: ClusterStatus
+    source: Literal["live", "cache"] | None = None
+    as_of: datetime | None = None
+    age_seconds: float | None = None
+    count: int = 0
+    error: str | None = None
+
+    @classmethod
+    def of(cls, report: ClusterReport, now: datetime) -> ClusterOut:
+        return cls(
+            context=report.context,
+            status=report.status,
+            source=report.source,
+            as_of=report.as_of,
+            age_seconds=round((now - report.as_of).total_seconds(), 1) if report.as_of else None,
+            count=report.count,
+            error=report.error,
+        )
+
+
+def provenance(clusters: Sequence[ClusterReport], now: datetime) -> list[str]:
+    """The header lines: '3 of 4 clusters answered (live, ≤2s old)', then one line per failure."""
+    ok = [c for c in clusters if c.status == "ok"]
+    sources = sorted({c.source for c in ok if c.source})
+    oldest = max(((now - c.as_of).total_seconds() for c in ok if c.as_of), default=0.0)
+    detail = f" ({'/'.join(sources)}, data ≤{_secs(oldest)} old)" if ok else ""
+    lines = [f"{len(ok)} of {len(clusters)} cluster{'s' if len(clusters) != 1 else ''} answered{detail}"]
+    lines += [f"  {c.context}: {c.status} — {c.error}" for c in clusters if c.status != "ok"]
+    return lines
+
+
+def _secs(seconds: float) -> str:
+    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain, left-aligned text table (two spaces between columns)."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in (headers, *rows)
+    ]
+    return "\n".join(lines)
+
+
+def pod_status(pod: PodRecord) -> str:
+    """What kubectl shows in the STATUS column."""
+    if pod.deleting_since is not None:
+        return "Terminating"
+    if pod.reason:
+        return pod.reason
+    init = [c for c in pod.containers if c.init]
+    for index, c in enumerate(init):
+        if c.state == "terminated" and c.exit_code == 0:
+            continue
+        if c.state == "terminated":
+            return f"Init:{c.reason or 'Error'}" if c.reason else f"Init:ExitCode:{c.exit_code}"
+        if c.state == "waiting" and c.reason and c.reason != "PodInitializing":
+            return f"Init:{c.reason}"
+        return f"Init:{index}/{len(init)}"
+    status = pod.phase
+    for c in (c for c in pod.containers if not c.init):
+        if (c.state == "waiting" and c.reason) or (c.state == "terminated" and c.reason):
+            status = c.reason
+        elif c.state == "terminated":
+            status = f"ExitCode:{c.exit_code}" if c.exit_code is not None else status
+    if pod.phase == "Pending" and status == "Pending":
+        unschedulable = next(
+            (c for c in pod.conditions if c.type == "PodScheduled" and c.reason == "Unschedulable"), None
+        )
+        if unschedulable is not None:
+            return "Pending (Unschedulable)"
+    return status
+
+
+class PodRow(BaseModel):
+    context: str
+    namespace: str
+    name: str
+    ready: str
+    status: str
+    restarts: int
+    age: str
+    node: str | None = None
+
+
+class DeploymentRow(BaseModel):
+    context: str
+    namespace: str
+    name: str
+    ready: str
+    up_to_date: int
+    available: int
+    images: list[str]
+    age: str
+
+
+class NodeRow(BaseModel):
+    context: str
+    name: str
+    status: str
+    roles: str
+    version: str | None = None
+    internal_ip: str | None = None
+    age: str
+
+
+class NamespaceRow(BaseModel):
+    context: str
+    name: str
+    status: str
+    age: str
+
+
+Row = PodRow | DeploymentRow | NodeRow | NamespaceRow
+
+
+def node_status(node: NodeRecord) -> str:
+    status = {"True": "Ready", "False": "NotReady"}.get(node.ready, "Unknown")
+    return status + (",SchedulingDisabled" if node.unschedulable else "")
+
+
+def row(record: Record, now: datetime) -> Row:
+    if isinstance(record, PodRecord):
+        ready, total = record.ready_count
+        return PodRow(
+            context=record.context, namespace=record.namespace, name=record.name, ready=f"{ready}/{total}",
+            status=pod_status(record), restarts=record.restarts, age=age(record.created, now),
+            node=record.node,
+        )  # fmt: skip
+    if isinstance(record, DeploymentRecord):
+        return DeploymentRow(
+            context=record.context, namespace=record.namespace, name=record.name,
+            ready=f"{record.ready_replicas}/{record.replicas}", up_to_date=record.updated_replicas,
+            available=record.available_replicas, images=[c.image for c in record.containers if not c.init],
+            age=age(record.created, now),
+        )  # fmt: skip
+    if isinstance(record, NodeRecord):
+        return NodeRow(
+            context=record.context, name=record.name, status=node_status(record),
+            roles=",".join(record.roles) or "<none>", version=record.kubelet_version,
+            internal_ip=record.internal_ip, age=age(record.created, now),
+        )  # fmt: skip
+    assert isinstance(record, NamespaceRecord)
+    return NamespaceRow(
+        context=record.context, name=record.name, status=record.phase, age=age(record.created, now)
+    )
+
+
+_COLUMNS: dict[Kind, tuple[str, ...]] = {
+    Kind.POD: ("context", "namespace", "name", "ready", "status", "restarts", "age", "node"),
+    Kind.DEPLOYMENT: ("context", "namespace", "name", "ready", "up_to_date", "available", "age", "images"),
+    Kind.NODE: ("context", "name", "status", "roles", "version", "internal_ip", "age"),
+    Kind.NAMESPACE: ("context", "name", "status", "age"),
+}
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+class ListOutput(BaseModel):
+    """A fleet-wide list: per-cluster provenance, then the rows shown (at most `limit`)."""
+
+    kind: str
+    clusters: list[ClusterOut]
+    total: int
+    shown: int
+    items: list[Row]
+
+
+def render_list(
+    result: FleetResult[Record], limit: int, now: datetime | None = None
+) -> tuple[str, ListOutput]:
+    """The text answer and its structured twin for a list."""
+    now = now or utcnow()
+    rows = [row(r, now) for r in result.items[:limit]]
+    output = ListOutput(
+        kind=result.kind.value,
+        clusters=[ClusterOut.of(c, now) for c in result.clusters],
+        total=len(result.items),
+        shown=len(rows),
+        items=rows,
+    )
+    columns = _COLUMNS[result.kind]
+    lines = provenance(result.clusters, now)
+    if rows:
+        lines.append(
+            table([c.upper() for c in columns], [[_cell(getattr(r, c)) for c in columns] for r in rows])
+        )
+    elif result.answered:
+        lines.append(f"No {result.kind.value} found.")
+    if len(result.items) > len(rows):
+        lines.append(f"… {len(result.items) - len(rows)} more not shown (raise `limit` or narrow the query).")
+    return "\n".join(lines), output
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items() if v not in (None, "", (), [], {})}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return _plain({f: getattr(value, f) for f in value.__dataclass_fields__})
+    if isinstance(value, Mapping):
+        return _plain(dict(value))
+    return value
+
+
+def detail(record: Record) -> dict[str, object]:
+    """One record as a plain dict with empty fields dropped (what `k8s_get_resource` shows)."""
+    out = _plain(record)
+    assert isinstance(out, dict)
+    if isinstance(record, PodRecord):
+        out["status_summary"] = pod_status(record)
+    return out

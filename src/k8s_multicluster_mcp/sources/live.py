@@ -1,0 +1,153 @@
+"""On-demand source: paginated list calls, fanned out across clusters, behind a short TTL cache.
+
+Nothing runs in the background until a question is asked. Each cluster gets at most `timeout`
+seconds to answer; one that takes longer is reported as `timeout` while the others answer, and
+its list keeps going in the background and lands in the TTL cache for the next question. Two
+questions needing the same list at the same moment share one request (single flight).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from cachetools import TTLCache
+from kubernetes.client import AppsV1Api, CoreV1Api
+
+from k8s_multicluster_mcp.errors import ClusterError, ClusterTimeoutError
+from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, capture_client_errors
+from k8s_multicluster_mcp.records import Kind, Raw, to_record
+from k8s_multicluster_mcp.selectors import LabelSelector
+from k8s_multicluster_mcp.sources.apierrors import classify
+from k8s_multicluster_mcp.sources.base import Snapshot
+
+log = logging.getLogger(__name__)
+
+_Key = tuple[str, Kind, str | None, str]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class LiveSource:
+    """Lists from the API servers on demand."""
+
+    def __init__(
+        self,
+        registry: ContextRegistry,
+        *,
+        timeout: float = 5.0,
+        ttl: float = 10.0,
+        max_entries: int = 2048,
+        max_workers: int = 16,
+        page_size: int = 500,
+        timer: Callable[[], float] | None = None,
+    ) -> None:
+        self._registry = registry
+        self._timeout = timeout
+        self._page_size = page_size
+        # The timer is looked up at call time so freezegun (or a test's fake clock) moves it.
+        clock = timer or (lambda: time.monotonic())
+        self._cache: TTLCache[_Key, Snapshot] | None = (
+            TTLCache(maxsize=max_entries, ttl=ttl, timer=clock) if ttl > 0 else None
+        )
+        self._lock = threading.Lock()
+        self._inflight: dict[_Key, Future[Snapshot]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="k8s-live")
+
+    def fetch(
+        self,
+        contexts: Sequence[ContextInfo],
+        kind: Kind,
+        namespace: str | None = None,
+        selector: LabelSelector | None = None,
+    ) -> dict[str, Snapshot | ClusterError]:
+        namespace = namespace if kind.namespaced else None
+        selector_text = str(selector) if selector else ""
+        futures = {ctx.name: self._future(ctx, kind, namespace, selector_text) for ctx in contexts}
+        deadline = time.monotonic() + self._timeout
+        out: dict[str, Snapshot | ClusterError] = {}
+        for name, future in futures.items():
+            try:
+                out[name] = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                out[name] = ClusterTimeoutError(
+                    f"no complete answer within {self._timeout:g}s; the list continues in the background"
+                )
+            except ClusterError as exc:
+                out[name] = exc
+        return out
+
+    def _future(self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str) -> Future[Snapshot]:
+        key: _Key = (ctx.name, kind, namespace, selector)
+        with self._lock:
+            if self._cache is not None:
+                cached = self._cache.get(key)
+                if cached is not None:
+                    done: Future[Snapshot] = Future()
+                    done.set_result(cached)
+                    return done
+            running = self._inflight.get(key)
+            if running is not None:
+                return running
+            future = self._pool.submit(self._list, ctx, kind, namespace, selector)
+            self._inflight[key] = future
+        future.add_done_callback(lambda f: self._settle(key, f))
+        return future
+
+    def _settle(self, key: _Key, future: Future[Snapshot]) -> None:
+        with self._lock:
+            self._inflight.pop(key, None)
+            if self._cache is not None and not future.cancelled() and future.exception() is None:
+                self._cache[key] = future.result()
+
+    def _list(self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str) -> Snapshot:
+        started = _utcnow()
+        with capture_client_errors() as exec_errors:
+            try:
+                items = tuple(
+                    to_record(kind, ctx.name, obj) for obj in self._pages(ctx, kind, namespace, selector)
+                )
+            except Exception as exc:
+                error = classify(exc, exec_errors)
+                log.info("%s: listing %s failed: %s", ctx.name, kind.value, error)
+                raise error from exc
+        return Snapshot(context=ctx.name, kind=kind, items=items, as_of=started, source="live")
+
+    def _pages(self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str) -> Iterator[Raw]:
+        client = self._registry.api_client(ctx)
+        core, apps = CoreV1Api(client), AppsV1Api(client)
+        lists: dict[Kind, tuple[Callable[..., Any], Callable[..., Any] | None]] = {
+            Kind.POD: (core.list_pod_for_all_namespaces, core.list_namespaced_pod),
+            Kind.DEPLOYMENT: (apps.list_deployment_for_all_namespaces, apps.list_namespaced_deployment),
+            Kind.NODE: (core.list_node, None),
+            Kind.NAMESPACE: (core.list_namespace, None),
+        }
+        cluster_wide, namespaced = lists[kind]
+        call = functools.partial(namespaced, namespace) if namespace and namespaced else cluster_wide
+        token: str | None = None
+        while True:
+            response: Any = call(
+                label_selector=selector or None,
+                limit=self._page_size,
+                _continue=token,
+                _preload_content=False,
+                _request_timeout=(self._timeout, self._timeout),
+            )
+            body = orjson.loads(response.data)
+            yield from body.get("items") or ()
+            token = (body.get("metadata") or {}).get("continue") or None
+            if not token:
+                return
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
