@@ -24,7 +24,7 @@ from k8s_multicluster_mcp.render import table
 from k8s_multicluster_mcp.settings import Settings
 from k8s_multicluster_mcp.sources.apierrors import classify
 
-CHECKED = (("pods", ""), ("deployments", "apps"), ("nodes", ""))
+CHECKED = (("pods", "", True), ("deployments", "apps", True), ("nodes", "", False))
 
 
 @dataclass
@@ -54,10 +54,16 @@ def check_context(registry: ContextRegistry, ctx: ContextInfo, timeout: float) -
             result.version = info.git_version
             authz = AuthorizationV1Api(client)
             access: dict[str, str] = {}
-            for resource, group in CHECKED:
-                allowed = [
-                    verb for verb in ("list", "watch") if _allowed(authz, verb, resource, group, timeout)
-                ]
+            for resource, group, namespaced in CHECKED:
+                allowed = [v for v in ("list", "watch") if _allowed(authz, v, resource, group, None, timeout)]
+                if not allowed and namespaced and ctx.namespace:
+                    allowed = [
+                        v
+                        for v in ("list", "watch")
+                        if _allowed(authz, v, resource, group, ctx.namespace, timeout)
+                    ]
+                    if allowed:
+                        allowed[-1] += f" (ns {ctx.namespace} only)"
                 access[resource] = "+".join(allowed) or "no"
             result.auth_ok = True
             result.access = access
@@ -68,12 +74,12 @@ def check_context(registry: ContextRegistry, ctx: ContextInfo, timeout: float) -
     return result
 
 
-def _allowed(authz: AuthorizationV1Api, verb: str, resource: str, group: str, timeout: float) -> bool:
-    review = V1SelfSubjectAccessReview(
-        spec=V1SelfSubjectAccessReviewSpec(
-            resource_attributes=V1ResourceAttributes(verb=verb, resource=resource, group=group)
-        )
-    )
+def _allowed(
+    authz: AuthorizationV1Api, verb: str, resource: str, group: str, namespace: str | None, timeout: float
+) -> bool:
+    """SelfSubjectAccessReview: may this user `verb` `resource` (cluster-wide, or in `namespace`)?"""
+    attributes = V1ResourceAttributes(verb=verb, resource=resource, group=group, namespace=namespace)
+    review = V1SelfSubjectAccessReview(spec=V1SelfSubjectAccessReviewSpec(resource_attributes=attributes))
     answer = authz.create_self_subject_access_review(body=review, _request_timeout=(timeout, timeout))
     return bool(answer.status and answer.status.allowed)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import ssl
 
@@ -18,6 +19,8 @@ from k8s_multicluster_mcp.errors import (
     ClusterTimeoutError,
     ClusterUnreachableError,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _status_message(exc: ApiException) -> str:
@@ -90,4 +93,5 @@ def classify(exc: BaseException, exec_errors: list[str] | None = None) -> Cluste
         return ClusterAuthError(f"kubeconfig/credentials error: {exc}")
     if isinstance(exc, (u3.HTTPError, OSError)):
         return _network_reason(exc)
-    return ClusterApiError(f"{type(exc).__name__}: {exc}")
+    log.error("unexpected error talking to a cluster (a bug; please report it)", exc_info=exc)
+    return ClusterApiError(f"unexpected {type(exc).__name__}: {exc}")
