@@ -1,0 +1,199 @@
+"""The clusters integration tests run against: the local control plane (default) or kind.
+
+Both give the same `Fleet`: a directory of kubeconfig files with admin contexts and a restricted
+viewer context per cluster, admin API clients, and a way to stop and start one cluster.
+Choose with `--backend controlplane|kind` or `K8S_MCP_TEST_BACKEND`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import yaml
+from kubernetes.client import ApiClient, Configuration
+from kubernetes.config.kube_config import KubeConfigLoader
+
+from integration import controlplane
+
+VIEWER_NAMESPACE = controlplane.VIEWER_NAMESPACE
+
+
+class Fleet(Protocol):
+    kubeconfig_dir: Path
+    contexts: list[str]
+    """Admin context of each cluster, in order."""
+
+    def viewer(self, context: str) -> str: ...
+    def admin(self, context: str) -> ApiClient: ...
+    def stop(self, context: str) -> None: ...
+    def start(self, context: str) -> None: ...
+    def close(self) -> None: ...
+
+
+def client_for(kubeconfig: Path, context: str) -> ApiClient:
+    configuration = type.__call__(Configuration)
+    loader = KubeConfigLoader(
+        config_dict=yaml.safe_load(kubeconfig.read_text()),
+        config_base_path=str(kubeconfig.parent),
+        active_context=context,
+    )
+    loader.load_and_set(configuration)
+    return ApiClient(configuration)
+
+
+@dataclass
+class ControlPlaneFleet:
+    """etcd + N kube-apiservers built from the Kubernetes Go modules, on loopback."""
+
+    workdir: Path
+    clusters: int = 3
+    contexts: list[str] = field(default_factory=list)
+    kubeconfig_dir: Path = field(init=False)
+    _clients: dict[str, ApiClient] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        state = controlplane.up(self.workdir, self.clusters)
+        self.kubeconfig_dir = Path(state.workdir) / "kubeconfigs"
+        self.contexts = [c.admin_context for c in state.clusters]
+
+    def viewer(self, context: str) -> str:
+        return f"{context}-viewer"
+
+    def admin(self, context: str) -> ApiClient:
+        if context not in self._clients:
+            self._clients[context] = client_for(self.kubeconfig_dir / f"{context}.yaml", context)
+        return self._clients[context]
+
+    def stop(self, context: str) -> None:
+        controlplane.stop(self.workdir, context)
+
+    def start(self, context: str) -> None:
+        controlplane.start(self.workdir, context)
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        controlplane.down(self.workdir)
+
+
+def docker_available() -> tuple[bool, str]:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False, "docker is not installed"
+    done = subprocess.run([docker, "info"], capture_output=True, text=True, timeout=30, check=False)
+    if done.returncode != 0:
+        return (
+            False,
+            f"no Docker daemon: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'docker info failed'}",
+        )
+    return True, ""
+
+
+@dataclass
+class KindFleet:
+    """N kind clusters created through pytest-kind (needs Docker)."""
+
+    clusters: int = 3
+    contexts: list[str] = field(default_factory=list)
+    kubeconfig_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="k8s-mcp-kind-")))
+    _kind: dict[str, object] = field(default_factory=dict)
+    _clients: dict[str, ApiClient] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from pytest_kind import KindCluster
+
+        for index in range(1, self.clusters + 1):
+            name = f"k8s-mcp-{index}"
+            kubeconfig = self.kubeconfig_dir / f"{name}.yaml"
+            cluster = KindCluster(name, kubeconfig)
+            cluster.create()
+            self._kind[name] = cluster
+            self._rename_context(kubeconfig, f"kind-{name}", name)
+            self.contexts.append(name)
+            self._add_viewer(name, kubeconfig)
+
+    @staticmethod
+    def _rename_context(kubeconfig: Path, old: str, new: str) -> None:
+        config = yaml.safe_load(kubeconfig.read_text())
+        for ctx in config["contexts"]:
+            if ctx["name"] == old:
+                ctx["name"] = new
+        config["current-context"] = new
+        kubeconfig.write_text(yaml.safe_dump(config))
+
+    def _add_viewer(self, context: str, kubeconfig: Path) -> None:
+        """A ServiceAccount with the same rights as the control plane's viewer, as a second context."""
+        from kubernetes.client import CoreV1Api, RbacAuthorizationV1Api
+
+        api = self.admin(context)
+        core, rbac = CoreV1Api(api), RbacAuthorizationV1Api(api)
+        core.create_namespace({"metadata": {"name": VIEWER_NAMESPACE}})
+        core.create_namespaced_service_account(VIEWER_NAMESPACE, {"metadata": {"name": "viewer"}})
+        rbac.create_namespaced_role(
+            VIEWER_NAMESPACE,
+            {
+                "metadata": {"name": "viewer"},
+                "rules": [
+                    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+                    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]},
+                ],
+            },
+        )
+        rbac.create_namespaced_role_binding(
+            VIEWER_NAMESPACE,
+            {
+                "metadata": {"name": "viewer"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "viewer"},
+                "subjects": [{"kind": "ServiceAccount", "name": "viewer", "namespace": VIEWER_NAMESPACE}],
+            },
+        )
+        token = core.create_namespaced_service_account_token(
+            "viewer", VIEWER_NAMESPACE, {"spec": {"expirationSeconds": 7200}}
+        ).status.token
+        config = yaml.safe_load(kubeconfig.read_text())
+        cluster = config["contexts"][0]["context"]["cluster"]
+        config["users"].append({"name": f"{context}-viewer", "user": {"token": token}})
+        config["contexts"].append(
+            {
+                "name": self.viewer(context),
+                "context": {"cluster": cluster, "user": f"{context}-viewer", "namespace": VIEWER_NAMESPACE},
+            }
+        )
+        kubeconfig.write_text(yaml.safe_dump(config))
+
+    def viewer(self, context: str) -> str:
+        return f"{context}-viewer"
+
+    def admin(self, context: str) -> ApiClient:
+        if context not in self._clients:
+            self._clients[context] = client_for(self.kubeconfig_dir / f"{context}.yaml", context)
+        return self._clients[context]
+
+    def stop(self, context: str) -> None:
+        subprocess.run(["docker", "stop", f"{context}-control-plane"], check=True, capture_output=True)
+
+    def start(self, context: str) -> None:
+        from kubernetes.client import VersionApi
+
+        subprocess.run(["docker", "start", f"{context}-control-plane"], check=True, capture_output=True)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                VersionApi(self.admin(context)).get_code(_request_timeout=2)
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        for cluster in self._kind.values():
+            cluster.delete()  # type: ignore[attr-defined]

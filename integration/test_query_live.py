@@ -1,0 +1,195 @@
+"""The query layer over the on-demand source, against real API servers (issue: partial failure
+is a normal state: a dead, slow, forbidden or badly-authenticated cluster never hides the rest)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from integration import seed
+from integration.backends import VIEWER_NAMESPACE, Fleet
+from k8s_multicluster_mcp.kubeconfig import ContextRegistry
+from k8s_multicluster_mcp.query import ClusterState
+from k8s_multicluster_mcp.records import Kind, PodRecord
+from k8s_multicluster_mcp.sources import LiveSource
+
+TIMEOUT = 2.0
+
+
+def state_for(*dirs: Path, timeout: float = TIMEOUT, ttl: float = 0) -> ClusterState:
+    files = [f for d in dirs for f in sorted(d.iterdir()) if f.is_file()]
+    registry = ContextRegistry(directory=None, files=files)
+    return ClusterState(registry, LiveSource(registry, timeout=timeout, ttl=ttl))
+
+
+@pytest.fixture
+def seeded(fleet: Fleet, namespace: str) -> str:
+    for index, ctx in enumerate(fleet.contexts):
+        api = fleet.admin(ctx)
+        seed.create_deployment(api, namespace, "web", replicas=2, ready=2 - (index == 2))
+        seed.create_pod(api, namespace, f"web-{index}", labels={"app": "web"}, owner=("ReplicaSet", "web-1"))
+        seed.set_pod_status(api, namespace, f"web-{index}", "running")
+        seed.create_pod(api, namespace, f"job-{index}", labels={"app": "job"})
+    seed.set_pod_status(fleet.admin(fleet.contexts[1]), namespace, "job-1", "crashloop")
+    return namespace
+
+
+def test_fan_out_returns_every_cluster(fleet: Fleet, seeded: str) -> None:
+    state = state_for(fleet.kubeconfig_dir)
+    result = state.pods(fleet.contexts, namespace=seeded)
+    assert [c.status for c in result.clusters] == ["ok", "ok", "ok"]
+    assert {c.source for c in result.clusters} == {"live"}
+    assert sorted((p.context, p.name) for p in result.items) == sorted(
+        (ctx, f"{kind}-{i}") for i, ctx in enumerate(fleet.contexts) for kind in ("job", "web")
+    )
+    crashing = next(p for p in result.items if p.name == "job-1")
+    assert isinstance(crashing, PodRecord)
+    assert (crashing.containers[0].reason, crashing.restarts) == ("CrashLoopBackOff", 5)
+    deployments = state.deployments("cp-*" if fleet.contexts[0].startswith("cp-") else fleet.contexts, seeded)
+    assert sorted(d.ready_replicas for d in deployments.items) == [1, 2, 2]
+
+
+def test_label_selector_and_glob(fleet: Fleet, seeded: str) -> None:
+    state = state_for(fleet.kubeconfig_dir)
+    result = state.pods(fleet.contexts[0][:-1] + "*", namespace=seeded, label_selector="app=web")
+    names = sorted(p.name for p in result.items)
+    assert names == [f"web-{i}" for i in range(3)], "viewer contexts match the glob too but see only team-a"
+    assert {c.context: c.status for c in result.clusters if c.context.endswith("-viewer")} == {
+        fleet.viewer(ctx): "forbidden" for ctx in fleet.contexts
+    }
+
+
+def test_a_stopped_cluster_is_reported_and_the_others_answer(running_fleet: Fleet, seeded: str) -> None:
+    state = state_for(running_fleet.kubeconfig_dir)
+    down = running_fleet.contexts[1]
+    running_fleet.stop(down)
+    started = time.monotonic()
+    result = state.pods(running_fleet.contexts, namespace=seeded)
+    elapsed = time.monotonic() - started
+    assert elapsed < TIMEOUT + 3, f"a dead cluster cost {elapsed:.1f}s, more than its timeout"
+    report = {c.context: c for c in result.clusters}
+    assert report[down].status == "unreachable"
+    assert report[down].error == "connection refused"
+    assert {c.context for c in result.answered} == set(running_fleet.contexts) - {down}
+    assert len(result.items) == 4
+
+
+@pytest.fixture
+def blackhole() -> Iterator[int]:
+    """A TCP port that accepts connections and never answers (a hung API server)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_a_hung_cluster_costs_at_most_its_timeout(
+    fleet: Fleet, seeded: str, blackhole: int, tmp_path: Path
+) -> None:
+    hung = tmp_path / "hung"
+    hung.mkdir()
+    (hung / "hung.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1", "kind": "Config",
+                "clusters": [{"name": "hung", "cluster": {"server": f"https://127.0.0.1:{blackhole}", "insecure-skip-tls-verify": True}}],
+                "users": [{"name": "u", "user": {"token": "x"}}],
+                "contexts": [{"name": "hung", "context": {"cluster": "hung", "user": "u"}}],
+            }
+        )
+    )  # fmt: skip
+    state = state_for(fleet.kubeconfig_dir, hung)
+    started = time.monotonic()
+    result = state.pods([*fleet.contexts, "hung"], namespace=seeded)
+    elapsed = time.monotonic() - started
+    assert elapsed < TIMEOUT + 2
+    report = {c.context: c for c in result.clusters}
+    assert report["hung"].status == "timeout"
+    assert all(report[ctx].status == "ok" for ctx in fleet.contexts)
+
+
+def test_viewer_is_forbidden_for_nodes_while_its_pods_answer(fleet: Fleet) -> None:
+    state = state_for(fleet.kubeconfig_dir)
+    viewer = fleet.viewer(fleet.contexts[0])
+    nodes = state.nodes(viewer)
+    assert nodes.clusters[0].status == "forbidden"
+    assert 'cannot list resource "nodes"' in (nodes.clusters[0].error or "")
+    seed.create_pod(fleet.admin(fleet.contexts[0]), VIEWER_NAMESPACE, "visible")
+    try:
+        pods = state.pods(viewer, namespace=VIEWER_NAMESPACE)
+        assert pods.clusters[0].status == "ok"
+        assert [p.name for p in pods.items] == ["visible"]
+    finally:
+        from kubernetes.client import CoreV1Api
+
+        CoreV1Api(fleet.admin(fleet.contexts[0])).delete_namespaced_pod("visible", VIEWER_NAMESPACE)
+
+
+def test_failing_exec_plugin_is_an_auth_error(fleet: Fleet, tmp_path: Path) -> None:
+    source = yaml.safe_load((fleet.kubeconfig_dir / f"{fleet.contexts[0]}.yaml").read_text())
+    plugin = tmp_path / "get-token"
+    plugin.write_text("#!/bin/sh\necho 'error: SSO session expired; run aws sso login' >&2\nexit 1\n")
+    plugin.chmod(0o755)
+    source["users"] = [
+        {"name": "eks", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(plugin), "interactiveMode": "Never"}}}
+    ]  # fmt: skip
+    source["contexts"] = [
+        {"name": "eks-prod", "context": {"cluster": source["clusters"][0]["name"], "user": "eks"}}
+    ]
+    exec_dir = tmp_path / "exec"
+    exec_dir.mkdir()
+    (exec_dir / "eks.yaml").write_text(yaml.safe_dump(source))
+    state = state_for(exec_dir)
+    result = state.pods("eks-prod")
+    report = result.clusters[0]
+    assert report.status == "auth-error"
+    assert (report.error or "").startswith("exec plugin failed (get-token):")
+    assert "SSO session expired" in (report.error or "")
+
+
+def test_expired_token_is_an_auth_error_not_unreachable(fleet: Fleet, tmp_path: Path) -> None:
+    source = yaml.safe_load((fleet.kubeconfig_dir / f"{fleet.contexts[0]}.yaml").read_text())
+    for user in source["users"]:
+        user["user"] = {"token": "expired-or-revoked"}
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump(source))
+    result = state_for(tmp_path).pods(fleet.contexts[0])
+    assert result.clusters[0].status == "auth-error"
+    assert "401" in (result.clusters[0].error or "")
+
+
+def test_kinds_through_the_generic_list(fleet: Fleet, seeded: str) -> None:
+    state = state_for(fleet.kubeconfig_dir)
+    seed.create_node(fleet.admin(fleet.contexts[0]), "node-a", ready=False)
+    try:
+        nodes = state.list(Kind.NODE, fleet.contexts[0])
+        assert [(n.name, getattr(n, "ready", None)) for n in nodes.items] == [("node-a", "False")]
+        namespaces = state.namespaces(fleet.contexts[0])
+        assert seeded in {n.name for n in namespaces.items}
+    finally:
+        from kubernetes.client import CoreV1Api
+
+        CoreV1Api(fleet.admin(fleet.contexts[0])).delete_node("node-a")
