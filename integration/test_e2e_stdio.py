@@ -1,0 +1,223 @@
+"""End to end: the installed console script over stdio, driven by the official MCP client, as an
+MCP client such as Claude Desktop starts it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+import yaml
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+from integration import seed
+from integration.backends import Fleet
+
+SCRIPT = Path(sys.executable).with_name("k8s-multicluster-mcp")
+TOOLS = {"k8s_get_contexts", "k8s_get_namespaces", "k8s_get_nodes", "k8s_get_resources", "k8s_get_resource"}
+
+
+def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A clean environment: no inherited KUBECONFIG, a HOME without ~/.kube."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KUBECONFIG", "KUBECONFIG_DIR") and not k.startswith("K8S_MCP_")
+    }
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {**env, "HOME": str(home), **extra}
+
+
+@asynccontextmanager
+async def session(env: dict[str, str], *args: str) -> AsyncIterator[Client]:
+    params = StdioServerParameters(command=str(SCRIPT), args=list(args), env=env)
+    async with Client(params, read_timeout_seconds=60) as client:
+        yield client
+
+
+def text(result: Any) -> str:
+    return "\n".join(c.text for c in result.content if getattr(c, "type", None) == "text")
+
+
+@pytest.fixture
+def sample_dir(tmp_path: Path) -> Path:
+    """Several files, several contexts, one name in two files, one malformed file."""
+    directory = tmp_path / "kubeconfigs"
+    directory.mkdir()
+
+    def write(name: str, contexts: list[str]) -> None:
+        (directory / name).write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1", "kind": "Config",
+                    "clusters": [{"name": c, "cluster": {"server": f"https://{c}.example.invalid"}} for c in contexts],
+                    "users": [{"name": "u", "user": {"token": "secret-token-value"}}],
+                    "contexts": [{"name": c, "context": {"cluster": c, "user": "u"}} for c in contexts],
+                }
+            )
+        )  # fmt: skip
+
+    write("prod.yaml", ["prod-eu", "prod-us"])
+    write("staging.yaml", ["staging", "shared"])
+    write("dev", ["dev", "shared"])
+    (directory / "broken.yaml").write_text("apiVersion: v1\nkind: Config\ncontexts: [\n")
+    return directory
+
+
+def test_contexts_over_stdio(tmp_path: Path, sample_dir: Path) -> None:
+    async def run() -> None:
+        async with session(server_env(tmp_path, KUBECONFIG_DIR=str(sample_dir))) as client:
+            assert client.server_info is not None
+            assert client.server_info.name == "k8s-multicluster-mcp"
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            assert set(tools) == TOOLS
+            assert all(t.annotations and t.annotations.read_only_hint for t in tools.values())
+            result = await client.call_tool("k8s_get_contexts", {})
+            assert not result.is_error
+            body = text(result)
+            assert "6 contexts:" in body
+            for name in ("prod-eu", "prod-us", "staging", "dev", "shared@staging.yaml", "shared@dev"):
+                assert name in body
+            assert "Context 'shared' is defined in several files" in body
+            assert "Unusable kubeconfig" in body and "broken.yaml" in body
+            assert "secret-token-value" not in body
+            structured = result.structured_content or {}
+            assert len(structured["contexts"]) == 6
+            assert structured["problems"][0]["file"].endswith("broken.yaml")
+
+    anyio.run(run)
+
+
+def test_stdout_carries_only_protocol(tmp_path: Path, sample_dir: Path) -> None:
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+         "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "k8s_get_contexts", "arguments": {}}},
+        {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "k8s_get_resources", "arguments": {"kind": "pods", "context": "nope"}}},
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        [str(SCRIPT), "--log-level", "DEBUG"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=server_env(tmp_path, KUBECONFIG_DIR=str(sample_dir)),
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    out: list[str] = []
+    try:
+        for message in messages:
+            proc.stdin.write(json.dumps(message) + "\n")
+            proc.stdin.flush()
+            if "id" in message:  # a client waits for each answer, as the MCP clients do
+                out.append(proc.stdout.readline())
+    finally:
+        proc.stdin.close()
+        proc.stdin = None  # so communicate() does not flush the closed pipe
+        remaining, stderr = proc.communicate(timeout=30)
+    out.append(remaining)
+    lines = [line for line in "".join(out).splitlines() if line.strip()]
+    parsed = [json.loads(line) for line in lines]  # every stdout line is a JSON-RPC message
+    assert all(p.get("jsonrpc") == "2.0" for p in parsed)
+    assert [p.get("id") for p in parsed] == [1, 2, 3, 4]
+    assert parsed[3]["result"]["isError"] is True
+    assert "unknown context 'nope'" in parsed[3]["result"]["content"][0]["text"]
+    assert "broken.yaml" in stderr, "logs go to stderr"
+
+
+def test_no_kubeconfig_at_all_still_serves_and_explains(tmp_path: Path) -> None:
+    async def run() -> None:
+        async with session(server_env(tmp_path)) as client:
+            assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+            result = await client.call_tool("k8s_get_contexts", {})
+            body = text(result)
+            assert "no Kubernetes contexts found" in body
+            assert str(tmp_path / "home" / ".kube") in body
+            assert "KUBECONFIG_DIR" in body
+            failed = await client.call_tool("k8s_get_resources", {"kind": "pods"})
+            assert failed.is_error
+            assert "no Kubernetes contexts found" in text(failed)
+
+    anyio.run(run)
+
+
+def test_fleet_answers_with_provenance_and_user_errors(
+    running_fleet: Fleet, namespace: str, tmp_path: Path
+) -> None:
+    for index, ctx in enumerate(running_fleet.contexts):
+        seed.create_pod(running_fleet.admin(ctx), namespace, f"web-{index}")
+        seed.set_pod_status(
+            running_fleet.admin(ctx), namespace, f"web-{index}", "crashloop" if index == 0 else "running"
+        )
+    env = server_env(
+        tmp_path,
+        KUBECONFIG_DIR=str(running_fleet.kubeconfig_dir),
+        K8S_MCP_REQUEST_TIMEOUT="3",
+        K8S_MCP_CACHE_TTL="0",
+    )
+    allow = ",".join(running_fleet.contexts)  # admin contexts only: the viewers do not exist for the model
+
+    async def run() -> None:
+        async with session(env, "--contexts", allow) as client:
+            contexts = (await client.call_tool("k8s_get_contexts", {})).structured_content or {}
+            assert [c["name"] for c in contexts["contexts"]] == running_fleet.contexts
+            result = await client.call_tool("k8s_get_resources", {"kind": "pods", "namespace": namespace})
+            body = text(result)
+            assert body.splitlines()[0].startswith("3 of 3 clusters answered (live")
+            assert "CrashLoopBackOff" in body
+            assert (result.structured_content or {})["total"] == 3
+
+            running_fleet.stop(running_fleet.contexts[2])
+            partial = await client.call_tool("k8s_get_resources", {"kind": "po", "namespace": namespace})
+            lines = text(partial).splitlines()
+            assert lines[0].startswith("2 of 3 clusters answered")
+            assert lines[1] == f"  {running_fleet.contexts[2]}: unreachable — connection refused"
+
+            hidden = await client.call_tool(
+                "k8s_get_nodes", {"context": running_fleet.viewer(running_fleet.contexts[0])}
+            )
+            assert hidden.is_error
+            assert "unknown context" in text(hidden)
+
+            for args, message in (
+                ({"kind": "widgets"}, "unknown or unsupported kind 'widgets'"),
+                ({"kind": "pods", "label_selector": "app in (web"}, "invalid label selector"),
+                ({"kind": "pods", "limit": 10**9}, "limit must be between 1 and 1000"),
+                ({"kind": "pods", "context": "cp"}, "is ambiguous; it matches"),
+                ({"kind": "deploy", "group": "batch"}, "served from API group 'apps'"),
+            ):
+                failed = await client.call_tool("k8s_get_resources", args)
+                assert failed.is_error, args
+                assert message in text(failed), text(failed)
+
+            one = await client.call_tool(
+                "k8s_get_resource",
+                {
+                    "kind": "pod",
+                    "name": "web-0",
+                    "namespace": namespace,
+                    "context": running_fleet.contexts[0],
+                },
+            )
+            assert "CrashLoopBackOff" in text(one)
+            assert (one.structured_content or {})["objects"][0]["name"] == "web-0"
+            missing = await client.call_tool(
+                "k8s_get_resource",
+                {"kind": "pod", "name": "nope", "namespace": namespace, "context": running_fleet.contexts[0]},
+            )
+            assert missing.is_error
+            assert "Pod 'nope' not found" in text(missing)
+
+    anyio.run(run)
