@@ -271,11 +271,9 @@ class ContextRegistry:
                 what = getattr(exc, "problem", None) or type(exc).__name__
                 problem = f"malformed YAML{where}: {what}"
             else:
-                is_kubeconfig = isinstance(data, dict) and (
+                if isinstance(data, dict) and (
                     data.get("kind") == "Config" or any(k in data for k in ("clusters", "contexts", "users"))
-                )
-                if is_kubeconfig:
-                    assert isinstance(data, dict)
+                ):
                     config = data
                 elif explicit or (isinstance(data, dict) and data.get("apiVersion") == "v1"):
                     problem = "not a kubeconfig (no clusters, contexts or users)"

@@ -188,7 +188,6 @@ def row(record: Record, now: datetime) -> Row:
             roles=",".join(record.roles) or "<none>", version=record.kubelet_version,
             internal_ip=record.internal_ip, age=age(record.created, now),
         )  # fmt: skip
-    assert isinstance(record, NamespaceRecord)
     return NamespaceRow(
         context=record.context, name=record.name, status=record.phase, age=age(record.created, now)
     )
@@ -262,8 +261,10 @@ def _plain(value: object) -> object:
 
 def detail(record: Record) -> dict[str, object]:
     """One record as a plain dict with empty fields dropped (what `k8s_get_resource` shows)."""
-    out = _plain(record)
-    assert isinstance(out, dict)
+    out: dict[str, object] = {}
+    plain = _plain(record)
+    if isinstance(plain, dict):
+        out.update(plain)
     if isinstance(record, PodRecord):
         out["status_summary"] = pod_status(record)
     return out
