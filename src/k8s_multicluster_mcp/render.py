@@ -17,7 +17,6 @@ from k8s_multicluster_mcp.query import ClusterReport, FleetResult
 from k8s_multicluster_mcp.records import (
     DeploymentRecord,
     Kind,
-    NamespaceRecord,
     NodeRecord,
     PodRecord,
     Record,
