@@ -3,7 +3,9 @@ bookmarks, RBAC, and clusters that can be stopped and started with their data.""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -112,3 +114,19 @@ def test_stop_refuses_connections_and_start_keeps_data(running_fleet: Fleet, nam
     running_fleet.start(ctx)
     names = [p.metadata.name for p in CoreV1Api(fresh).list_namespaced_pod(namespace).items]
     assert names == ["survivor"]
+
+
+def test_down_leaves_no_process(tmp_path: Path) -> None:
+    from integration import controlplane
+
+    state = controlplane.up(tmp_path / "fleet", clusters=1)
+    pids = [state.etcd_pid, *(c.pid for c in state.clusters)]
+    assert all(pid and Path(f"/proc/{pid}").exists() for pid in pids)
+    controlplane.down(tmp_path / "fleet")
+    status = controlplane.status(tmp_path / "fleet")
+    assert not status["etcd"]["running"]
+    assert not any(c["running"] for c in status["clusters"])
+    for pid in pids:
+        assert pid is not None
+        with contextlib.suppress(FileNotFoundError):
+            assert Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] == "Z"

@@ -193,3 +193,14 @@ def test_kinds_through_the_generic_list(fleet: Fleet, seeded: str) -> None:
         from kubernetes.client import CoreV1Api
 
         CoreV1Api(fleet.admin(fleet.contexts[0])).delete_node("node-a")
+
+
+def test_lists_are_paginated_and_complete(fleet: Fleet, namespace: str) -> None:
+    api = fleet.admin(fleet.contexts[0])
+    for i in range(7):
+        seed.create_pod(api, namespace, f"p-{i}")
+    files = sorted(fleet.kubeconfig_dir.iterdir())
+    registry = ContextRegistry(directory=None, files=files)
+    state = ClusterState(registry, LiveSource(registry, page_size=2, ttl=0))
+    result = state.pods(fleet.contexts[0], namespace)
+    assert sorted(p.name for p in result.items) == [f"p-{i}" for i in range(7)]
