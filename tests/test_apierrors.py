@@ -27,7 +27,7 @@ def test_http_statuses() -> None:
     forbidden = classify(api_error(403, 'nodes is forbidden: User "viewer" cannot list resource "nodes"'))
     assert (forbidden.status, forbidden.message) == (
         "forbidden",
-        'forbidden: nodes is forbidden: User "viewer" cannot list resource "nodes"',
+        'User "viewer" cannot list resource "nodes"',
     )
     assert classify(api_error(504)).status == "timeout"
     assert (

@@ -8,7 +8,7 @@ import pytest
 from k8s_multicluster_mcp.errors import UnknownKindError
 from k8s_multicluster_mcp.query import ClusterReport, FleetResult
 from k8s_multicluster_mcp.records import Kind, deployment_record, node_record, parse_kind, pod_record
-from k8s_multicluster_mcp.render import age, detail, pod_status, render_list
+from k8s_multicluster_mcp.render import age, detail, pod_status, provenance, render_list
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 
@@ -174,3 +174,20 @@ def test_list_rendering_states_provenance_and_truncation() -> None:
     assert lines[-1] == "… 1 more not shown (raise `limit` or narrow the query)."
     assert (output.total, output.shown) == (3, 2)
     assert output.clusters[1].error == "connection refused"
+
+
+def test_clusters_failing_the_same_way_share_a_line() -> None:
+    reports = (
+        [ClusterReport("a", "ok", "live", NOW, count=1)]
+        + [
+            ClusterReport(f"v{i}", "forbidden", error='User "viewer" cannot list resource "nodes"')
+            for i in range(10)
+        ]
+        + [ClusterReport("z", "unreachable", error="connection refused")]
+    )
+    lines = provenance(reports, NOW)
+    assert lines == [
+        "1 of 12 clusters answered (live, data ≤0s old)",
+        '  v0, v1, v2, v3, v4, v5, v6, v7 and 2 more: forbidden — User "viewer" cannot list resource "nodes"',
+        "  z: unreachable — connection refused",
+    ]

@@ -63,13 +63,23 @@ class ClusterOut(BaseModel):
 
 
 def provenance(clusters: Sequence[ClusterReport], now: datetime) -> list[str]:
-    """The header lines: '3 of 4 clusters answered (live, ≤2s old)', then one line per failure."""
+    """The header lines: '3 of 4 clusters answered (live, data ≤2s old)', then the failures.
+
+    Clusters that failed the same way share one line, so a fleet of viewers forbidden from the
+    same thing costs one line, not one per cluster.
+    """
     ok = [c for c in clusters if c.status == "ok"]
     sources = sorted({c.source for c in ok if c.source})
     oldest = max(((now - c.as_of).total_seconds() for c in ok if c.as_of), default=0.0)
     detail = f" ({'/'.join(sources)}, data ≤{_secs(oldest)} old)" if ok else ""
     lines = [f"{len(ok)} of {len(clusters)} cluster{'s' if len(clusters) != 1 else ''} answered{detail}"]
-    lines += [f"  {c.context}: {c.status} — {c.error}" for c in clusters if c.status != "ok"]
+    failures: dict[tuple[str, str], list[str]] = {}
+    for c in clusters:
+        if c.status != "ok":
+            failures.setdefault((c.status, c.error or "no reason given"), []).append(c.context)
+    for (status, error), names in failures.items():
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        lines.append(f"  {shown}: {status} — {error}")
     return lines
 
 

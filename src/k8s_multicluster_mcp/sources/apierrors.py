@@ -83,7 +83,8 @@ def classify(exc: BaseException, exec_errors: list[str] | None = None) -> Cluste
                 "credentials rejected (401 Unauthorized): the token or certificate is expired or invalid"
             )
         if status == 403:
-            return ClusterForbiddenError(f"forbidden: {message}")
+            # "pods is forbidden: User "x" cannot list …": the status already says forbidden.
+            return ClusterForbiddenError(message.split(" is forbidden: ", 1)[-1])
         if status in (408, 504):
             return ClusterTimeoutError(f"the API server timed out: {message}")
         if status == 0:
