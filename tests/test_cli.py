@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,7 @@ def test_environment_and_flags_flag_wins(tmp_path: Path) -> None:
         "K8S_MCP_WATCH": "true",
         "K8S_MCP_CONTEXTS": "prod-*, dev",
         "K8S_MCP_PORT": "9000",
-        "KUBECONFIG": f"{tmp_path}/a:{tmp_path}/b",
+        "KUBECONFIG": os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b")]),
     }
     s, explicit = settings(["--port", "9100", "--kubeconfig", "~/x.yaml", "--kubeconfig", "y.yaml"], env)
     assert explicit and s.kubeconfig_dir == tmp_path
