@@ -47,8 +47,27 @@ def client_for(kubeconfig: Path, context: str) -> ApiClient:
     return ApiClient(configuration)
 
 
+class _Clients:
+    """What both backends share: one kubeconfig file per cluster, named after its admin context."""
+
+    kubeconfig_dir: Path
+    _clients: dict[str, ApiClient]
+
+    def viewer(self, context: str) -> str:
+        return f"{context}-viewer"
+
+    def admin(self, context: str) -> ApiClient:
+        if context not in self._clients:
+            self._clients[context] = client_for(self.kubeconfig_dir / f"{context}.yaml", context)
+        return self._clients[context]
+
+    def _close_clients(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+
 @dataclass
-class ControlPlaneFleet:
+class ControlPlaneFleet(_Clients):
     """etcd + N kube-apiservers built from the Kubernetes Go modules, on loopback."""
 
     workdir: Path
@@ -62,14 +81,6 @@ class ControlPlaneFleet:
         self.kubeconfig_dir = Path(state.workdir) / "kubeconfigs"
         self.contexts = [c.admin_context for c in state.clusters]
 
-    def viewer(self, context: str) -> str:
-        return f"{context}-viewer"
-
-    def admin(self, context: str) -> ApiClient:
-        if context not in self._clients:
-            self._clients[context] = client_for(self.kubeconfig_dir / f"{context}.yaml", context)
-        return self._clients[context]
-
     def stop(self, context: str) -> None:
         controlplane.stop(self.workdir, context)
 
@@ -77,8 +88,7 @@ class ControlPlaneFleet:
         controlplane.start(self.workdir, context)
 
     def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
+        self._close_clients()
         controlplane.down(self.workdir)
 
 
@@ -96,7 +106,7 @@ def docker_available() -> tuple[bool, str]:
 
 
 @dataclass
-class KindFleet:
+class KindFleet(_Clients):
     """N kind clusters created through pytest-kind (needs Docker)."""
 
     clusters: int = 3
@@ -167,14 +177,6 @@ class KindFleet:
         )
         kubeconfig.write_text(yaml.safe_dump(config))
 
-    def viewer(self, context: str) -> str:
-        return f"{context}-viewer"
-
-    def admin(self, context: str) -> ApiClient:
-        if context not in self._clients:
-            self._clients[context] = client_for(self.kubeconfig_dir / f"{context}.yaml", context)
-        return self._clients[context]
-
     def stop(self, context: str) -> None:
         subprocess.run(["docker", "stop", f"{context}-control-plane"], check=True, capture_output=True)
 
@@ -193,7 +195,6 @@ class KindFleet:
                 time.sleep(1)
 
     def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
+        self._close_clients()
         for cluster in self._kind.values():
             cluster.delete()  # type: ignore[attr-defined]
