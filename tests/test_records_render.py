@@ -171,7 +171,7 @@ def test_list_rendering_states_provenance_and_truncation() -> None:
     assert lines[0] == "1 of 2 clusters answered (live, data ≤2s old)"
     assert lines[1] == "  cp-2: unreachable — connection refused"
     assert lines[2].split() == ["CONTEXT", "NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE"]
-    assert lines[-1] == "… 1 more not shown (raise `limit` or narrow the query)."
+    assert lines[-1] == "… 1 more not shown (cp-1: 1); raise `limit` or narrow the query."
     assert (output.total, output.shown) == (3, 2)
     assert output.clusters[1].error == "connection refused"
 

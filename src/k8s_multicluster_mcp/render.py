@@ -6,6 +6,7 @@ the data is, followed by a line per cluster that did not answer and why.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Literal
@@ -250,7 +251,12 @@ def render_list(
     elif result.answered:
         lines.append(f"No {result.kind.value} found.")
     if len(result.items) > len(rows):
-        lines.append(f"… {len(result.items) - len(rows)} more not shown (raise `limit` or narrow the query).")
+        hidden = Counter(r.context for r in result.items[limit:])
+        by_cluster = ", ".join(f"{ctx}: {n}" for ctx, n in hidden.most_common(8))
+        if len(hidden) > 8:
+            by_cluster += ", …"
+        more = len(result.items) - len(rows)
+        lines.append(f"… {more} more not shown ({by_cluster}); raise `limit` or narrow the query.")
     return "\n".join(lines), output
 
 
