@@ -204,3 +204,57 @@ def test_lists_are_paginated_and_complete(fleet: Fleet, namespace: str) -> None:
     state = ClusterState(registry, LiveSource(registry, page_size=2, ttl=0))
     result = state.pods(fleet.contexts[0], namespace)
     assert sorted(p.name for p in result.items) == [f"p-{i}" for i in range(7)]
+
+
+def test_exec_plugin_credentials_work_and_are_refreshed_when_they_expire(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """An `aws eks get-token`-style plugin: run on first use, run again once its token expired."""
+    source = yaml.safe_load((fleet.kubeconfig_dir / f"{fleet.contexts[0]}.yaml").read_text())
+    token = next(u["user"]["token"] for u in source["users"] if u["name"].endswith("-admin"))
+    calls = tmp_path / "calls"
+    plugin = tmp_path / "get-token"
+    plugin.write_text(
+        "#!/bin/sh\n"
+        f"echo run >> {calls}\n"
+        # The client renews a token 5 minutes before it expires; this one enters that window in 2s.
+        'expiry=$(date -u -d "+302 seconds" +%Y-%m-%dT%H:%M:%SZ)\n'
+        "cat <<JSON\n"
+        '{"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",'
+        f' "status": {{"token": "{token}", "expirationTimestamp": "$expiry"}}}}\n'
+        "JSON\n"
+    )
+    plugin.chmod(0o755)
+    source["users"] = [
+        {"name": "eks", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(plugin), "interactiveMode": "Never"}}}
+    ]  # fmt: skip
+    source["contexts"] = [
+        {"name": "eks-prod", "context": {"cluster": source["clusters"][0]["name"], "user": "eks"}}
+    ]
+    exec_dir = tmp_path / "exec"
+    exec_dir.mkdir()
+    (exec_dir / "eks.yaml").write_text(yaml.safe_dump(source))
+    state = state_for(exec_dir)
+    first = state.namespaces("eks-prod")
+    assert first.clusters[0].status == "ok", first.clusters[0].error
+    assert calls.read_text().count("run") == 1
+    time.sleep(3)
+    second = state.namespaces("eks-prod")
+    assert second.clusters[0].status == "ok", second.clusters[0].error
+    assert calls.read_text().count("run") == 2, "an expired exec credential is fetched again"
+
+
+def test_a_refreshed_kubeconfig_is_used_without_a_restart(fleet: Fleet, tmp_path: Path) -> None:
+    good = (fleet.kubeconfig_dir / f"{fleet.contexts[0]}.yaml").read_text()
+    config = yaml.safe_load(good)
+    for user in config["users"]:
+        user["user"] = {"token": "expired"}
+    directory = tmp_path / "kube"
+    directory.mkdir()
+    path = directory / "cluster.yaml"
+    path.write_text(yaml.safe_dump(config))
+    registry = ContextRegistry(directory=directory, reload_interval=0)
+    state = ClusterState(registry, LiveSource(registry, ttl=0))
+    assert state.namespaces(fleet.contexts[0]).clusters[0].status == "auth-error"
+    path.write_text(good)  # e.g. `aws eks update-kubeconfig` or a new download from Rancher
+    assert state.namespaces(fleet.contexts[0]).clusters[0].status == "ok"
