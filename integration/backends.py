@@ -176,6 +176,16 @@ class KindFleet(_Clients):
             }
         )
         kubeconfig.write_text(yaml.safe_dump(config))
+        viewer = CoreV1Api(client_for(kubeconfig, self.viewer(context)))
+        deadline = time.monotonic() + 30
+        while True:  # RBAC sees the new RoleBinding a moment after it is created
+            try:
+                viewer.list_namespaced_pod(VIEWER_NAMESPACE, limit=1)
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def stop(self, context: str) -> None:
         subprocess.run(["docker", "stop", f"{context}-control-plane"], check=True, capture_output=True)

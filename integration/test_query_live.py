@@ -258,3 +258,24 @@ def test_a_refreshed_kubeconfig_is_used_without_a_restart(fleet: Fleet, tmp_path
     assert state.namespaces(fleet.contexts[0]).clusters[0].status == "auth-error"
     path.write_text(good)  # e.g. `aws eks update-kubeconfig` or a new download from Rancher
     assert state.namespaces(fleet.contexts[0]).clusters[0].status == "ok"
+
+
+def test_namespace_restricted_user_gets_its_namespace_with_a_note(fleet: Fleet) -> None:
+    """Like `kubectl get pods` for a user whose rights end at the context's namespace."""
+    admin = fleet.admin(fleet.contexts[0])
+    seed.create_pod(admin, VIEWER_NAMESPACE, "mine")
+    try:
+        state = state_for(fleet.kubeconfig_dir)
+        result = state.pods([fleet.contexts[0], fleet.viewer(fleet.contexts[0])])
+        viewer = next(c for c in result.clusters if c.context == fleet.viewer(fleet.contexts[0]))
+        assert viewer.status == "ok"
+        assert viewer.note == "namespace team-a only: may not list pods in all namespaces"
+        assert [p.name for p in result.items if p.context == viewer.context] == ["mine"]
+        nodes = state.nodes(fleet.viewer(fleet.contexts[0]))
+        assert nodes.clusters[0].status == "forbidden", (
+            "cluster-scoped kinds have no namespace to fall back to"
+        )
+    finally:
+        from kubernetes.client import CoreV1Api
+
+        CoreV1Api(admin).delete_namespaced_pod("mine", VIEWER_NAMESPACE)

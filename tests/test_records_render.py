@@ -191,3 +191,20 @@ def test_clusters_failing_the_same_way_share_a_line() -> None:
         '  v0, v1, v2, v3, v4, v5, v6, v7 and 2 more: forbidden — User "viewer" cannot list resource "nodes"',
         "  z: unreachable — connection refused",
     ]
+
+
+def test_notes_on_answers_are_shown() -> None:
+    reports = [
+        ClusterReport("a", "ok", "live", NOW, count=3),
+        ClusterReport(
+            "a-viewer",
+            "ok",
+            "live",
+            NOW,
+            count=1,
+            note="namespace team-a only: may not list pods in all namespaces",
+        ),
+    ]
+    assert provenance(reports, NOW)[1:] == [
+        "  a-viewer: namespace team-a only: may not list pods in all namespaces"
+    ]

@@ -293,6 +293,25 @@ def _apiserver_args(binaries: Binaries, workdir: Path, name: str, port: int, etc
     ]
 
 
+def _wait_viewer_ready(state: FleetState, cluster: ClusterState, timeout: float = 30.0) -> None:
+    """RBAC sees a new RoleBinding through an informer, a moment after it is created: wait for it,
+    so that `up` returns a fleet whose viewer rights already hold."""
+    context = _ssl_context(Path(state.workdir))
+    request = urllib.request.Request(
+        f"{cluster.server}/api/v1/namespaces/{VIEWER_NAMESPACE}/pods?limit=1",
+        headers={"Authorization": f"Bearer {state.viewer_token}"},
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=5):
+                return
+        except urllib.error.HTTPError as exc:
+            if exc.code != 403 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
+
+
 def _write_kubeconfig(state: FleetState, cluster: ClusterState) -> None:
     ca = base64.b64encode((Path(state.workdir) / "certs" / "ca.crt").read_bytes()).decode()
     config = {
@@ -431,6 +450,7 @@ def up(workdir: Path, clusters: int = 3) -> FleetState:
         for cluster in state.clusters:
             _wait_ready(state, cluster)
             _bootstrap_rbac(state, cluster)
+            _wait_viewer_ready(state, cluster)
             _write_kubeconfig(state, cluster)
     except BaseException:
         down(workdir)

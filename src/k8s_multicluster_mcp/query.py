@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from k8s_multicluster_mcp.errors import ClusterError, ClusterStatus, NotFoundError
+from k8s_multicluster_mcp.errors import ClusterError, ClusterForbiddenError, ClusterStatus, NotFoundError
 from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry
 from k8s_multicluster_mcp.records import (
     DeploymentRecord,
@@ -39,6 +39,8 @@ class ClusterReport:
     as_of: datetime | None = None
     error: str | None = None
     count: int = 0
+    note: str | None = None
+    """A caveat on an answer that is otherwise ok (e.g. it covers one namespace only)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,9 @@ class ClusterState:
     ) -> FleetResult[Record]:
         selector = parse_selector(label_selector)
         contexts = self.registry.resolve(context)
-        answers = self.source.fetch(contexts, kind, namespace if kind.namespaced else None, selector)
+        scope = namespace if kind.namespaced else None
+        answers = self.source.fetch(contexts, kind, scope, selector)
+        notes = self._retry_in_context_namespace(contexts, kind, scope, selector, answers)
         items: list[Record] = []
         reports: list[ClusterReport] = []
         for ctx in contexts:
@@ -91,11 +95,42 @@ class ClusterState:
             if isinstance(answer, ClusterError):
                 reports.append(ClusterReport(ctx.name, answer.status, error=answer.message))
                 continue
-            found = _filter(answer, namespace if kind.namespaced else None, selector)
+            found = _filter(answer, scope or (ctx.namespace if ctx.name in notes else None), selector)
             items.extend(sorted(found, key=_sort_key))
-            reports.append(ClusterReport(ctx.name, "ok", answer.source, answer.as_of, count=len(found)))
+            reports.append(
+                ClusterReport(
+                    ctx.name, "ok", answer.source, answer.as_of, count=len(found), note=notes.get(ctx.name)
+                )
+            )
         self.last_reports.update((r.context, r) for r in reports)
         return FleetResult(kind, items, reports)
+
+    def _retry_in_context_namespace(
+        self,
+        contexts: Sequence[ContextInfo],
+        kind: Kind,
+        scope: str | None,
+        selector: LabelSelector | None,
+        answers: dict[str, Snapshot | ClusterError],
+    ) -> dict[str, str]:
+        """Where listing across all namespaces is forbidden, answer from the context's namespace.
+
+        That is what kubectl does for a user whose rights end at one namespace (`kubectl get pods`
+        lists the context's namespace); the report says the answer covers that namespace only.
+        """
+        if scope is not None or not kind.namespaced:
+            return {}
+        retry: dict[str, list[ContextInfo]] = {}
+        for ctx in contexts:
+            if ctx.namespace and isinstance(answers.get(ctx.name), ClusterForbiddenError):
+                retry.setdefault(ctx.namespace, []).append(ctx)
+        notes: dict[str, str] = {}
+        for ns, group in retry.items():
+            for name, answer in self.source.fetch(group, kind, ns, selector).items():
+                if isinstance(answer, Snapshot):
+                    answers[name] = answer
+                    notes[name] = f"namespace {ns} only: may not list {kind.value} in all namespaces"
+        return notes
 
     def pods(
         self, context: ContextSpec = None, namespace: str | None = None, label_selector: str | None = None

@@ -49,6 +49,7 @@ class ClusterOut(BaseModel):
     age_seconds: float | None = None
     count: int = 0
     error: str | None = None
+    note: str | None = None
 
     @classmethod
     def of(cls, report: ClusterReport, now: datetime) -> ClusterOut:
@@ -60,6 +61,7 @@ class ClusterOut(BaseModel):
             age_seconds=round((now - report.as_of).total_seconds(), 1) if report.as_of else None,
             count=report.count,
             error=report.error,
+            note=report.note,
         )
 
 
@@ -78,10 +80,19 @@ def provenance(clusters: Sequence[ClusterReport], now: datetime) -> list[str]:
     for c in clusters:
         if c.status != "ok":
             failures.setdefault((c.status, c.error or "no reason given"), []).append(c.context)
+    notes: dict[str, list[str]] = {}
+    for c in ok:
+        if c.note:
+            notes.setdefault(c.note, []).append(c.context)
     for (status, error), names in failures.items():
-        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-        lines.append(f"  {shown}: {status} — {error}")
+        lines.append(f"  {_names(names)}: {status} — {error}")
+    for note, names in notes.items():
+        lines.append(f"  {_names(names)}: {note}")
     return lines
+
+
+def _names(names: Sequence[str], limit: int = 8) -> str:
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _secs(seconds: float) -> str:
