@@ -19,7 +19,7 @@ from k8s_multicluster_mcp.errors import UnknownKindError, UserError
 from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.records import Kind, parse_kind
 from k8s_multicluster_mcp.render import ClusterOut, ListOutput, detail, provenance, render_list, table, utcnow
-from k8s_multicluster_mcp.tools import ToolSpec, run_blocking
+from k8s_multicluster_mcp.tools.base import ToolSpec, run_blocking
 
 MAX_LIMIT = 1000
 
