@@ -125,6 +125,10 @@ def create_pod(
     spec: dict[str, Any] = {"containers": [{"name": "app", "image": image}]}
     if node:
         spec["nodeName"] = node
+    else:
+        # On a backend with a scheduler and kubelets (kind), a gated pod is never scheduled or run,
+        # so the status a test writes is not overwritten by a real kubelet.
+        spec["schedulingGates"] = [{"name": "k8s-multicluster-mcp.test/seeded"}]
     if init_image:
         spec["initContainers"] = [{"name": "init", "image": init_image}]
     CoreV1Api(api).create_namespaced_pod(namespace, {"metadata": metadata, "spec": spec})

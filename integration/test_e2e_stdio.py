@@ -195,7 +195,7 @@ def test_fleet_answers_with_provenance_and_user_errors(
                 ({"kind": "widgets"}, "unknown or unsupported kind 'widgets'"),
                 ({"kind": "pods", "label_selector": "app in (web"}, "invalid label selector"),
                 ({"kind": "pods", "limit": 10**9}, "limit must be between 1 and 1000"),
-                ({"kind": "pods", "context": "cp"}, "is ambiguous; it matches"),
+                ({"kind": "pods", "context": running_fleet.contexts[0][:-1]}, "is ambiguous; it matches"),
                 ({"kind": "deploy", "group": "batch"}, "served from API group 'apps'"),
             ):
                 failed = await client.call_tool("k8s_get_resources", args)
