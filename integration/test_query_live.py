@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -149,11 +150,8 @@ def test_viewer_is_forbidden_for_nodes_while_its_pods_answer(fleet: Fleet) -> No
         CoreV1Api(fleet.admin(fleet.contexts[0])).delete_namespaced_pod("visible", VIEWER_NAMESPACE)
 
 
-def test_failing_exec_plugin_is_an_auth_error(fleet: Fleet, tmp_path: Path) -> None:
-    source = yaml.safe_load((fleet.kubeconfig_dir / f"{fleet.contexts[0]}.yaml").read_text())
-    plugin = tmp_path / "get-token"
-    plugin.write_text("#!/bin/sh\necho 'error: SSO session expired; run aws sso login' >&2\nexit 1\n")
-    plugin.chmod(0o755)
+def exec_plugin_state(source: dict[str, Any], plugin: Path, tmp_path: Path) -> ClusterState:
+    """A state over one context `eks-prod` on the fleet's first cluster, authenticated by `plugin`."""
     source["users"] = [
         {"name": "eks", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(plugin), "interactiveMode": "Never"}}}
     ]  # fmt: skip
@@ -163,7 +161,15 @@ def test_failing_exec_plugin_is_an_auth_error(fleet: Fleet, tmp_path: Path) -> N
     exec_dir = tmp_path / "exec"
     exec_dir.mkdir()
     (exec_dir / "eks.yaml").write_text(yaml.safe_dump(source))
-    state = state_for(exec_dir)
+    return state_for(exec_dir)
+
+
+def test_failing_exec_plugin_is_an_auth_error(fleet: Fleet, tmp_path: Path) -> None:
+    source = yaml.safe_load((fleet.kubeconfig_dir / f"{fleet.contexts[0]}.yaml").read_text())
+    plugin = tmp_path / "get-token"
+    plugin.write_text("#!/bin/sh\necho 'error: SSO session expired; run aws sso login' >&2\nexit 1\n")
+    plugin.chmod(0o755)
+    state = exec_plugin_state(source, plugin, tmp_path)
     result = state.pods("eks-prod")
     report = result.clusters[0]
     assert report.status == "auth-error"
@@ -228,16 +234,7 @@ def test_exec_plugin_credentials_work_and_are_refreshed_when_they_expire(
         "JSON\n"
     )
     plugin.chmod(0o755)
-    source["users"] = [
-        {"name": "eks", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(plugin), "interactiveMode": "Never"}}}
-    ]  # fmt: skip
-    source["contexts"] = [
-        {"name": "eks-prod", "context": {"cluster": source["clusters"][0]["name"], "user": "eks"}}
-    ]
-    exec_dir = tmp_path / "exec"
-    exec_dir.mkdir()
-    (exec_dir / "eks.yaml").write_text(yaml.safe_dump(source))
-    state = state_for(exec_dir)
+    state = exec_plugin_state(source, plugin, tmp_path)
     first = state.namespaces("eks-prod")
     assert first.clusters[0].status == "ok", first.clusters[0].error
     assert calls.read_text().count("run") == 1
