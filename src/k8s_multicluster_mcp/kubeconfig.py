@@ -140,10 +140,10 @@ def _by_name(entries: Any) -> dict[str, dict[str, Any]]:
 
 
 def format_names(names: Sequence[str], limit: int = _LIST_LIMIT) -> str:
-    """A short, comma-separated list of names for an error message."""
+    """A short, comma-separated list of names: 'a, b, c and 4 more'."""
     shown = ", ".join(names[:limit])
     more = len(names) - limit
-    return f"{shown}, … and {more} more" if more > 0 else shown
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 class _ErrorCapture(logging.Filter):

@@ -73,9 +73,6 @@ class ClusterState:
         self.last_reports: dict[str, ClusterReport] = {}
         """The latest report per context, from whatever question touched it last."""
 
-    def contexts(self, context: ContextSpec = None) -> list[ContextInfo]:
-        return self.registry.resolve(context)
-
     def list(
         self,
         kind: Kind,

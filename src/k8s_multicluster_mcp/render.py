@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from k8s_multicluster_mcp.errors import ClusterStatus
+from k8s_multicluster_mcp.kubeconfig import format_names
 from k8s_multicluster_mcp.query import ClusterReport, FleetResult
 from k8s_multicluster_mcp.records import (
     DeploymentRecord,
@@ -85,14 +86,10 @@ def provenance(clusters: Sequence[ClusterReport], now: datetime) -> list[str]:
         if c.note:
             notes.setdefault(c.note, []).append(c.context)
     for (status, error), names in failures.items():
-        lines.append(f"  {_names(names)}: {status} — {error}")
+        lines.append(f"  {format_names(names, 8)}: {status} — {error}")
     for note, names in notes.items():
-        lines.append(f"  {_names(names)}: {note}")
+        lines.append(f"  {format_names(names, 8)}: {note}")
     return lines
-
-
-def _names(names: Sequence[str], limit: int = 8) -> str:
-    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _secs(seconds: float) -> str:
