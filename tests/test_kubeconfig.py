@@ -159,3 +159,63 @@ def test_auth_kinds_are_described(tmp_path: Path, write_kubeconfig: WriteKubecon
         "eks": "exec:aws",
         "gke": "auth-provider:gcp",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("note: 2020-99-99\n", None),
+        ("[" * 5000, None),
+        ("kind: Config\nclusters: []\nnote: 2020-99-99\n", "malformed YAML: month must be in 1..12"),
+        ("contexts: " + "[" * 5000, "malformed YAML: nested too deeply"),
+    ],
+)
+def test_a_file_that_breaks_the_yaml_loader_is_that_files_problem_only(
+    tmp_path: Path, write_kubeconfig: WriteKubeconfig, text: str, reason: str | None
+) -> None:
+    """Not a YAML syntax error: the loader raises ValueError or RecursionError. A file that does
+    not look like a kubeconfig is skipped quietly; one that does is reported; the rest is served."""
+    write_kubeconfig("good.yaml", {"prod": "https://10.0.0.1"})
+    (tmp_path / "kube" / "odd.yaml").write_text(text)
+    inventory = ContextRegistry(directory=tmp_path / "kube").inventory()
+    assert list(inventory.contexts) == ["prod"]
+    assert [p.reason for p in inventory.problems] == ([reason] if reason else [])
+
+
+def test_an_explicitly_named_file_that_breaks_the_loader_is_always_reported(tmp_path: Path) -> None:
+    odd = tmp_path / "odd"
+    odd.write_text("[" * 5000)
+    inventory = ContextRegistry(directory=None, files=[odd]).inventory()
+    assert [p.reason for p in inventory.problems] == ["malformed YAML: nested too deeply"]
+
+
+def test_a_bad_file_dropped_in_mid_session_changes_nothing_else(
+    tmp_path: Path, write_kubeconfig: WriteKubeconfig
+) -> None:
+    now = [0.0]
+    registry = ContextRegistry(directory=tmp_path / "kube", clock=lambda: now[0])
+    write_kubeconfig("good.yaml", {"prod": "https://10.0.0.1"})
+    assert names(registry) == ["prod"]
+    (tmp_path / "kube" / "dropped.yaml").write_text("kind: Config\nwhen: 2020-99-99\n")
+    now[0] += 5
+    assert names(registry) == ["prod"]
+    assert registry.resolve("prod")[0].name == "prod"
+    assert "malformed YAML" in registry.inventory().problems[0].reason
+
+
+def test_kubeconfig_dir_naming_a_file_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    path.write_text("kind: Config\n")
+    inventory = ContextRegistry(directory=path, directory_explicit=True).inventory()
+    assert [p.reason for p in inventory.problems] == [
+        "the kubeconfig directory is a file, not a directory (name it with --kubeconfig)"
+    ]
+
+
+def test_errors_echo_only_a_clipped_part_of_what_was_asked(fleet_dir: Path) -> None:
+    registry = ContextRegistry(directory=fleet_dir)
+    with pytest.raises(ContextNotFoundError) as info:
+        registry.resolve("x" * 100_000)
+    message = str(info.value)
+    assert "(100000 characters)" in message
+    assert len(message) < 400

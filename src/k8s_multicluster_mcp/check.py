@@ -7,7 +7,7 @@ run, and may this user list and watch pods, deployments and nodes (SelfSubjectAc
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -18,7 +18,8 @@ from kubernetes.client.models import (
     V1SelfSubjectAccessReviewSpec,
 )
 
-from k8s_multicluster_mcp.errors import ClusterError
+from k8s_multicluster_mcp import deadlines
+from k8s_multicluster_mcp.errors import ClusterError, ClusterTimeoutError
 from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, capture_client_errors
 from k8s_multicluster_mcp.render import table
 from k8s_multicluster_mcp.settings import Settings
@@ -43,8 +44,9 @@ class CheckResult:
 
 
 def check_context(registry: ContextRegistry, ctx: ContextInfo, timeout: float) -> CheckResult:
+    """Every probe of one context, all within one deadline of `timeout` seconds."""
     result = CheckResult(ctx)
-    with capture_client_errors() as exec_errors:
+    with capture_client_errors() as exec_errors, deadlines.deadline(timeout) as deadline:
         try:
             client = registry.api_client(ctx)
             started = time.perf_counter()
@@ -68,7 +70,11 @@ def check_context(registry: ContextRegistry, ctx: ContextInfo, timeout: float) -
             result.auth_ok = True
             result.access = access
         except Exception as exc:
-            result.error = classify(exc, exec_errors)
+            result.error = (
+                ClusterTimeoutError(f"no complete answer within {timeout:g}s")
+                if deadline.expired
+                else classify(exc, exec_errors)
+            )
             if result.error.status in ("auth-error", "forbidden"):
                 result.reachable = result.reachable or result.error.status == "forbidden"
     return result
@@ -91,8 +97,20 @@ def run_check(registry: ContextRegistry, settings: Settings, out: TextIO) -> int
     if not contexts:
         out.write(registry.no_contexts_message() + "\n")
         return 1
-    with ThreadPoolExecutor(max_workers=settings.max_workers) as pool:
-        results = list(pool.map(lambda c: check_context(registry, c, settings.request_timeout), contexts))
+    timeout = settings.request_timeout
+    pool = ThreadPoolExecutor(max_workers=settings.max_workers)
+    futures = [pool.submit(check_context, registry, c, timeout) for c in contexts]
+    # Each check cuts itself off after `timeout`; a context that still has not answered (its
+    # thread stuck where no deadline reaches) is reported as such and not waited for.
+    waves = -(-len(contexts) // settings.max_workers)
+    wait(futures, timeout=timeout * waves + 2)
+    results = [
+        f.result()
+        if f.done()
+        else CheckResult(c, error=ClusterTimeoutError(f"no complete answer within {timeout:g}s"))
+        for f, c in zip(futures, contexts, strict=True)
+    ]
+    pool.shutdown(wait=False, cancel_futures=True)
     rows = []
     for r in results:
         access = r.access or {}

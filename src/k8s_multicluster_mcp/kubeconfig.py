@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,15 +22,17 @@ from typing import Any
 
 import yaml
 from kubernetes.client import ApiClient, Configuration
-from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import KubeConfigLoader
 
+from k8s_multicluster_mcp import deadlines, execplugin
 from k8s_multicluster_mcp.errors import (
     AmbiguousContextError,
     ClusterAuthError,
+    ClusterTimeoutError,
     ContextNotFoundError,
     NoContextsError,
 )
+from k8s_multicluster_mcp.text import one_line, shown
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +116,23 @@ def _looks_like_kubeconfig_name(path: Path) -> bool:
     return not path.name.startswith(".") and path.suffix.lower() not in _NOT_KUBECONFIG_SUFFIXES
 
 
+_KUBECONFIG_TEXT = re.compile(
+    r"^[\"']?(clusters|contexts|users|current-context)[\"']?\s*:|kind:\s*Config\b", re.M
+)
+"""Text that marks a file as meant to be a kubeconfig even when it does not parse."""
+
+
+def _parse_problem(exc: BaseException) -> str:
+    if isinstance(exc, yaml.YAMLError):
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(exc, "problem", None) or type(exc).__name__
+        return f"malformed YAML{where}: {what}"
+    if isinstance(exc, RecursionError):
+        return "malformed YAML: nested too deeply"
+    return f"malformed YAML: {one_line(str(exc) or type(exc).__name__)}"
+
+
 def _auth_kind(user: dict[str, Any]) -> str:
     if "exec" in user and isinstance(user["exec"], dict):
         return f"exec:{Path(str(user['exec'].get('command', '?'))).name}"
@@ -178,6 +198,7 @@ class _ErrorCapture(logging.Filter):
 _client_errors = _ErrorCapture()
 logging.getLogger().addFilter(_client_errors)
 capture_client_errors = _client_errors.capture
+execplugin.install()
 
 
 class ContextRegistry:
@@ -220,7 +241,10 @@ class ContextRegistry:
         searched: list[str] = []
 
         def add(path: Path, explicit: bool) -> None:
-            key = path.resolve()
+            try:
+                key = path.resolve()
+            except (OSError, RuntimeError):  # a symlink loop, a vanished parent
+                key = path.absolute()
             if key not in seen:
                 seen.add(key)
                 out.append((path, explicit))
@@ -247,7 +271,12 @@ class ContextRegistry:
                     if path.is_file() and _looks_like_kubeconfig_name(path):
                         add(path, False)
             elif self._directory_explicit:
-                problems.append(FileProblem(self._directory, "kubeconfig directory does not exist"))
+                reason = (
+                    "the kubeconfig directory is a file, not a directory (name it with --kubeconfig)"
+                    if self._directory.exists()
+                    else "kubeconfig directory does not exist"
+                )
+                problems.append(FileProblem(self._directory, reason))
         return out, problems, searched
 
     def _parse(self, path: Path, fingerprint: tuple[int, int], explicit: bool) -> _ParsedFile:
@@ -259,17 +288,21 @@ class ContextRegistry:
         if fingerprint[1] > MAX_KUBECONFIG_BYTES:
             problem = f"larger than {MAX_KUBECONFIG_BYTES // (1024 * 1024)} MiB; not read"
         else:
+            text = ""
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+                text = path.read_text(encoding="utf-8")
+                data = yaml.safe_load(text)
             except OSError as exc:
                 problem = f"unreadable: {exc.strerror or exc}"
             except UnicodeDecodeError:
                 problem = "not a text file" if explicit else None
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-                what = getattr(exc, "problem", None) or type(exc).__name__
-                problem = f"malformed YAML{where}: {what}"
+            except Exception as exc:
+                # yaml raises YAMLError for bad syntax, but also ValueError (an impossible date such
+                # as 2020-99-99), RecursionError (thousands of nested brackets) and others.
+                if explicit or _KUBECONFIG_TEXT.search(text):
+                    problem = _parse_problem(exc)
+                else:
+                    log.debug("skipping %s: not YAML, and not a kubeconfig (%s)", path, type(exc).__name__)
             else:
                 if isinstance(data, dict) and (
                     data.get("kind") == "Config" or any(k in data for k in ("clusters", "contexts", "users"))
@@ -298,30 +331,11 @@ class ContextRegistry:
                 problems.append(FileProblem(path, parsed.problem))
             if parsed.config is None:
                 continue
-            clusters = _by_name(parsed.config.get("clusters"))
-            users = _by_name(parsed.config.get("users"))
-            for ctx_name, ctx in _by_name(parsed.config.get("contexts")).items():
-                cluster_name = ctx.get("cluster")
-                if not isinstance(cluster_name, str) or cluster_name not in clusters:
-                    problems.append(
-                        FileProblem(path, f"context {ctx_name!r} refers to missing cluster {cluster_name!r}")
-                    )
-                    continue
-                user_name = ctx.get("user") if isinstance(ctx.get("user"), str) else ""
-                server = clusters[cluster_name].get("server")
-                namespace = ctx.get("namespace")
-                raw.append(
-                    ContextInfo(
-                        name=ctx_name,
-                        raw_name=ctx_name,
-                        file=path,
-                        cluster=cluster_name,
-                        server=server if isinstance(server, str) else None,
-                        user=str(user_name),
-                        namespace=namespace if isinstance(namespace, str) else None,
-                        auth=_auth_kind(users.get(str(user_name), {})),
-                    )
-                )
+            try:
+                raw.extend(_contexts_of(path, parsed.config, problems))
+            except Exception as exc:
+                log.debug("reading contexts of %s failed", path, exc_info=True)
+                problems.append(FileProblem(path, f"unusable: {type(exc).__name__}: {one_line(str(exc))}"))
         for stale in set(self._parsed) - live_paths:
             del self._parsed[stale]
 
@@ -428,7 +442,7 @@ class ContextRegistry:
         matches = self.resolve(spec)
         if len(matches) > 1:
             raise AmbiguousContextError(
-                f"context {spec!r} matches {len(matches)} contexts and this tool acts on one: "
+                f"context {shown(spec)} matches {len(matches)} contexts and this tool acts on one: "
                 f"{format_names([c.name for c in matches])}"
             )
         return matches[0]
@@ -444,7 +458,8 @@ class ContextRegistry:
             ]
             if not found:
                 raise ContextNotFoundError(
-                    f"no context matches the pattern {term!r}. Valid contexts: {format_names(list(contexts))}"
+                    f"no context matches the pattern {shown(term)}. "
+                    f"Valid contexts: {format_names(list(contexts))}"
                 )
             return found
         exact = [c for c in every if c.raw_name == term]
@@ -455,11 +470,11 @@ class ContextRegistry:
             return found
         if found:
             raise AmbiguousContextError(
-                f"context {term!r} is ambiguous; it matches: {format_names([c.name for c in found])}. "
+                f"context {shown(term)} is ambiguous; it matches: {format_names([c.name for c in found])}. "
                 "Use a full name, or a glob such as 'prod-*' to mean several."
             )
         raise ContextNotFoundError(
-            f"unknown context {term!r}. Valid contexts: {format_names(list(contexts))}"
+            f"unknown context {shown(term)}. Valid contexts: {format_names(list(contexts))}"
         )
 
     # -- API clients -----------------------------------------------------------------------
@@ -499,12 +514,16 @@ class ContextRegistry:
                     active_context=ctx.raw_name,
                 )
                 loader.load_and_set(configuration)
-        except ConfigException as exc:
-            raise ClusterAuthError(f"cannot load credentials from {ctx.file.name}: {exc}") from exc
-        except (OSError, ValueError) as exc:
-            raise ClusterAuthError(f"cannot load credentials from {ctx.file.name}: {exc}") from exc
+        except Exception as exc:
+            log.debug("loading credentials of %s failed", ctx.name, exc_info=True)
+            raise ClusterAuthError(
+                f"cannot load credentials from {ctx.file.name}: {one_line(str(exc))}"
+            ) from exc
+        running = deadlines.current()
+        if ctx.auth.startswith("exec:") and running is not None and running.expired:
+            raise ClusterTimeoutError(f"exec plugin ({ctx.auth[5:]}) did not finish in time; killed")
         if ctx.auth.startswith("exec:") and errors:
-            raise ClusterAuthError(f"exec plugin failed ({ctx.auth[5:]}): {errors[-1]}")
+            raise ClusterAuthError(f"exec plugin failed ({ctx.auth[5:]}): {one_line(errors[-1])}")
         if errors:
             log.warning("context %s: %s", ctx.name, "; ".join(errors))
         configuration.retries = 0
@@ -512,6 +531,7 @@ class ContextRegistry:
             self._configure_client(configuration)
         client = ApiClient(configuration=configuration)
         client.user_agent = "k8s-multicluster-mcp"
+        deadlines.track_connections(client.rest_client.pool_manager)
         return client
 
     def _drop_stale_clients(self) -> None:
@@ -526,6 +546,38 @@ class ContextRegistry:
             for entry in self._clients.values():
                 entry.client.close()
             self._clients.clear()
+
+
+def _contexts_of(path: Path, config: dict[str, Any], problems: list[FileProblem]) -> list[ContextInfo]:
+    """The contexts one parsed kubeconfig file defines; broken entries go to `problems`."""
+    out: list[ContextInfo] = []
+    clusters = _by_name(config.get("clusters"))
+    users = _by_name(config.get("users"))
+    for ctx_name, ctx in _by_name(config.get("contexts")).items():
+        cluster_name = ctx.get("cluster")
+        if not isinstance(cluster_name, str) or cluster_name not in clusters:
+            problems.append(
+                FileProblem(
+                    path, f"context {shown(ctx_name)} refers to missing cluster {shown(cluster_name)}"
+                )
+            )
+            continue
+        user_name = ctx.get("user") if isinstance(ctx.get("user"), str) else ""
+        server = clusters[cluster_name].get("server")
+        namespace = ctx.get("namespace")
+        out.append(
+            ContextInfo(
+                name=ctx_name,
+                raw_name=ctx_name,
+                file=path,
+                cluster=cluster_name,
+                server=server if isinstance(server, str) else None,
+                user=str(user_name),
+                namespace=namespace if isinstance(namespace, str) else None,
+                auth=_auth_kind(users.get(str(user_name), {})),
+            )
+        )
+    return out
 
 
 def _terms(spec: str | Sequence[str] | None) -> list[str]:

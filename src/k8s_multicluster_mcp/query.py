@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from k8s_multicluster_mcp.errors import ClusterError, ClusterForbiddenError, ClusterStatus, NotFoundError
-from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry
+from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, format_names
+from k8s_multicluster_mcp.names import check_name, check_namespace
 from k8s_multicluster_mcp.records import (
     DeploymentRecord,
     Kind,
@@ -81,8 +82,8 @@ class ClusterState:
         label_selector: str | None = None,
     ) -> FleetResult[Record]:
         selector = parse_selector(label_selector)
+        scope = check_namespace(namespace) if kind.namespaced else None
         contexts = self.registry.resolve(context)
-        scope = namespace if kind.namespaced else None
         answers = self.source.fetch(contexts, kind, scope, selector)
         notes = self._retry_in_context_namespace(contexts, kind, scope, selector, answers)
         items: list[Record] = []
@@ -94,10 +95,9 @@ class ClusterState:
                 continue
             found = _filter(answer, scope or (ctx.namespace if ctx.name in notes else None), selector)
             items.extend(sorted(found, key=_sort_key))
+            note = "; ".join(n for n in (notes.get(ctx.name), answer.note) if n) or None
             reports.append(
-                ClusterReport(
-                    ctx.name, "ok", answer.source, answer.as_of, count=len(found), note=notes.get(ctx.name)
-                )
+                ClusterReport(ctx.name, "ok", answer.source, answer.as_of, count=len(found), note=note)
             )
         self.last_reports.update((r.context, r) for r in reports)
         return FleetResult(kind, items, reports)
@@ -153,11 +153,12 @@ class ClusterState:
         self, kind: Kind, name: str, context: ContextSpec = None, namespace: str | None = None
     ) -> FleetResult[Record]:
         """One object by name, from every selected cluster that has it."""
+        check_name(name, kind.singular)
         result = self.list(kind, context, namespace)
         found = [r for r in result.items if r.name == name]
         if not found and not result.failed:
             where = f" in namespace {namespace!r}" if namespace and kind.namespaced else ""
-            asked = ", ".join(c.context for c in result.clusters)
+            asked = format_names([c.context for c in result.clusters])
             raise NotFoundError(f"{kind.singular} {name!r} not found{where} in: {asked}")
         reports = [
             replace(c, count=sum(r.context == c.context for r in found)) if c.status == "ok" else c

@@ -24,6 +24,8 @@ class Snapshot:
     items: tuple[Record, ...]
     as_of: datetime
     source: SourceName
+    note: str | None = None
+    """A caveat the answer must carry (e.g. the list was cut at its size bound)."""
 
 
 class ClusterSource(Protocol):

@@ -2,8 +2,13 @@
 
 Nothing runs in the background until a question is asked. Each cluster gets at most `timeout`
 seconds to answer; one that takes longer is reported as `timeout` while the others answer, and
-its list keeps going in the background and lands in the TTL cache for the next question. Two
-questions needing the same list at the same moment share one request (single flight).
+its list keeps going in the background, for at most `WORK_FACTOR` times that, to land in the TTL
+cache for the next question. Every list runs under a deadline (`deadlines`): when it passes, the
+list's sockets are cut and its credential plugin killed, whatever the server is doing (hanging,
+drip-feeding bytes, handing out `continue` tokens forever). A cluster that already has
+`per_context` lists running is not given another thread until one ends, so one stuck cluster can
+never take the pool from the others. Two questions needing the same list at the same moment share
+one request (single flight).
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ import functools
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
 from typing import Any
@@ -22,9 +28,10 @@ import orjson
 from cachetools import TTLCache
 from kubernetes.client import AppsV1Api, CoreV1Api
 
-from k8s_multicluster_mcp.errors import ClusterError, ClusterTimeoutError
+from k8s_multicluster_mcp import deadlines
+from k8s_multicluster_mcp.errors import ClusterApiError, ClusterError, ClusterTimeoutError
 from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, capture_client_errors
-from k8s_multicluster_mcp.records import Kind, Raw, to_record
+from k8s_multicluster_mcp.records import Kind, Raw, Record, to_record
 from k8s_multicluster_mcp.selectors import LabelSelector
 from k8s_multicluster_mcp.sources.apierrors import classify
 from k8s_multicluster_mcp.sources.base import Snapshot
@@ -32,6 +39,11 @@ from k8s_multicluster_mcp.sources.base import Snapshot
 log = logging.getLogger(__name__)
 
 _Key = tuple[str, Kind, str | None, str]
+
+WORK_FACTOR = 3
+"""A list may run this many times `timeout` in all (the rest in the background) before it is cut."""
+MAX_LIST_ITEMS = 150_000
+"""Most objects kept from one list (the pods Kubernetes supports in one cluster); beyond, it is cut."""
 
 
 def _utcnow() -> datetime:
@@ -49,12 +61,16 @@ class LiveSource:
         ttl: float = 10.0,
         max_entries: int = 2048,
         max_workers: int = 16,
+        per_context: int = 2,
         page_size: int = 500,
+        max_items: int = MAX_LIST_ITEMS,
         timer: Callable[[], float] | None = None,
     ) -> None:
         self._registry = registry
         self._timeout = timeout
         self._page_size = page_size
+        self._max_items = max_items
+        self._per_context = per_context
         # The timer is looked up at call time so freezegun (or a test's fake clock) moves it.
         clock = timer or (lambda: time.monotonic())
         self._cache: TTLCache[_Key, Snapshot] | None = (
@@ -62,6 +78,9 @@ class LiveSource:
         )
         self._lock = threading.Lock()
         self._inflight: dict[_Key, Future[Snapshot]] = {}
+        self._busy: Counter[str] = Counter()
+        self._running: set[deadlines.Deadline] = set()
+        self._closed = False
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="k8s-live")
 
     def fetch(
@@ -85,6 +104,8 @@ class LiveSource:
                 )
             except ClusterError as exc:
                 out[name] = exc
+            except CancelledError:
+                out[name] = ClusterError("the server is shutting down")
         return out
 
     def _future(self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str) -> Future[Snapshot]:
@@ -93,37 +114,69 @@ class LiveSource:
             if self._cache is not None:
                 cached = self._cache.get(key)
                 if cached is not None:
-                    done: Future[Snapshot] = Future()
-                    done.set_result(cached)
-                    return done
+                    return _settled(cached)
             running = self._inflight.get(key)
             if running is not None:
                 return running
+            if self._closed:
+                return _settled(ClusterError("the server is shutting down"))
+            if self._busy[ctx.name] >= self._per_context:
+                return _settled(
+                    ClusterTimeoutError(
+                        f"{self._busy[ctx.name]} earlier requests to this cluster have not finished "
+                        f"(each may take up to {self._timeout * WORK_FACTOR:g}s); "
+                        "no new request is sent until one does"
+                    )
+                )
             future = self._pool.submit(self._list, ctx, kind, namespace, selector)
             self._inflight[key] = future
+            self._busy[ctx.name] += 1
         future.add_done_callback(lambda f: self._settle(key, f))
         return future
 
     def _settle(self, key: _Key, future: Future[Snapshot]) -> None:
         with self._lock:
             self._inflight.pop(key, None)
+            self._busy[key[0]] -= 1
+            if self._busy[key[0]] <= 0:
+                del self._busy[key[0]]
             if self._cache is not None and not future.cancelled() and future.exception() is None:
                 self._cache[key] = future.result()
 
     def _list(self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str) -> Snapshot:
         started = _utcnow()
-        with capture_client_errors() as exec_errors:
+        budget = self._timeout * WORK_FACTOR
+        with capture_client_errors() as exec_errors, deadlines.deadline(budget) as deadline:
+            with self._lock:
+                self._running.add(deadline)
             try:
-                items = tuple(
-                    to_record(kind, ctx.name, obj) for obj in self._pages(ctx, kind, namespace, selector)
-                )
+                items: list[Record] = []
+                note = None
+                for obj in self._pages(ctx, kind, namespace, selector, deadline):
+                    if len(items) >= self._max_items:
+                        note = f"list cut at {self._max_items} {kind.value}: the rest was not read"
+                        break
+                    items.append(to_record(kind, ctx.name, obj))
             except Exception as exc:
-                error = classify(exc, exec_errors)
+                error = (
+                    ClusterTimeoutError(f"the list did not finish within {budget:g}s and was stopped")
+                    if deadline.expired
+                    else classify(exc, exec_errors)
+                )
                 log.info("%s: listing %s failed: %s", ctx.name, kind.value, error)
                 raise error from exc
-        return Snapshot(context=ctx.name, kind=kind, items=items, as_of=started, source="live")
+            finally:
+                with self._lock:
+                    self._running.discard(deadline)
+        if note:
+            log.warning("%s: %s", ctx.name, note)
+        return Snapshot(
+            context=ctx.name, kind=kind, items=tuple(items), as_of=started, source="live", note=note
+        )
 
-    def _pages(self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str) -> Iterator[Raw]:
+    def _pages(
+        self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str, deadline: deadlines.Deadline
+    ) -> Iterator[Raw]:
         client = self._registry.api_client(ctx)
         core, apps = CoreV1Api(client), AppsV1Api(client)
         lists: dict[Kind, tuple[Callable[..., Any], Callable[..., Any] | None]] = {
@@ -136,6 +189,8 @@ class LiveSource:
         call = functools.partial(namespaced, namespace) if namespace and namespaced else cluster_wide
         token: str | None = None
         while True:
+            if deadline.expired:
+                raise ClusterTimeoutError("deadline passed between pages")
             response: Any = call(
                 label_selector=selector or None,
                 limit=self._page_size,
@@ -145,9 +200,26 @@ class LiveSource:
             )
             body = orjson.loads(response.data)
             yield from body.get("items") or ()
-            token = (body.get("metadata") or {}).get("continue") or None
+            previous, token = token, (body.get("metadata") or {}).get("continue") or None
             if not token:
                 return
+            if token == previous:
+                raise ClusterApiError("the API server returned the same continue token twice")
 
     def close(self) -> None:
+        """Stop: no new list starts, running ones are cut now (their threads end at once)."""
+        with self._lock:
+            self._closed = True
+            running = list(self._running)
+        for deadline in running:
+            deadline.expire()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _settled(value: Snapshot | ClusterError) -> Future[Snapshot]:
+    done: Future[Snapshot] = Future()
+    if isinstance(value, ClusterError):
+        done.set_exception(value)
+    else:
+        done.set_result(value)
+    return done
