@@ -73,7 +73,7 @@ def test_environment_and_flags_flag_wins(tmp_path: Path) -> None:
             "--request-timeout / K8S_MCP_REQUEST_TIMEOUT: Input should be greater than 0",
         ),
         ([], {"K8S_MCP_READ_ONLY": "maybe"}, "K8S_MCP_READ_ONLY='maybe': expected one of 1/0"),
-        (["--contexts", " , "], {}, "--contexts names no context pattern"),
+        (["--contexts", " , "], {}, "--contexts was given but names nothing"),
     ],
 )
 def test_bad_values_are_clear_one_line_errors(argv: list[str], env: dict[str, str], message: str) -> None:
@@ -105,3 +105,71 @@ def test_check_subcommand_takes_only_its_flags() -> None:
     assert isinstance(args, argparse.Namespace)
     with pytest.raises(SystemExit):
         parser.parse_args(["--watch"])
+
+
+def test_environment_values_are_case_insensitive_like_the_flags() -> None:
+    s, _ = settings([], {"K8S_MCP_LOG_LEVEL": "debug", "K8S_MCP_TRANSPORT": "HTTP"})
+    assert (s.log_level, s.transport) == ("DEBUG", "http")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "NaN"])
+def test_request_timeout_must_be_a_finite_number(value: str) -> None:
+    with pytest.raises(
+        SettingsError, match="--request-timeout / K8S_MCP_REQUEST_TIMEOUT: Input should be a finite number"
+    ):
+        settings(["--request-timeout", value])
+
+
+def test_auth_token_from_file_or_environment(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret-token-of-enough-length\n")
+    s, _ = settings(["--auth-token-file", str(token)])
+    assert s.auth_token is not None and s.auth_token.get_secret_value() == "s3cret-token-of-enough-length"
+    assert "s3cret" not in repr(s), "the token never shows up in a repr or a log line"
+    s, _ = settings([], {"K8S_MCP_AUTH_TOKEN": "another-long-enough-token"})
+    assert s.auth_token is not None and s.auth_token.get_secret_value() == "another-long-enough-token"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read it: No such file or directory"),
+        ("", "the file must hold one token on one line"),
+        ("short", "the token must have at least 16 characters"),
+    ],
+)
+def test_bad_token_files_are_one_line_errors(tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "token"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(SettingsError, match=message):
+        settings(["--auth-token-file", str(path)])
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "", "::", "10.1.2.3", "mcp.example.com"])
+def test_http_beyond_loopback_without_a_token_refuses_to_start(
+    host: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["--transport", "http", "--host", host, "--kubeconfig-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"k8s-multicluster-mcp: error: --host {host or repr('')} listens beyond this machine"
+    )
+    assert "--auth-token-file" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("host", "exposed"),
+    [
+        ("127.0.0.1", False),
+        ("localhost", False),
+        ("::1", False),
+        ("127.0.0.2", False),
+        ("0.0.0.0", True),
+        ("", True),
+        ("::", True),
+    ],
+)
+def test_what_counts_as_exposed(host: str, exposed: bool) -> None:
+    s, _ = settings(["--host", host])
+    assert s.exposed is exposed

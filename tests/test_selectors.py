@@ -67,3 +67,26 @@ def test_errors_say_what_is_wrong_and_what_is_valid(selector: str, why: str) -> 
     assert why in message
     assert f"invalid label selector {selector!r}" in message
     assert "valid forms" in message
+
+
+def test_a_huge_selector_is_refused_at_once_with_a_short_message() -> None:
+    with pytest.raises(InvalidSelectorError) as info:
+        parse_selector("a=b," * 400_000)
+    message = str(info.value)
+    assert message.startswith("label selector too long (1600000 characters; at most 4096)")
+    assert len(message) < 300
+
+
+def test_a_long_valid_selector_still_parses() -> None:
+    text = ",".join(f"k{i}=v{i}" for i in range(400))
+    assert len(text) < 4096
+    selector = parse_selector(text)
+    assert selector is not None and len(selector.requirements) == 400
+    assert selector.matches({f"k{i}": f"v{i}" for i in range(400)})
+
+
+def test_errors_echo_a_clipped_selector() -> None:
+    with pytest.raises(InvalidSelectorError) as info:
+        parse_selector("app in (" + "x" * 3000)
+    assert "(3008 characters)" in str(info.value)
+    assert len(str(info.value)) < 400

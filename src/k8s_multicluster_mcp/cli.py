@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +24,12 @@ from k8s_multicluster_mcp import __version__
 from k8s_multicluster_mcp.settings import Settings, split_path_list
 
 PROG = "k8s-multicluster-mcp"
+EXIT_GRACE = 1.0
+"""Seconds the process waits at exit for threads still busy with a cluster before it ends anyway."""
 log = logging.getLogger(__name__)
 
+# The name of the variable that holds the token, not a token.
+TOKEN_ENV = "K8S_MCP_AUTH_TOKEN"  # noqa: S105  # nosec B105
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -58,8 +65,15 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--transport",), "transport", "K8S_MCP_TRANSPORT",
            "stdio (default, for MCP clients that start the server) or http (streamable HTTP)",
            choices=("stdio", "http")),
-    Option(("--host",), "host", "K8S_MCP_HOST", "bind address for --transport http (default 127.0.0.1)"),
+    Option(("--host",), "host", "K8S_MCP_HOST",
+           "bind address for --transport http (default 127.0.0.1); any other needs --auth-token-file"),
     Option(("--port",), "port", "K8S_MCP_PORT", "port for --transport http (default 8000)"),
+    Option(("--auth-token-file",), "auth_token_file", "K8S_MCP_AUTH_TOKEN_FILE",
+           "file holding the bearer token every HTTP request must carry (or the token itself in "
+           "$K8S_MCP_AUTH_TOKEN); required to bind beyond loopback", metavar="FILE"),
+    Option(("--allowed-hosts",), "allowed_hosts", "K8S_MCP_ALLOWED_HOSTS",
+           "Host header names clients use to reach the HTTP server (e.g. the ingress host), "
+           "comma-separated; loopback names are always allowed", "list", metavar="HOST,..."),
     Option(("--log-level",), "log_level", "K8S_MCP_LOG_LEVEL", "stderr log level (default WARNING)",
            choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), check=True),
     Option(("--request-timeout",), "request_timeout", "K8S_MCP_REQUEST_TIMEOUT",
@@ -156,12 +170,17 @@ def settings_from(
         if opt.kind == "list":
             given = tuple(p.strip() for p in str(given).split(",") if p.strip())
             if not given:
-                raise SettingsError(f"{opt.flags[0]} names no context pattern")
+                raise SettingsError(f"{opt.flags[0]} was given but names nothing")
         elif opt.kind == "repeat":
             given = tuple(Path(p).expanduser() for p in given)
         elif opt.dest == "kubeconfig_dir":
             given = Path(given).expanduser()
+        elif opt.dest == "auth_token_file":
+            values["auth_token"] = _read_token(Path(given).expanduser())
+            continue
         values[opt.dest] = given
+    if "auth_token" not in values and environ.get(TOKEN_ENV):
+        values["auth_token"] = environ[TOKEN_ENV].strip()
     explicit_dir = "kubeconfig_dir" in values
     if environ.get("KUBECONFIG"):
         values["kubeconfig_env"] = tuple(split_path_list(environ["KUBECONFIG"]))
@@ -171,10 +190,25 @@ def settings_from(
         problems = []
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "settings"
+            field = "auth_token_file" if field == "auth_token" else field
             match = next((o for o in OPTIONS if o.dest == field), None)
             name = match.flags[0] + (f" / {match.env}" if match.env else "") if match else field
-            problems.append(f"{name}: {err['msg']}")
+            if field == "auth_token_file":
+                name += f" / {TOKEN_ENV}"
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{name}: {message}")
         raise SettingsError("; ".join(problems)) from exc
+
+
+def _read_token(path: Path) -> str:
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a text file"
+        raise SettingsError(f"--auth-token-file {path}: cannot read it: {why}") from exc
+    if not token or "\n" in token:
+        raise SettingsError(f"--auth-token-file {path}: the file must hold one token on one line")
+    return token
 
 
 def _fail(message: str) -> int:
@@ -196,13 +230,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     from k8s_multicluster_mcp import logs
 
     logs.configure(settings.log_level)
-    from k8s_multicluster_mcp.server import build_registry, build_server, build_state
+    from k8s_multicluster_mcp.server import build_registry, build_server, build_state, shutdown
 
+    if settings.transport == "http" and settings.exposed and settings.auth_token is None:
+        return _fail(
+            f"--host {settings.host or repr('')} listens beyond this machine, and without a token anyone who "
+            "reaches it could use every context's credentials: give --auth-token-file FILE (or "
+            f"{TOKEN_ENV}), or bind 127.0.0.1"
+        )
     registry = build_registry(settings, directory_explicit=explicit_dir)
     if is_check:
         from k8s_multicluster_mcp.check import run_check
 
-        return run_check(registry, settings, sys.stdout)
+        code = run_check(registry, settings, sys.stdout)
+        _exit_promptly(code)
+        return code
 
     if settings.watch:
         log.warning(
@@ -215,15 +257,59 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("--disable-destructive: destructive tools are not registered")
     state = build_state(settings, registry)
     server = build_server(settings, state)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if settings.transport == "http":
-            log.warning("serving streamable HTTP on http://%s:%d/mcp", settings.host, settings.port)
-            server.run("streamable-http", host=settings.host, port=settings.port)
+            from k8s_multicluster_mcp import http_transport
+
+            http_transport.serve(server, settings, contexts=len(registry.inventory().contexts))
         else:
             server.run("stdio")
     except KeyboardInterrupt:
         pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        shutdown(state)
+        _exit_promptly(0)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGINT and SIGTERM: stop serving now.
+
+    Raised straight in the main thread; asyncio's own SIGINT handling would instead cancel the
+    server's task and wait for it, and that task waits on a thread blocked reading stdin.
+    """
+    raise KeyboardInterrupt
+
+
+def _exit_promptly(code: int) -> None:
+    """Make sure the process ends within about a second of being told to.
+
+    Every call into a cluster has a deadline and shutdown cuts them all, so the worker threads
+    end at once; a thread stuck where no deadline reaches (a DNS lookup, a TLS handshake) would
+    still hold the interpreter's exit. Such a process is ended here after `EXIT_GRACE` seconds.
+    """
+    from k8s_multicluster_mcp import deadlines, execplugin
+
+    deadlines.cancel_all()
+    execplugin.kill_all()
+    end = time.monotonic() + EXIT_GRACE
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(max(0.0, end - time.monotonic()))
+    stuck = [
+        t.name
+        for t in threading.enumerate()
+        if t.is_alive() and not t.daemon and t is not threading.current_thread()
+    ]
+    if stuck:
+        log.info("exiting with %d thread(s) still waiting on a cluster: %s", len(stuck), ", ".join(stuck))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

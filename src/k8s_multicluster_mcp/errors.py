@@ -38,6 +38,10 @@ class InvalidSelectorError(UserError):
     """A label selector that does not parse."""
 
 
+class InvalidNameError(UserError):
+    """A namespace or object name that breaks the Kubernetes naming rules."""
+
+
 class UnknownKindError(UserError):
     """A resource kind this tool does not serve."""
 

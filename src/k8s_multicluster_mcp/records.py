@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any
 
 from k8s_multicluster_mcp.errors import UnknownKindError
+from k8s_multicluster_mcp.text import shown
 
 Raw = Mapping[str, Any]
 MESSAGE_LIMIT = 300
@@ -56,8 +57,8 @@ def parse_kind(value: str) -> Kind:
     kind = _KIND_ALIASES.get(value.strip().lower())
     if kind is None:
         raise UnknownKindError(
-            f"unknown or unsupported kind {value!r}; this tool serves: pods (po), deployments (deploy), "
-            "nodes (no), namespaces (ns)"
+            f"unknown or unsupported kind {shown(value)}; this tool serves: pods (po), deployments "
+            "(deploy), nodes (no), namespaces (ns)"
         )
     return kind
 

@@ -23,6 +23,7 @@ from k8s_multicluster_mcp.records import (
     PodRecord,
     Record,
 )
+from k8s_multicluster_mcp.text import CELL_LIMIT, LINE_LIMIT, one_line
 
 
 def utcnow() -> datetime:
@@ -86,9 +87,9 @@ def provenance(clusters: Sequence[ClusterReport], now: datetime) -> list[str]:
         if c.note:
             notes.setdefault(c.note, []).append(c.context)
     for (status, error), names in failures.items():
-        lines.append(f"  {format_names(names, 8)}: {status} — {error}")
+        lines.append(one_line(f"  {format_names(names, 8)}: {status} — {error}", 2 * LINE_LIMIT))
     for note, names in notes.items():
-        lines.append(f"  {format_names(names, 8)}: {note}")
+        lines.append(one_line(f"  {format_names(names, 8)}: {note}", 2 * LINE_LIMIT))
     return lines
 
 
@@ -97,7 +98,11 @@ def _secs(seconds: float) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain, left-aligned text table (two spaces between columns)."""
+    """A plain, left-aligned text table (two spaces between columns).
+
+    Every cell is made one line and clipped: a value from a cluster can never forge a row.
+    """
+    rows = [[one_line(cell, CELL_LIMIT) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
@@ -269,6 +274,8 @@ def render_list(
 
 
 def _plain(value: object) -> object:
+    if isinstance(value, str):
+        return one_line(value)
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, dict):

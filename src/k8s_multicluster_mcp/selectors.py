@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from k8s_multicluster_mcp.errors import InvalidSelectorError
+from k8s_multicluster_mcp.text import shown
 
 _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _PREFIX = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
@@ -18,6 +19,8 @@ _KEY_RE = re.compile(rf"^({_PREFIX}/)?{_NAME}$")
 _VALUE_RE = re.compile(rf"^({_NAME})?$")
 _TOKEN_RE = re.compile(r"\s*(==|!=|=|!|\(|\)|,|<|>|[^\s=!(),<>]+)")
 _SYNTAX = "e.g. 'app=web', 'tier!=db', 'env in (prod,staging)', 'release', '!canary'"
+MAX_LENGTH = 4096
+"""Longest selector accepted; real ones are a few dozen characters."""
 
 
 @dataclass(frozen=True)
@@ -69,34 +72,27 @@ class LabelSelector:
 
 
 def _fail(selector: str, why: str) -> InvalidSelectorError:
-    return InvalidSelectorError(f"invalid label selector {selector!r}: {why}; valid forms: {_SYNTAX}")
+    return InvalidSelectorError(f"invalid label selector {shown(selector)}: {why}; valid forms: {_SYNTAX}")
 
 
 def _tokens(selector: str) -> list[str]:
-    tokens: list[str] = []
-    pos = 0
-    while pos < len(selector):
-        if selector[pos:].isspace():
-            break
-        match = _TOKEN_RE.match(selector, pos)
-        if match is None:  # pragma: no cover - the pattern accepts any non-space character
-            raise _fail(selector, f"unexpected character at {pos}")
-        tokens.append(match.group(1))
-        pos = match.end()
-    return tokens
+    """Split into operators, parentheses, commas and words (one linear pass)."""
+    return _TOKEN_RE.findall(selector)
 
 
 def _check_key(selector: str, key: str) -> str:
-    if not _KEY_RE.match(key) or len(key.split("/")[0]) > 253:
-        raise _fail(selector, f"{key!r} is not a valid label key")
+    prefix, _, name = key.rpartition("/")
+    if len(prefix) > 253 or len(name) > 63 or not _KEY_RE.match(key):
+        raise _fail(selector, f"{shown(key)} is not a valid label key")
     return key
 
 
 def _check_value(selector: str, value: str) -> str:
-    if not _VALUE_RE.match(value):
+    if len(value) > 63 or not _VALUE_RE.match(value):
         raise _fail(
             selector,
-            f"{value!r} is not a valid label value (63 characters at most: letters, digits, '-', '_', '.')",
+            f"{shown(value)} is not a valid label value "
+            "(63 characters at most: letters, digits, '-', '_', '.')",
         )
     return value
 
@@ -105,6 +101,11 @@ def parse_selector(selector: str | None) -> LabelSelector | None:
     """Parse a label selector; `None` or blank means "everything"."""
     if selector is None or not selector.strip():
         return None
+    if len(selector) > MAX_LENGTH:
+        raise InvalidSelectorError(
+            f"label selector too long ({len(selector)} characters; at most {MAX_LENGTH}); "
+            f"valid forms: {_SYNTAX}"
+        )
     tokens = _tokens(selector)
     requirements: list[Requirement] = []
     i = 0
@@ -152,13 +153,13 @@ def parse_selector(selector: str | None) -> LabelSelector | None:
                 i += 1
                 bound = take()
                 if not bound.lstrip("-").isdigit():
-                    raise _fail(selector, f"'{op}' needs an integer, got {bound!r}")
+                    raise _fail(selector, f"'{op}' needs an integer, got {shown(bound)}")
                 requirements.append(Requirement(key, "gt" if op == ">" else "lt", (bound,)))
             else:
-                raise _fail(selector, f"unexpected {op!r} after {key!r}")
+                raise _fail(selector, f"unexpected {shown(op)} after {shown(key)}")
         if i < len(tokens):
             if tokens[i] != ",":
-                raise _fail(selector, f"expected ',' before {tokens[i]!r}")
+                raise _fail(selector, f"expected ',' before {shown(tokens[i])}")
             i += 1
             if i >= len(tokens):
                 raise _fail(selector, "it ends with ','")

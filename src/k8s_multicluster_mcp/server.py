@@ -8,13 +8,18 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp_types import CallToolResult, InputRequiredResult
+from pydantic import ValidationError
 
-from k8s_multicluster_mcp import __version__
+from k8s_multicluster_mcp import __version__, deadlines, execplugin
 from k8s_multicluster_mcp.kubeconfig import ContextRegistry
 from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.settings import Settings
 from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.tools import register_tools
+from k8s_multicluster_mcp.tools.base import argument_errors
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,25 @@ def build_state(settings: Settings, registry: ContextRegistry) -> ClusterState:
     return ClusterState(registry, source)
 
 
+class _Server(MCPServer[Any]):
+    """`MCPServer` whose argument errors are one line naming the argument and what is valid
+    (the SDK's are pydantic's multi-line report with documentation URLs)."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError:
+            raise
+        except ToolError as exc:
+            if not isinstance(exc.__cause__, ValidationError):
+                raise
+            tool = next((t for t in await self.list_tools() if t.name == name), None)
+            schema = tool.input_schema if tool is not None else {}
+            raise ToolError(argument_errors(name, schema, exc.__cause__)) from exc.__cause__
+
+
 def build_server(settings: Settings, state: ClusterState) -> MCPServer[Any]:
     """The MCP server with every tool the settings allow; it never contacts a cluster to start."""
 
@@ -55,10 +79,9 @@ def build_server(settings: Settings, state: ClusterState) -> MCPServer[Any]:
         try:
             yield
         finally:
-            state.source.close()
-            state.registry.close()
+            shutdown(state)
 
-    server: MCPServer[Any] = MCPServer(
+    server: MCPServer[Any] = _Server(
         "k8s-multicluster-mcp",
         title="Kubernetes multi-cluster",
         instructions=INSTRUCTIONS,
@@ -70,3 +93,12 @@ def build_server(settings: Settings, state: ClusterState) -> MCPServer[Any]:
     names = register_tools(server, state, settings)
     log.info("registered %d tools: %s", len(names), ", ".join(names))
     return server
+
+
+def shutdown(state: ClusterState) -> None:
+    """Stop every call into a cluster now: cut their connections, kill credential plugins and
+    their children. Idempotent; after it no thread of ours is left waiting on a cluster."""
+    state.source.close()
+    deadlines.cancel_all()
+    execplugin.kill_all()
+    state.registry.close()

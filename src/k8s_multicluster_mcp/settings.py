@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 Transport = Literal["stdio", "http"]
+MIN_TOKEN_LENGTH = 16
 
 
 def split_path_list(value: str) -> list[Path]:
@@ -35,10 +37,37 @@ class Settings(BaseModel):
     transport: Transport = "stdio"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    auth_token: SecretStr | None = None
+    """Bearer token every HTTP request must carry (from --auth-token-file or K8S_MCP_AUTH_TOKEN)."""
+    allowed_hosts: tuple[str, ...] = ()
     log_level: LogLevel = "WARNING"
-    request_timeout: float = Field(default=5.0, gt=0, le=300)
-    cache_ttl: float = Field(default=10.0, ge=0, le=3600)
+    request_timeout: float = Field(default=5.0, gt=0, le=300, allow_inf_nan=False)
+    cache_ttl: float = Field(default=10.0, ge=0, le=3600, allow_inf_nan=False)
     max_workers: int = Field(default=16, ge=1, le=256)
+
+    @field_validator("log_level", "transport", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.strip().upper() if info.field_name == "log_level" else value.strip().lower()
+
+    @field_validator("auth_token")
+    @classmethod
+    def _token_strong_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"the token must have at least {MIN_TOKEN_LENGTH} characters")
+        return value
+
+    @property
+    def exposed(self) -> bool:
+        """Whether --transport http would listen beyond this machine's loopback interface."""
+        if self.host == "localhost":
+            return False
+        try:
+            return not ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:
+            return True
 
     @field_validator("contexts")
     @classmethod

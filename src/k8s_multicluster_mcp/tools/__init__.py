@@ -16,9 +16,9 @@ from mcp_types import ToolAnnotations
 from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.settings import Settings
 from k8s_multicluster_mcp.tools import core
-from k8s_multicluster_mcp.tools.base import ToolSpec, enabled, run_blocking, user_errors_as_tool_errors
+from k8s_multicluster_mcp.tools.base import ToolSpec, as_tool_errors, enabled, run_blocking
 
-__all__ = ["ToolSpec", "core", "enabled", "register_tools", "run_blocking", "user_errors_as_tool_errors"]
+__all__ = ["ToolSpec", "as_tool_errors", "core", "enabled", "register_tools", "run_blocking"]
 
 
 def register_tools(server: MCPServer[Any], state: ClusterState, settings: Settings) -> list[str]:
@@ -27,7 +27,7 @@ def register_tools(server: MCPServer[Any], state: ClusterState, settings: Settin
     for spec in core.TOOLS:
         if not enabled(spec, settings):
             continue
-        fn = user_errors_as_tool_errors(spec.make(state))
+        fn = as_tool_errors(spec.make(state))
         server.add_tool(
             fn,
             name=spec.name,

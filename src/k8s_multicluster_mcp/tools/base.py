@@ -1,18 +1,24 @@
-"""What every tool module builds on: the tool spec and the two wrappers every tool goes through."""
+"""What every tool module builds on: the tool spec, the wrappers every tool goes through, and the
+one-line messages for failures and for arguments that do not validate."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import ValidationError
 
 from k8s_multicluster_mcp.errors import UserError
 from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.settings import Settings
+from k8s_multicluster_mcp.text import one_line, shown
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -32,12 +38,21 @@ class ToolSpec:
 
 
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run blocking query code (the kubernetes client blocks) in a worker thread."""
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+    """Run blocking query code (the kubernetes client blocks) in a worker thread.
+
+    A cancelled call (client gone, server shutting down) does not wait for the thread: the
+    thread's cluster calls have deadlines of their own and shutdown cuts them.
+    """
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), abandon_on_cancel=True)
 
 
-def user_errors_as_tool_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Bad input becomes a one-line tool error for the model, never a traceback."""
+def as_tool_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Every failure becomes a one-line tool error for the model, never a traceback.
+
+    Bad input (`UserError`) says what was wrong and what is valid. Anything else is a bug: the
+    model gets one line naming what failed, the traceback goes to the log at DEBUG only (a
+    RecursionError's traceback alone is hundreds of kilobytes), and the server keeps serving.
+    """
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -45,8 +60,54 @@ def user_errors_as_tool_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awa
             return await fn(*args, **kwargs)
         except UserError as exc:
             raise ToolError(str(exc)) from exc
+        except ToolError:
+            raise
+        except Exception as exc:
+            log.debug("tool %s failed", fn.__name__, exc_info=True)
+            log.error("tool %s failed: %s: %s", fn.__name__, type(exc).__name__, one_line(str(exc)))
+            raise ToolError(
+                f"{fn.__name__} failed unexpectedly ({type(exc).__name__}: {one_line(str(exc))}); "
+                "this is a bug in the server, which keeps serving; its log has details at DEBUG"
+            ) from exc
 
     return wrapper
+
+
+def no_bool(value: object) -> object:
+    """For number arguments: JSON `true` is not 1 (pydantic's lax mode would take it as 1)."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    return value
+
+
+def _expected(schema: Mapping[str, Any]) -> str:
+    """What a JSON schema accepts, in a few words: 'string or array of string or null'."""
+    if "anyOf" in schema:
+        return " or ".join(_expected(s) for s in schema["anyOf"])
+    kind = schema.get("type")
+    if kind == "array":
+        return f"array of {_expected(schema.get('items') or {})}"
+    return str(kind or "any value")
+
+
+def argument_errors(tool: str, schema: Mapping[str, Any], error: ValidationError) -> str:
+    """One line for arguments that failed validation: which argument, what it got, what is valid."""
+    properties: Mapping[str, Any] = schema.get("properties") or {}
+    problems: dict[str, str] = {}
+    for err in error.errors():
+        name = str(err["loc"][0]) if err["loc"] else "arguments"
+        if name in problems:
+            continue
+        spec = properties.get(name) or {}
+        valid = _expected(spec) + (f" ({spec['description']})" if spec.get("description") else "")
+        if err["type"] == "missing":
+            problems[name] = f"missing required argument '{name}': {valid}"
+        else:
+            got = err.get("input")
+            problems[name] = (
+                f"invalid argument '{name}': got {shown(got)} ({type(got).__name__}), expected {valid}"
+            )
+    return f"{tool}: " + "; ".join(problems.values())
 
 
 def enabled(spec: ToolSpec, settings: Settings) -> bool:

@@ -13,13 +13,14 @@ from typing import Annotated, Any
 
 import yaml
 from mcp_types import CallToolResult, TextContent
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from k8s_multicluster_mcp.errors import UnknownKindError, UserError
 from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.records import Kind, parse_kind
 from k8s_multicluster_mcp.render import ClusterOut, ListOutput, detail, provenance, render_list, table, utcnow
-from k8s_multicluster_mcp.tools.base import ToolSpec, run_blocking
+from k8s_multicluster_mcp.text import one_line, shown
+from k8s_multicluster_mcp.tools.base import ToolSpec, no_bool, run_blocking
 
 MAX_LIMIT = 1000
 
@@ -34,7 +35,9 @@ NamespaceArg = Annotated[str | None, Field(description="Namespace; omit for all 
 SelectorArg = Annotated[
     str | None, Field(description="Label selector, e.g. 'app=web,tier!=db' or 'env in (prod,staging)'.")
 ]
-LimitArg = Annotated[int, Field(description=f"Most rows to return (1-{MAX_LIMIT}).")]
+LimitArg = Annotated[
+    int, BeforeValidator(no_bool), Field(description=f"Most rows to return (1-{MAX_LIMIT}).")
+]
 KindArg = Annotated[str, Field(description="pods (po), deployments (deploy), nodes (no) or namespaces (ns).")]
 GroupArg = Annotated[
     str | None, Field(description="API group ('' or 'core' for pods/nodes, 'apps' for deployments).")
@@ -54,10 +57,10 @@ def resolve_kind(kind: str, group: str | None = None, version: str | None = None
     groups = ("apps",) if parsed is Kind.DEPLOYMENT else ("", "core")
     if group is not None and group.strip().lower() not in groups:
         raise UnknownKindError(
-            f"{parsed.singular} is served from API group {groups[0] or 'core'!r}, not {group!r}"
+            f"{parsed.singular} is served from API group {groups[0] or 'core'!r}, not {shown(group)}"
         )
     if version is not None and version.strip() not in ("v1", ""):
-        raise UnknownKindError(f"{parsed.singular} is served at version 'v1', not {version!r}")
+        raise UnknownKindError(f"{parsed.singular} is served at version 'v1', not {shown(version)}")
     return parsed
 
 
@@ -146,9 +149,9 @@ def _contexts_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
                 )
             )
         for name, names in output.duplicates.items():
-            lines.append(f"Context {name!r} is defined in several files; use: {', '.join(names)}")
+            lines.append(one_line(f"Context {name!r} is defined in several files; use: {', '.join(names)}"))
         for problem in output.problems:
-            lines.append(f"Unusable kubeconfig {problem.file}: {problem.reason}")
+            lines.append(one_line(f"Unusable kubeconfig {problem.file}: {problem.reason}"))
         return _answer("\n".join(lines), output)
 
     return k8s_get_contexts
@@ -226,7 +229,7 @@ def _resource_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
                 ).rstrip()
             )
         else:
-            lines.append(f"{parsed.singular} {name!r} not found in the clusters that answered.")
+            lines.append(f"{parsed.singular} {shown(name)} not found in the clusters that answered.")
         return _answer("\n".join(lines), output)
 
     return k8s_get_resource

@@ -1,0 +1,117 @@
+"""`--transport http`: streamable HTTP for a shared server, safe to bind beyond loopback.
+
+An MCP server hands cluster power to whoever talks to it. On loopback that is this machine's
+user; on any other interface it is the network, so there every request must carry the operator's
+bearer token (compared in constant time), and the Host header must name this server (DNS
+rebinding protection, which the SDK switches off for non-loopback binds unless it is given the
+names to accept).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from typing import Any
+
+import uvicorn
+from mcp.server import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from k8s_multicluster_mcp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PATH = "/mcp"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+SHUTDOWN_GRACE = 1
+"""Seconds uvicorn waits for open requests after SIGINT/SIGTERM before it cancels them."""
+
+
+class BearerToken:
+    """ASGI middleware: every HTTP request needs `Authorization: Bearer <token>`."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or ()).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self._expected):
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"www-authenticate", b'Bearer realm="k8s-multicluster-mcp"'),
+                        ],
+                    }
+                )
+                await send(
+                    {"type": "http.response.body", "body": b'{"error":"missing or wrong bearer token"}'}
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+def _names_one_interface(host: str) -> bool:
+    """False for the wildcard binds ('', 0.0.0.0, ::), which no client sends as a Host header."""
+    try:
+        return not ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return bool(host)
+
+
+def _host_patterns(hosts: tuple[str, ...]) -> list[str]:
+    return [pattern for host in hosts for pattern in (host, f"{host}:*")]
+
+
+def security(settings: Settings) -> TransportSecuritySettings:
+    """Host/Origin checks: loopback names, plus --allowed-hosts (and the bind address if specific)."""
+    hosts = list(LOOPBACK_HOSTS)
+    if settings.exposed and _names_one_interface(settings.host):
+        hosts.append(f"[{settings.host}]" if ":" in settings.host else settings.host)
+    hosts.extend(settings.allowed_hosts)
+    allowed = _host_patterns(tuple(dict.fromkeys(hosts)))
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=allowed,
+        allowed_origins=[f"{scheme}://{pattern}" for pattern in allowed for scheme in ("http", "https")],
+    )
+
+
+def serve(server: MCPServer[Any], settings: Settings, contexts: int) -> None:
+    """Serve streamable HTTP at http://HOST:PORT/mcp until SIGINT/SIGTERM."""
+    checks = security(settings)
+    app: ASGIApp = server.streamable_http_app(
+        streamable_http_path=PATH, transport_security=checks, host=settings.host
+    )
+    if settings.auth_token is not None:
+        app = BearerToken(app, settings.auth_token.get_secret_value())
+    where = f"http://{settings.host or '<every interface>'}:{settings.port}{PATH}"
+    if settings.exposed:
+        log.warning(
+            "serving streamable HTTP on %s to the network: anyone with the bearer token can read %d "
+            "context(s) (names, server URLs, kubeconfig file paths) and everything those credentials "
+            "may read; Host header must be one of: %s",
+            where,
+            contexts,
+            ", ".join(h for h in checks.allowed_hosts if not h.endswith(":*")),
+        )
+    else:
+        log.warning("serving streamable HTTP on %s", where)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
+    )
+    uvicorn.Server(config).run()
+
+
+__all__ = ["BearerToken", "security", "serve"]

@@ -1,0 +1,113 @@
+"""Every failure a tool call can meet comes back to the model as one line; the server keeps serving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp.server.mcpserver.exceptions import ToolError
+
+from k8s_multicluster_mcp.server import build_registry, build_server, build_state
+from k8s_multicluster_mcp.settings import Settings
+from k8s_multicluster_mcp.tools import as_tool_errors
+from tests.conftest import WriteKubeconfig
+
+
+def test_an_unexpected_exception_is_one_line_and_the_traceback_stays_in_the_debug_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def k8s_explode() -> str:
+        def deeper(n: int) -> int:
+            return deeper(n + 1)
+
+        return str(deeper(0))
+
+    wrapped = as_tool_errors(k8s_explode)
+    with caplog.at_level("DEBUG"), pytest.raises(ToolError) as info:
+        anyio.run(wrapped)
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 400
+    assert message.startswith("k8s_explode failed unexpectedly (RecursionError: maximum recursion depth")
+    assert "keeps serving" in message
+    debug = [r for r in caplog.records if r.levelname == "DEBUG" and r.exc_info]
+    assert debug, "the traceback is logged at DEBUG"
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and errors[0].exc_info is None, "one short line at ERROR, no traceback"
+
+
+def call(tmp_path: Path, tool: str, arguments: dict[str, Any]) -> str:
+    settings = Settings(kubeconfig_dir=tmp_path / "kube")
+    state = build_state(settings, build_registry(settings))
+    server = build_server(settings, state)
+    try:
+
+        async def run() -> str:
+            try:
+                await server.call_tool(tool, arguments)
+            except ToolError as exc:
+                return str(exc)
+            raise AssertionError("expected a tool error")
+
+        return anyio.run(run)
+    finally:
+        state.source.close()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (
+            {"kind": "pods", "limit": "lots"},
+            "k8s_get_resources: invalid argument 'limit': got 'lots' (str), expected integer "
+            "(Most rows to return (1-1000).)",
+        ),
+        (
+            {"kind": "pods", "limit": True},
+            "k8s_get_resources: invalid argument 'limit': got 'True' (bool), expected integer "
+            "(Most rows to return (1-1000).)",
+        ),
+        (
+            {"limit": 5},
+            "k8s_get_resources: missing required argument 'kind': string (pods (po), deployments "
+            "(deploy), nodes (no) or namespaces (ns).)",
+        ),
+        (
+            {"kind": "pods", "context": 7},
+            "k8s_get_resources: invalid argument 'context': got '7' (int), expected string or array of "
+            "string or null",
+        ),
+    ],
+)
+def test_wrong_arguments_are_one_line_naming_the_argument_and_what_is_valid(
+    tmp_path: Path, write_kubeconfig: WriteKubeconfig, arguments: dict[str, Any], expected: str
+) -> None:
+    write_kubeconfig("c.yaml", {"prod": "https://127.0.0.1:9"})
+    message = call(tmp_path, "k8s_get_resources", arguments)
+    assert "\n" not in message
+    assert "pydantic" not in message and "http" not in message
+    assert message.startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"kind": "pods", "namespace": "canary/secrets"}, "invalid namespace 'canary/secrets':"),
+        ({"kind": "w" * 100_000}, "(100000 characters); this tool serves"),
+        ({"kind": "pods", "label_selector": "a=b," * 400_000}, "label selector too long"),
+    ],
+)
+def test_hostile_values_are_refused_before_any_request(
+    tmp_path: Path, write_kubeconfig: WriteKubeconfig, arguments: dict[str, Any], expected: str
+) -> None:
+    write_kubeconfig("c.yaml", {"prod": "https://127.0.0.1:9"})
+    message = call(tmp_path, "k8s_get_resources", arguments)
+    assert expected in message
+    assert len(message) < 500
+
+
+def test_get_resource_refuses_an_invalid_name(tmp_path: Path, write_kubeconfig: WriteKubeconfig) -> None:
+    write_kubeconfig("c.yaml", {"prod": "https://127.0.0.1:9"})
+    message = call(tmp_path, "k8s_get_resource", {"kind": "pod", "name": "../../secrets/x"})
+    assert "invalid Pod name '../../secrets/x'" in message
