@@ -24,6 +24,16 @@ from integration.test_e2e_http import free_port
 from integration.test_e2e_stdio import SCRIPT, server_env, session, text
 
 MARKER = "sleep 8124"
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"},
+    },
+}
 
 
 @pytest.fixture
@@ -83,18 +93,7 @@ def test_the_server_ends_within_2s_and_leaves_no_child(
         proc.stdin.flush()
 
     try:
-        send(
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-06-18",
-                    "capabilities": {},
-                    "clientInfo": {"name": "raw", "version": "0"},
-                },
-            }
-        )
+        send(INITIALIZE)
         assert json.loads(proc.stdout.readline())["id"] == 1
         send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         # A question that starts the hung plugin, and one still in flight when the stop comes.
@@ -144,27 +143,17 @@ def test_http_beyond_loopback_needs_the_token_and_a_known_host(fleet: Fleet, tmp
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/mcp"
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "c", "version": "0"},
-        },
-    }
     accept = {"Accept": "application/json, text/event-stream"}
     try:
         assert hostile.wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, timeout=30)
-        assert httpx2.post(url, json=initialize, headers=accept).status_code == 401
+        assert httpx2.post(url, json=INITIALIZE, headers=accept).status_code == 401
         wrong = {**accept, "Authorization": "Bearer " + "y" * len(token)}
-        assert httpx2.post(url, json=initialize, headers=wrong).status_code == 401
+        assert httpx2.post(url, json=INITIALIZE, headers=wrong).status_code == 401
         bearer = {**accept, "Authorization": f"Bearer {token}"}
-        rebinding = httpx2.post(url, json=initialize, headers={**bearer, "Host": "evil.example"})
+        rebinding = httpx2.post(url, json=INITIALIZE, headers={**bearer, "Host": "evil.example"})
         assert rebinding.status_code == 421
         assert (
-            httpx2.post(url, json=initialize, headers={**bearer, "Host": "mcp.example.test"}).status_code
+            httpx2.post(url, json=INITIALIZE, headers={**bearer, "Host": "mcp.example.test"}).status_code
             == 200
         )
 
