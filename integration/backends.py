@@ -7,13 +7,16 @@ Choose with `--backend controlplane|kind` or `K8S_MCP_TEST_BACKEND`.
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import subprocess
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import yaml
 from kubernetes.client import ApiClient, Configuration
@@ -90,6 +93,26 @@ class ControlPlaneFleet(_Clients):
     def close(self) -> None:
         self._close_clients()
         controlplane.down(self.workdir)
+
+    def _etcd(self, call: str, body: dict[str, object]) -> dict[str, Any]:
+        """One call of etcd's JSON gateway (the v3 API over HTTP) on the fleet's etcd."""
+        url = f"http://127.0.0.1:{controlplane.load(self.workdir).etcd_port}/v3/{call}"
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return dict(json.load(answer))
+
+    def delete_behind_the_server(self, context: str, resource: str, namespace: str, name: str) -> None:
+        """Delete an object straight from etcd (while its API server is down, say)."""
+        key = f"/{context}/{resource}/{namespace}/{name}".encode()
+        deleted = self._etcd("kv/deleterange", {"key": base64.b64encode(key).decode()})
+        assert deleted.get("deleted") == "1", deleted
+
+    def compact(self) -> None:
+        """Compact etcd to its current revision: every older resourceVersion is gone."""
+        revision = self._etcd("kv/range", {"key": base64.b64encode(b"\0").decode(), "limit": 1})["header"][
+            "revision"
+        ]
+        self._etcd("kv/compaction", {"revision": int(revision), "physical": True})
 
 
 def docker_available() -> tuple[bool, str]:

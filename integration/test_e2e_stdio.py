@@ -22,7 +22,14 @@ from integration import seed
 from integration.backends import Fleet
 
 SCRIPT = Path(sys.executable).with_name("k8s-multicluster-mcp")
-TOOLS = {"k8s_get_contexts", "k8s_get_namespaces", "k8s_get_nodes", "k8s_get_resources", "k8s_get_resource"}
+TOOLS = {
+    "k8s_get_contexts",
+    "k8s_get_namespaces",
+    "k8s_get_nodes",
+    "k8s_get_resources",
+    "k8s_get_resource",
+    "k8s_cache_status",
+}
 
 
 def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -84,6 +84,12 @@ OPTIONS: tuple[Option, ...] = (
            metavar="SECONDS"),
     Option(("--max-workers",), "max_workers", "K8S_MCP_MAX_WORKERS",
            "clusters asked in parallel (default 16)", metavar="N", check=True),
+    Option(("--stale-after",), "stale_after", "K8S_MCP_STALE_AFTER",
+           "--watch: a context whose watch has been down this long is answered live, or from the "
+           "cache marked stale if it does not answer (default 120)", metavar="SECONDS"),
+    Option(("--idle-ttl",), "idle_ttl", "K8S_MCP_IDLE_TTL",
+           "--watch: stop the watches of a context nobody asked about for this long and free its "
+           "memory; 0 = never (default 14400, 4 hours)", metavar="SECONDS"),
 )  # fmt: skip
 
 
@@ -247,10 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
 
     if settings.watch:
-        log.warning(
-            "--watch: the watch cache is not part of this version yet; answering from live API calls "
-            "(on-demand mode) instead"
-        )
+        log.info("--watch: caching pods, deployments and nodes of every context in the background")
     if settings.read_only:
         log.info("--read-only: tools that write are not registered")
     if settings.disable_destructive:

@@ -186,7 +186,13 @@ class _Owned:
         item = current()
         if item is not None:
             item.own_connection(conn)
-        return super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
+            if item.expired:
+                raise TimeoutError("the operation's deadline passed before the request was sent")
+        response = super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
+        if item is not None and item.expired:
+            # It expired while this connection was still being opened (no socket to cut then).
+            _cut(conn)
+        return response
 
     def _put_conn(self, conn: Any) -> None:
         if conn is not None:

@@ -24,7 +24,7 @@ from k8s_multicluster_mcp.records import (
     Record,
 )
 from k8s_multicluster_mcp.selectors import LabelSelector, parse_selector
-from k8s_multicluster_mcp.sources.base import ClusterSource, Snapshot, SourceName
+from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot, SourceName
 
 R = TypeVar("R", bound=Record, covariant=True)
 ContextSpec = str | Sequence[str] | None
@@ -96,8 +96,19 @@ class ClusterState:
             found = _filter(answer, scope or (ctx.namespace if ctx.name in notes else None), selector)
             items.extend(sorted(found, key=_sort_key))
             note = "; ".join(n for n in (notes.get(ctx.name), answer.note) if n) or None
+            # Stale data is shown because the cluster does not answer: it counts as not answering,
+            # and the reason is its error line.
+            status: ClusterStatus = "stale" if answer.stale else "ok"
             reports.append(
-                ClusterReport(ctx.name, "ok", answer.source, answer.as_of, count=len(found), note=note)
+                ClusterReport(
+                    ctx.name,
+                    status,
+                    answer.source,
+                    answer.as_of,
+                    error=note if answer.stale else None,
+                    count=len(found),
+                    note=None if answer.stale else note,
+                )
             )
         self.last_reports.update((r.context, r) for r in reports)
         return FleetResult(kind, items, reports)
@@ -128,6 +139,10 @@ class ClusterState:
                     answers[name] = answer
                     notes[name] = f"namespace {ns} only: may not list {kind.value} in all namespaces"
         return notes
+
+    def cache_status(self) -> CacheStatus | None:
+        """The watch cache's state per context and kind; None in on-demand mode."""
+        return self.source.cache_status()
 
     def pods(
         self, context: ContextSpec = None, namespace: str | None = None, label_selector: str | None = None

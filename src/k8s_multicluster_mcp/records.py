@@ -8,6 +8,7 @@ managedFields or last-applied annotations.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -222,9 +223,19 @@ def _meta(obj: Raw) -> Raw:
     return meta if isinstance(meta, Mapping) else {}
 
 
+def _str(value: Any) -> str:
+    """A string shared by every record that holds the same value (namespaces, nodes, images,
+    label keys and values repeat across thousands of cached objects)."""
+    return sys.intern(str(value))
+
+
+def _opt(value: Any) -> str | None:
+    return sys.intern(str(value)) if value else None
+
+
 def _labels(meta: Raw) -> dict[str, str]:
     labels = meta.get("labels")
-    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
+    return {_str(k): _str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
 
 
 def _conditions(status: Raw) -> tuple[Condition, ...]:
@@ -233,9 +244,9 @@ def _conditions(status: Raw) -> tuple[Condition, ...]:
         if isinstance(cond, Mapping) and "type" in cond:
             out.append(
                 Condition(
-                    type=str(cond["type"]),
-                    status=str(cond.get("status", "Unknown")),
-                    reason=cond.get("reason") or None,
+                    type=_str(cond["type"]),
+                    status=_str(cond.get("status", "Unknown")),
+                    reason=_opt(cond.get("reason")),
                     message=_clip(cond.get("message")),
                     last_transition=parse_time(cond.get("lastTransitionTime")),
                 )
@@ -244,26 +255,26 @@ def _conditions(status: Raw) -> tuple[Condition, ...]:
 
 
 def _container_status(spec: Raw, status: Raw | None, init: bool) -> ContainerStatus:
-    image = str(spec.get("image") or (status or {}).get("image") or "")
+    image = _str(spec.get("image") or (status or {}).get("image") or "")
     if status is None:
         return ContainerStatus(name=str(spec.get("name", "")), image=image, init=init)
     state_obj = status.get("state") or {}
     state, detail = next(((k, v) for k, v in state_obj.items() if isinstance(v, Mapping)), ("unknown", {}))
     last = next((v for v in (status.get("lastState") or {}).values() if isinstance(v, Mapping)), {})
     return ContainerStatus(
-        name=str(status.get("name") or spec.get("name", "")),
+        name=_str(status.get("name") or spec.get("name", "")),
         image=image,
         init=init,
         ready=bool(status.get("ready")),
         started=status.get("started"),
         restart_count=int(status.get("restartCount") or 0),
-        state=state,
-        reason=detail.get("reason") or None,
+        state=_str(state),
+        reason=_opt(detail.get("reason")),
         message=_clip(detail.get("message")),
         exit_code=detail.get("exitCode"),
         started_at=parse_time(detail.get("startedAt")),
         finished_at=parse_time(detail.get("finishedAt")),
-        last_reason=last.get("reason") or None,
+        last_reason=_opt(last.get("reason")),
         last_exit_code=last.get("exitCode"),
         last_finished_at=parse_time(last.get("finishedAt")),
     )
@@ -285,7 +296,7 @@ def _containers(spec: Raw, status: Raw) -> tuple[ContainerStatus, ...]:
 def _owner(meta: Raw) -> tuple[str | None, str | None]:
     refs = [r for r in meta.get("ownerReferences") or () if isinstance(r, Mapping)]
     ref = next((r for r in refs if r.get("controller")), refs[0] if refs else None)
-    return (ref.get("kind"), ref.get("name")) if ref else (None, None)
+    return (_opt(ref.get("kind")), _opt(ref.get("name"))) if ref else (None, None)
 
 
 def pod_record(context: str, obj: Raw) -> PodRecord:
@@ -294,17 +305,17 @@ def pod_record(context: str, obj: Raw) -> PodRecord:
     owner_kind, owner_name = _owner(meta)
     return PodRecord(
         context=context,
-        namespace=str(meta.get("namespace", "")),
+        namespace=_str(meta.get("namespace", "")),
         name=str(meta.get("name", "")),
         uid=str(meta.get("uid", "")),
         resource_version=str(meta.get("resourceVersion", "")),
         labels=_labels(meta),
         owner_kind=owner_kind,
         owner_name=owner_name,
-        phase=str(status.get("phase") or "Unknown"),
-        reason=status.get("reason") or None,
+        phase=_str(status.get("phase") or "Unknown"),
+        reason=_opt(status.get("reason")),
         message=_clip(status.get("message")),
-        node=spec.get("nodeName") or None,
+        node=_opt(spec.get("nodeName")),
         ready=any(c.type == "Ready" and c.status == "True" for c in conditions),
         conditions=conditions,
         containers=_containers(spec, status),
@@ -316,7 +327,7 @@ def pod_record(context: str, obj: Raw) -> PodRecord:
 
 
 def _resources(section: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in section.items()} if isinstance(section, Mapping) else {}
+    return {_str(k): _str(v) for k, v in section.items()} if isinstance(section, Mapping) else {}
 
 
 def deployment_record(context: str, obj: Raw) -> DeploymentRecord:
@@ -325,7 +336,7 @@ def deployment_record(context: str, obj: Raw) -> DeploymentRecord:
     containers = tuple(
         ContainerSpec(
             name=str(c.get("name", "")),
-            image=str(c.get("image", "")),
+            image=_str(c.get("image", "")),
             requests=_resources((c.get("resources") or {}).get("requests")),
             limits=_resources((c.get("resources") or {}).get("limits")),
             init=init,
@@ -338,7 +349,7 @@ def deployment_record(context: str, obj: Raw) -> DeploymentRecord:
     replicas = spec.get("replicas")
     return DeploymentRecord(
         context=context,
-        namespace=str(meta.get("namespace", "")),
+        namespace=_str(meta.get("namespace", "")),
         name=str(meta.get("name", "")),
         uid=str(meta.get("uid", "")),
         resource_version=str(meta.get("resourceVersion", "")),

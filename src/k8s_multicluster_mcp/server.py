@@ -18,6 +18,7 @@ from k8s_multicluster_mcp.kubeconfig import ContextRegistry
 from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.settings import Settings
 from k8s_multicluster_mcp.sources import LiveSource
+from k8s_multicluster_mcp.sources.watch import WatchSource
 from k8s_multicluster_mcp.tools import register_tools
 from k8s_multicluster_mcp.tools.base import argument_errors
 
@@ -43,11 +44,22 @@ def build_registry(settings: Settings, *, directory_explicit: bool = False) -> C
 
 
 def build_state(settings: Settings, registry: ContextRegistry) -> ClusterState:
-    source = LiveSource(
+    """The query layer over the live source, or with --watch over the watch cache (which asks
+    the live source whatever it cannot answer itself)."""
+    live = LiveSource(
         registry,
         timeout=settings.request_timeout,
         ttl=settings.cache_ttl,
         max_workers=settings.max_workers,
+    )
+    if not settings.watch:
+        return ClusterState(registry, live)
+    source = WatchSource(
+        registry,
+        live,
+        request_timeout=settings.request_timeout,
+        stale_after=settings.stale_after,
+        idle_ttl=settings.idle_ttl,
     )
     return ClusterState(registry, source)
 
@@ -76,6 +88,7 @@ def build_server(settings: Settings, state: ClusterState) -> MCPServer[Any]:
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[None]:
+        state.source.start()
         try:
             yield
         finally:

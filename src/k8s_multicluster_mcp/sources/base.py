@@ -26,6 +26,38 @@ class Snapshot:
     source: SourceName
     note: str | None = None
     """A caveat the answer must carry (e.g. the list was cut at its size bound)."""
+    stale: bool = False
+    """Served from a cache whose watch has been down longer than --stale-after, because the
+    cluster did not answer live either; `note` says since when and why."""
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """The watch cache of one kind in one context, as `k8s_cache_status` shows it."""
+
+    context: str
+    kind: Kind
+    synced: bool
+    healthy: bool
+    objects: int
+    scope: str | None
+    """The namespace watched when the user may not watch the kind cluster-wide."""
+    resource_version: str
+    last_event: datetime | None
+    unhealthy_since: datetime | None
+    relists: int
+    reconnects: int
+    requests: int
+    forbidden: str | None
+    last_error: str | None
+    approx_bytes: int
+
+
+@dataclass(frozen=True)
+class CacheStatus:
+    entries: tuple[CacheEntry, ...]
+    idle: tuple[str, ...] = ()
+    """Contexts whose watches were stopped after --idle-ttl without a question."""
 
 
 class ClusterSource(Protocol):
@@ -39,6 +71,14 @@ class ClusterSource(Protocol):
         selector: LabelSelector | None = None,
     ) -> dict[str, Snapshot | ClusterError]:
         """Never raises for one cluster's failure; that cluster maps to its `ClusterError`."""
+        ...
+
+    def start(self) -> None:
+        """Begin any background work (the watch cache); returns at once."""
+        ...
+
+    def cache_status(self) -> CacheStatus | None:
+        """The watch cache's state, or None when this source keeps no watch cache."""
         ...
 
     def close(self) -> None: ...

@@ -13,7 +13,6 @@ one request (single flight).
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -26,15 +25,20 @@ from typing import Any
 
 import orjson
 from cachetools import TTLCache
-from kubernetes.client import AppsV1Api, CoreV1Api
 
 from k8s_multicluster_mcp import deadlines
-from k8s_multicluster_mcp.errors import ClusterApiError, ClusterError, ClusterTimeoutError
+from k8s_multicluster_mcp.errors import (
+    ClusterApiError,
+    ClusterError,
+    ClusterForbiddenError,
+    ClusterTimeoutError,
+)
 from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, capture_client_errors
 from k8s_multicluster_mcp.records import Kind, Raw, Record, to_record
 from k8s_multicluster_mcp.selectors import LabelSelector
+from k8s_multicluster_mcp.sources.api import list_call
 from k8s_multicluster_mcp.sources.apierrors import classify
-from k8s_multicluster_mcp.sources.base import Snapshot
+from k8s_multicluster_mcp.sources.base import CacheStatus, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +77,9 @@ class LiveSource:
         self._per_context = per_context
         # The timer is looked up at call time so freezegun (or a test's fake clock) moves it.
         clock = timer or (lambda: time.monotonic())
-        self._cache: TTLCache[_Key, Snapshot] | None = (
+        # A forbidden answer is kept as long as a list: asking again on every question would only
+        # get the same 403.
+        self._cache: TTLCache[_Key, Snapshot | ClusterForbiddenError] | None = (
             TTLCache(maxsize=max_entries, ttl=ttl, timer=clock) if ttl > 0 else None
         )
         self._lock = threading.Lock()
@@ -140,8 +146,13 @@ class LiveSource:
             self._busy[key[0]] -= 1
             if self._busy[key[0]] <= 0:
                 del self._busy[key[0]]
-            if self._cache is not None and not future.cancelled() and future.exception() is None:
+            if self._cache is None or future.cancelled():
+                return
+            error = future.exception()
+            if error is None:
                 self._cache[key] = future.result()
+            elif isinstance(error, ClusterForbiddenError):
+                self._cache[key] = error
 
     def _list(self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str) -> Snapshot:
         started = _utcnow()
@@ -177,16 +188,7 @@ class LiveSource:
     def _pages(
         self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str, deadline: deadlines.Deadline
     ) -> Iterator[Raw]:
-        client = self._registry.api_client(ctx)
-        core, apps = CoreV1Api(client), AppsV1Api(client)
-        lists: dict[Kind, tuple[Callable[..., Any], Callable[..., Any] | None]] = {
-            Kind.POD: (core.list_pod_for_all_namespaces, core.list_namespaced_pod),
-            Kind.DEPLOYMENT: (apps.list_deployment_for_all_namespaces, apps.list_namespaced_deployment),
-            Kind.NODE: (core.list_node, None),
-            Kind.NAMESPACE: (core.list_namespace, None),
-        }
-        cluster_wide, namespaced = lists[kind]
-        call = functools.partial(namespaced, namespace) if namespace and namespaced else cluster_wide
+        call = list_call(self._registry.api_client(ctx), kind, namespace)
         token: str | None = None
         while True:
             if deadline.expired:
@@ -205,6 +207,12 @@ class LiveSource:
                 return
             if token == previous:
                 raise ClusterApiError("the API server returned the same continue token twice")
+
+    def start(self) -> None:
+        """Nothing runs in the background until a question is asked."""
+
+    def cache_status(self) -> CacheStatus | None:
+        return None
 
     def close(self) -> None:
         """Stop: no new list starts, running ones are cut now (their threads end at once)."""

@@ -18,7 +18,17 @@ from pydantic import BaseModel, BeforeValidator, Field
 from k8s_multicluster_mcp.errors import UnknownKindError, UserError
 from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.records import Kind, parse_kind
-from k8s_multicluster_mcp.render import ClusterOut, ListOutput, detail, provenance, render_list, table, utcnow
+from k8s_multicluster_mcp.render import (
+    CacheStatusOutput,
+    ClusterOut,
+    ListOutput,
+    detail,
+    provenance,
+    render_cache_status,
+    render_list,
+    table,
+    utcnow,
+)
 from k8s_multicluster_mcp.text import one_line, shown
 from k8s_multicluster_mcp.tools.base import ToolSpec, no_bool, run_blocking
 
@@ -235,10 +245,24 @@ def _resource_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
     return k8s_get_resource
 
 
+def _cache_status_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_cache_status(context: ContextArg = None) -> Annotated[CallToolResult, CacheStatusOutput]:
+        """Show the watch cache (--watch mode): per context and kind (pods, deployments, nodes)
+        whether it is synced and healthy, how many objects it holds, when the last event or
+        bookmark came, relists, reconnects, the last error and approximate memory. In on-demand
+        mode it says the cache is off."""
+        status = state.cache_status()
+        wanted = {c.name for c in await run_blocking(state.registry.resolve, context)} if status else set()
+        return _answer(*render_cache_status(status, wanted))
+
+    return k8s_cache_status
+
+
 TOOLS = [
     ToolSpec("k8s_get_contexts", "List Kubernetes contexts", "core", _contexts_tool),
     ToolSpec("k8s_get_namespaces", "List namespaces", "core", _namespaces_tool),
     ToolSpec("k8s_get_nodes", "List nodes", "core", _nodes_tool),
     ToolSpec("k8s_get_resources", "List resources by kind", "core", _resources_tool),
     ToolSpec("k8s_get_resource", "Get one resource", "core", _resource_tool),
+    ToolSpec("k8s_cache_status", "Watch cache status", "core", _cache_status_tool),
 ]

@@ -1,0 +1,415 @@
+"""A reflector keeps one `KindStore` equal to what one API server holds for one kind.
+
+client-go's Reflector is the reference, and `shared/notes/watch-cache.md` the summary:
+
+- Fill the store: a streaming list (`sendInitialEvents`, ended by the bookmark annotated
+  `k8s.io/initial-events-end`) where the server supports it, else a paginated LIST (a 410 on a
+  later page falls back to one unpaginated list). The store is replaced at once; what is gone
+  is a deletion. Only then is the reflector `synced`: an empty unsynced store proves nothing.
+- Watch from the list's resourceVersion with bookmarks and a server timeout drawn from 5-10
+  minutes (so many watches do not reconnect at once); the read timeout is longer than that, so a
+  half-open connection is found. Every event moves the resourceVersion, bookmarks included (a
+  bookmark carries nothing but it: it is never decoded into a record). Versions are opaque.
+- 410 Gone / Expired: list again. Connection errors, 429 and 5xx: watch again from the last
+  version after a jittered exponential backoff (0.8 s doubling, at most 30 s, reset after two
+  healthy minutes); a watch that ends at once without an event counts as a failure.
+- 403: if the context names a namespace, watch that namespace instead (what `kubectl get pods`
+  does for such a user); otherwise remember it and ask again every five minutes, not in a loop.
+
+Every request runs under a deadline (`deadlines`), so `stop()` ends the thread at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from kubernetes.client.exceptions import ApiException
+
+from k8s_multicluster_mcp import deadlines
+from k8s_multicluster_mcp.errors import ClusterApiError, ClusterError, ClusterForbiddenError
+from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, capture_client_errors
+from k8s_multicluster_mcp.records import Kind, Record, to_record
+from k8s_multicluster_mcp.sources.api import list_call
+from k8s_multicluster_mcp.sources.apierrors import classify
+from k8s_multicluster_mcp.sources.base import CacheEntry
+from k8s_multicluster_mcp.sources.watch.memory import approx_bytes
+from k8s_multicluster_mcp.sources.watch.policy import View
+from k8s_multicluster_mcp.sources.watch.store import KindStore
+
+log = logging.getLogger(__name__)
+
+WATCH_SECONDS = (300, 600)
+READ_MARGIN = 30
+LIST_BUDGET = 300.0
+BACKOFF_START = 0.8
+BACKOFF_CAP = 30.0
+BACKOFF_RESET = 120.0
+FORBIDDEN_RETRY = 300.0
+INSTANT = 1.0
+"""A watch that ends sooner than this without an event is a failure, not a normal close."""
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+
+
+class Expired(Exception):
+    """The resourceVersion is too old for the server (410 Gone): list again."""
+
+
+class _NoStreamingList(Exception):
+    """The server did not finish a streaming list; use LIST from now on."""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _lines(response: Any) -> Iterator[bytes]:
+    """The lines of a chunked watch response, as they arrive."""
+    pending = b""
+    for chunk in response.stream(None, decode_content=False):
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if line.strip():
+                yield line
+    if pending.strip():
+        yield pending
+
+
+def _expired(exc: ApiException) -> bool:
+    return bool(exc.status == 410)
+
+
+class Reflector:
+    """List, then watch, `kind` of one context into `store`, on a thread of its own."""
+
+    def __init__(
+        self,
+        ctx: ContextInfo,
+        kind: Kind,
+        registry: ContextRegistry,
+        store: KindStore,
+        *,
+        request_timeout: float = 5.0,
+        page_size: int = 500,
+        streaming: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ctx = ctx
+        self.kind = kind
+        self.store = store
+        self._registry = registry
+        self._timeout = request_timeout
+        self._page_size = page_size
+        self._streaming = streaming and kind is not Kind.NAMESPACE
+        self._clock = clock
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._deadline: deadlines.Deadline | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"k8s-watch {ctx.name}/{kind.value}", daemon=True
+        )
+        self.synced = False
+        self.healthy = False
+        self.scope: str | None = None
+        """The namespace watched when the user may not watch `kind` cluster-wide."""
+        self.cluster_wide_forbidden: str | None = None
+        self.forbidden: str | None = None
+        """Why the user may not list/watch `kind` (in `scope`), retried every FORBIDDEN_RETRY."""
+        self.resource_version = ""
+        self.relists = 0
+        self.reconnects = 0
+        self.requests = 0
+        self.last_error: str | None = None
+        self.last_event: datetime | None = None
+        self.unhealthy_since: float | None = None
+        self.unhealthy_since_wall: datetime | None = None
+        self._healthy_since = clock()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to end and cut its request now."""
+        self._stop.set()
+        with self._lock:
+            current = self._deadline
+        if current is not None:
+            current.expire()
+
+    def join(self, timeout: float) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def stopped(self) -> bool:
+        return bool(self._stop.is_set())
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        backoff = BACKOFF_START
+        need_list = True
+        while not self._stop.is_set():
+            started = self._clock()
+            try:
+                if need_list:
+                    self._fill()
+                    need_list = False
+                events = self._watch()
+                if events == 0 and self._clock() - started < INSTANT and not self._stop.is_set():
+                    raise ClusterApiError("the watch ended at once without an event")
+                if self._clock() - self._healthy_since >= BACKOFF_RESET:
+                    backoff = BACKOFF_START
+            except Expired as exc:
+                self.relists += 1
+                self.last_error = f"resourceVersion expired ({exc}); listing again"
+                need_list = True
+            except Exception as exc:
+                if self._stop.is_set():
+                    break
+                error = exc if isinstance(exc, ClusterError) else classify(exc)
+                forbidden = isinstance(error, ClusterForbiddenError)
+                if forbidden and self.scope is None and self.ctx.namespace and self.kind.namespaced:
+                    self.scope = self.ctx.namespace
+                    self.cluster_wide_forbidden = error.message
+                    need_list = True
+                    log.info("%s: may not watch %s cluster-wide; watching namespace %s", self.ctx.name,
+                             self.kind.value, self.scope)  # fmt: skip
+                    continue
+                self._unhealthy(error)
+                if isinstance(error, ClusterForbiddenError):
+                    self.forbidden = error.message
+                    need_list = True
+                    self._stop.wait(FORBIDDEN_RETRY)
+                    continue
+                self.reconnects += 1
+                self._stop.wait(backoff * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not crypto
+                backoff = min(backoff * 2, BACKOFF_CAP)
+        self.healthy = False
+
+    def _unhealthy(self, error: ClusterError) -> None:
+        self.last_error = f"{error.status}: {error.message}"
+        if self.healthy or self.unhealthy_since is None:
+            self.unhealthy_since = self._clock()
+            self.unhealthy_since_wall = _now()
+        self.healthy = False
+        log.info("%s: watching %s failed: %s", self.ctx.name, self.kind.value, self.last_error)
+
+    def _mark_healthy(self) -> None:
+        self.forbidden = None
+        if not self.healthy:
+            self._healthy_since = self._clock()
+        self.healthy = True
+        self.unhealthy_since = None
+        self.unhealthy_since_wall = None
+        self.last_event = _now()
+
+    # -- filling the store ---------------------------------------------------------------------
+
+    def _fill(self) -> None:
+        if self._streaming:
+            try:
+                self._watch(initial=True)
+                return
+            except _NoStreamingList as exc:
+                log.info("%s: streaming list of %s unavailable (%s); using LIST", self.ctx.name,
+                         self.kind.value, exc)  # fmt: skip
+                self._streaming = False
+            except ApiException as exc:
+                if exc.status in (401, 403, 410) or (exc.status or 0) >= 500 or exc.status == 429:
+                    raise
+                log.info("%s: streaming list of %s refused (HTTP %s); using LIST", self.ctx.name,
+                         self.kind.value, exc.status)  # fmt: skip
+                self._streaming = False
+        self._list()
+
+    def _call(self) -> Callable[..., Any]:
+        return list_call(self._registry.api_client(self.ctx), self.kind, self.scope)
+
+    def _list(self) -> None:
+        records: list[Record] = []
+        version = ""
+        with capture_client_errors() as exec_errors, deadlines.deadline(LIST_BUDGET) as item:
+            self._current(item)
+            try:
+                call = self._call()
+                timeouts = (self._timeout, self._timeout)
+                token: str | None = None
+                while True:
+                    self.requests += 1
+                    try:
+                        response = call(limit=self._page_size, _continue=token, _preload_content=False,
+                                        _request_timeout=timeouts)  # fmt: skip
+                    except ApiException as exc:
+                        if not (token and _expired(exc)):
+                            raise
+                        # The continue token expired between pages: one full list instead.
+                        records, token = [], None
+                        self.requests += 1
+                        response = call(
+                            _preload_content=False, _request_timeout=(self._timeout, self._timeout)
+                        )
+                    body = orjson.loads(response.data)
+                    records.extend(
+                        to_record(self.kind, self.ctx.name, obj) for obj in body.get("items") or ()
+                    )
+                    metadata = body.get("metadata") or {}
+                    version = str(metadata.get("resourceVersion") or version)
+                    previous, token = token, metadata.get("continue") or None
+                    if not token:
+                        break
+                    if token == previous:
+                        raise ClusterApiError("the API server returned the same continue token twice")
+            except ClusterError:
+                raise
+            except Exception as exc:
+                raise classify(exc, exec_errors) from exc
+            finally:
+                self._current(None)
+        self.store.replace(records)
+        self.resource_version = version
+        self.synced = True
+        self._mark_healthy()
+
+    # -- watching ------------------------------------------------------------------------------
+
+    def _watch(self, initial: bool = False) -> int:
+        """One watch request, consumed until the server ends it; returns how many events came.
+
+        `initial`: a streaming list; returns once its initial events ended (and the store holds
+        them), raising `_NoStreamingList` if the stream ends or stalls first.
+        """
+        seconds = random.randint(*WATCH_SECONDS)  # noqa: S311 - spreading reconnects, not crypto
+        options: dict[str, Any] = {
+            "watch": True,
+            "allow_watch_bookmarks": True,
+            "timeout_seconds": seconds,
+            "_preload_content": False,
+        }
+        if initial:
+            options.update(send_initial_events=True, resource_version_match="NotOlderThan")
+            options["_request_timeout"] = (self._timeout, self._timeout)
+            budget = LIST_BUDGET
+        else:
+            options["resource_version"] = self.resource_version
+            options["_request_timeout"] = (self._timeout, seconds + READ_MARGIN)
+            budget = seconds + READ_MARGIN + self._timeout
+        with capture_client_errors() as exec_errors, deadlines.deadline(budget) as item:
+            self._current(item)
+            try:
+                response = self._open(options, initial)
+                if not initial:
+                    self._mark_healthy()
+                return self._consume(response, {} if initial else None)
+            except (Expired, ClusterError, _NoStreamingList, ApiException):
+                raise
+            except Exception as exc:
+                if initial and not self._stop.is_set() and not item.expired:
+                    raise _NoStreamingList(f"{type(exc).__name__}: {exc}") from exc
+                if item.expired and not self._stop.is_set() and not initial:
+                    return 0  # the server's own timeout passed without it closing: watch again
+                raise classify(exc, exec_errors) from exc
+            finally:
+                self._current(None)
+
+    def _open(self, options: dict[str, Any], initial: bool) -> Any:
+        self.requests += 1
+        try:
+            return self._call()(**options)
+        except ApiException as exc:
+            if _expired(exc):
+                raise Expired(exc.reason or "410 Gone") from exc
+            if initial and exc.status not in (401, 403, 429) and (exc.status or 0) < 500:
+                raise _NoStreamingList(f"HTTP {exc.status}") from exc
+            raise
+
+    def _consume(self, response: Any, pending: dict[tuple[str, str], Record] | None) -> int:
+        """Apply a watch stream's events; with `pending`, gather a streaming list's initial ones."""
+        count = 0
+        for line in _lines(response):
+            event = orjson.loads(line)
+            kind, obj = event.get("type"), event.get("object") or {}
+            metadata = obj.get("metadata") or {}
+            if kind == "ERROR":
+                if obj.get("code") == 410 or obj.get("reason") in ("Expired", "Gone"):
+                    raise Expired(str(obj.get("message") or "410 Gone"))
+                raise ClusterApiError(f"watch error: {obj.get('message') or obj.get('reason')}")
+            version = metadata.get("resourceVersion")
+            if version:
+                self.resource_version = str(version)
+            if kind == "BOOKMARK":
+                annotations = metadata.get("annotations") or {}
+                if pending is not None and annotations.get(INITIAL_EVENTS_END) == "true":
+                    self.store.replace(pending.values())
+                    self.synced = True
+                    self._mark_healthy()
+                    return count
+                if pending is None:
+                    self.last_event = _now()
+                continue
+            record = to_record(self.kind, self.ctx.name, obj)
+            count += 1
+            if pending is not None:
+                key = (getattr(record, "namespace", ""), record.name)
+                if kind == "DELETED":
+                    pending.pop(key, None)
+                else:
+                    pending[key] = record
+                continue
+            if kind == "DELETED":
+                self.store.delete(record)
+            else:
+                self.store.upsert(record)
+            self.last_event = _now()
+        if pending is not None:
+            raise _NoStreamingList("the stream ended before its initial events did")
+        return count
+
+    def _current(self, item: deadlines.Deadline | None) -> None:
+        with self._lock:
+            self._deadline = item
+        if item is not None and self._stop.is_set():
+            item.expire()
+
+    # -- what it knows -------------------------------------------------------------------------
+
+    def view(self) -> View:
+        return View(
+            synced=self.synced,
+            healthy=self.healthy,
+            unhealthy_since=self.unhealthy_since,
+            scope=self.scope,
+            cluster_wide_forbidden=self.cluster_wide_forbidden,
+            forbidden=self.forbidden,
+        )
+
+    def status(self) -> CacheEntry:
+        return CacheEntry(
+            context=self.ctx.name,
+            kind=self.kind,
+            synced=self.synced,
+            healthy=self.healthy,
+            objects=len(self.store),
+            scope=self.scope,
+            resource_version=self.resource_version,
+            last_event=self.last_event,
+            unhealthy_since=self.unhealthy_since_wall,
+            relists=self.relists,
+            reconnects=self.reconnects,
+            requests=self.requests,
+            forbidden=self.forbidden,
+            last_error=self.last_error,
+            approx_bytes=approx_bytes(self.store),
+        )
+
+
+__all__ = ["Expired", "Reflector"]

@@ -1,0 +1,231 @@
+"""`--watch`: answers from an in-memory cache kept current by one reflector per (context, kind).
+
+The same `ClusterSource` contract as the live source, so the query layer and every tool work
+unchanged; only `Snapshot.source` ("cache"), `as_of` and the notes say where an answer came from.
+Pods, deployments and nodes are cached; other kinds (namespaces) are always answered live. When
+the cache cannot answer a context (starting, not synced, stale, another namespace) that context
+is answered by the live source, in the same parallel fan-out as any on-demand question.
+
+A manager thread reconciles the reflectors with the kubeconfig every couple of seconds: new
+contexts get reflectors, removed ones lose them, a context whose entry changed (another server,
+user or namespace) is restarted, and one nobody asked about for `--idle-ttl` is stopped and its
+memory freed; the next question about it is answered live and starts its watches again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from k8s_multicluster_mcp.errors import ClusterError, ClusterForbiddenError
+from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry
+from k8s_multicluster_mcp.records import Kind
+from k8s_multicluster_mcp.selectors import LabelSelector
+from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot
+from k8s_multicluster_mcp.sources.watch import policy
+from k8s_multicluster_mcp.sources.watch.reflector import Reflector
+from k8s_multicluster_mcp.sources.watch.store import ChangeListener, KindStore
+
+log = logging.getLogger(__name__)
+
+KINDS = (Kind.POD, Kind.DEPLOYMENT, Kind.NODE)
+RECONCILE_EVERY = 2.0
+STOP_GRACE = 1.5
+"""Seconds `close()` waits for the reflector threads (they end at once: their requests are cut)."""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class WatchSource:
+    """Cluster state from the watch cache, with the live source behind it."""
+
+    def __init__(
+        self,
+        registry: ContextRegistry,
+        live: ClusterSource,
+        *,
+        request_timeout: float = 5.0,
+        stale_after: float = 120.0,
+        idle_ttl: float = 4 * 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+        on_change: ChangeListener | None = None,
+        streaming: bool = True,
+    ) -> None:
+        self._registry = registry
+        self._live = live
+        self._timeout = request_timeout
+        self._stale_after = stale_after
+        self._idle_ttl = idle_ttl
+        self._clock = clock
+        self._on_change = on_change
+        self._streaming = streaming
+        self._lock = threading.Lock()
+        self._contexts: dict[str, ContextInfo] = {}
+        self._reflectors: dict[tuple[str, Kind], Reflector] = {}
+        self._last_asked: dict[str, float] = {}
+        self._idle: set[str] = set()
+        self._started_at = clock()
+        self._stop = threading.Event()
+        self._manager = threading.Thread(target=self._manage, name="k8s-watch manager", daemon=True)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the watches of every allowed context in the background; returns at once."""
+        if not self._manager.is_alive() and not self._stop.is_set():
+            self._manager.start()
+
+    def _manage(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.reconcile()
+            except Exception:
+                log.exception("reconciling the watch cache with the kubeconfig failed")
+            self._stop.wait(RECONCILE_EVERY)
+
+    def reconcile(self) -> None:
+        """Bring the reflectors in line with the kubeconfig contexts and the idle rule."""
+        contexts = self._registry.inventory().contexts
+        now = self._clock()
+        stopping: list[Reflector] = []
+        starting: list[Reflector] = []
+        with self._lock:
+            if self._stop.is_set():
+                return
+            for name, running in list(self._contexts.items()):
+                current = contexts.get(name)
+                quiet = policy.idle(self._last_asked.get(name, self._started_at), now, self._idle_ttl)
+                if current != running or quiet:
+                    stopping.extend(self._remove(name))
+                    if quiet and current == running:
+                        self._idle.add(name)
+                        log.info("%s: no question for %.0fs; watches stopped", name, self._idle_ttl)
+            self._idle &= set(contexts)
+            for name, ctx in contexts.items():
+                if name not in self._contexts and name not in self._idle:
+                    starting.extend(self._add(ctx))
+        for reflector in stopping:
+            reflector.stop()
+        for reflector in starting:
+            reflector.start()
+
+    def _add(self, ctx: ContextInfo) -> list[Reflector]:
+        self._contexts[ctx.name] = ctx
+        made = []
+        for kind in KINDS:
+            store = KindStore(ctx.name, kind, self._on_change)
+            reflector = Reflector(
+                ctx, kind, self._registry, store, request_timeout=self._timeout, streaming=self._streaming
+            )
+            self._reflectors[(ctx.name, kind)] = reflector
+            made.append(reflector)
+        return made
+
+    def _remove(self, name: str) -> list[Reflector]:
+        self._contexts.pop(name, None)
+        return [self._reflectors.pop((name, kind)) for kind in KINDS if (name, kind) in self._reflectors]
+
+    def close(self) -> None:
+        """Stop every watch now; the threads end within `STOP_GRACE` seconds."""
+        with self._lock:
+            self._stop.set()
+            reflectors = list(self._reflectors.values())
+            self._reflectors.clear()
+            self._contexts.clear()
+        for reflector in reflectors:
+            reflector.stop()
+        end = time.monotonic() + STOP_GRACE
+        for reflector in reflectors:
+            reflector.join(max(0.0, end - time.monotonic()))
+        self._live.close()
+
+    # -- answering -----------------------------------------------------------------------------
+
+    def _reflector_for(self, ctx: ContextInfo, kind: Kind, now: float) -> Reflector | None:
+        """The reflector answering `kind` for `ctx`; notes the question (idle rule) and wakes an
+        idle or unknown context's watches (this question is then answered live)."""
+        starting: list[Reflector] = []
+        with self._lock:
+            self._last_asked[ctx.name] = now
+            if not self._stop.is_set() and ctx.name not in self._contexts:
+                self._idle.discard(ctx.name)
+                starting = self._add(ctx)
+            reflector = self._reflectors.get((ctx.name, kind))
+        for made in starting:
+            made.start()
+        return None if starting else reflector
+
+    def fetch(
+        self,
+        contexts: Sequence[ContextInfo],
+        kind: Kind,
+        namespace: str | None = None,
+        selector: LabelSelector | None = None,
+    ) -> dict[str, Snapshot | ClusterError]:
+        if kind not in KINDS:
+            return self._live.fetch(contexts, kind, namespace, selector)
+        now = self._clock()
+        out: dict[str, Snapshot | ClusterError] = {}
+        live: list[ContextInfo] = []
+        notes: dict[str, str] = {}
+        stale: dict[str, Reflector] = {}
+        for ctx in contexts:
+            reflector = self._reflector_for(ctx, kind, now)
+            decision, why = policy.plan(
+                reflector.view() if reflector else None, namespace, now, self._stale_after
+            )
+            if decision == "cache" and reflector is not None:
+                out[ctx.name] = self._snapshot(reflector, namespace)
+            elif decision == "forbidden":
+                out[ctx.name] = ClusterForbiddenError(why or f"may not list {kind.value}")
+            else:
+                live.append(ctx)
+                if why:
+                    notes[ctx.name] = why
+                if decision == "stale-or-live" and reflector is not None:
+                    stale[ctx.name] = reflector
+        if live:
+            for name, answer in self._live.fetch(live, kind, namespace, selector).items():
+                if isinstance(answer, ClusterError) and name in stale:
+                    out[name] = self._snapshot(stale[name], namespace, live_error=answer)
+                elif isinstance(answer, Snapshot) and name in notes:
+                    out[name] = replace(answer, note="; ".join(n for n in (answer.note, notes[name]) if n))
+                else:
+                    out[name] = answer
+        return out
+
+    def _snapshot(
+        self, reflector: Reflector, namespace: str | None, live_error: ClusterError | None = None
+    ) -> Snapshot:
+        """The cached objects; as of now while the watch is up, else as of when it went down."""
+        down_since = reflector.unhealthy_since_wall
+        note = stale = None
+        if down_since is not None:
+            note = f"watch down since {down_since:%H:%M:%S} UTC ({reflector.last_error})"
+            if live_error is not None:
+                note += f"; a live list failed too ({live_error.status}: {live_error.message})"
+                stale = True
+        return Snapshot(
+            context=reflector.ctx.name,
+            kind=reflector.kind,
+            items=reflector.store.select(namespace),
+            as_of=down_since or _now(),
+            source="cache",
+            note=note,
+            stale=bool(stale),
+        )
+
+    def cache_status(self) -> CacheStatus:
+        with self._lock:
+            reflectors = list(self._reflectors.values())
+            idle = tuple(sorted(self._idle))
+        return CacheStatus(entries=tuple(r.status() for r in reflectors), idle=idle)
+
+
+__all__ = ["KINDS", "WatchSource"]

@@ -1,0 +1,149 @@
+"""The cached records of one kind in one cluster, with the indexes fleet questions use.
+
+Keys are (namespace, name), as client-go's store keys them. Besides the records themselves the
+store keeps, up to date on every change: records by namespace, pods by node, records by owner
+(`Kind/name` of the controller) and the set of records that may need attention
+(`health.needs_attention`). A relist replaces everything at once: the new maps are built outside
+the lock and swapped in, so a reader sees either the old state or the new one, never a mix, and
+is never held up by more than a swap. Every change (old record -> new record; None for an add or
+a delete) is offered to the change listener, outside the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from k8s_multicluster_mcp.health import needs_attention
+from k8s_multicluster_mcp.records import Kind, Record
+
+Key = tuple[str, str]
+V = TypeVar("V")
+ChangeListener = Callable[[str, Kind, "Record | None", "Record | None"], None]
+"""Called with (context, kind, old, new) for every change."""
+
+
+def key_of(record: Record) -> Key:
+    return (getattr(record, "namespace", ""), record.name)
+
+
+def _owner_of(record: Record) -> tuple[str, str, str] | None:
+    kind, name = getattr(record, "owner_kind", None), getattr(record, "owner_name", None)
+    return (getattr(record, "namespace", ""), kind, name) if kind and name else None
+
+
+@dataclass
+class _Indexes:
+    items: dict[Key, Record] = field(default_factory=dict)
+    by_namespace: dict[str, dict[Key, Record]] = field(default_factory=dict)
+    by_node: dict[str, set[Key]] = field(default_factory=dict)
+    by_owner: dict[tuple[str, str, str], set[Key]] = field(default_factory=dict)
+    attention: set[Key] = field(default_factory=set)
+
+    def add(self, key: Key, record: Record, attention: bool) -> None:
+        self.items[key] = record
+        self.by_namespace.setdefault(key[0], {})[key] = record
+        node = getattr(record, "node", None)
+        if node:
+            self.by_node.setdefault(node, set()).add(key)
+        owner = _owner_of(record)
+        if owner:
+            self.by_owner.setdefault(owner, set()).add(key)
+        if attention:
+            self.attention.add(key)
+
+    def remove(self, key: Key) -> Record | None:
+        record = self.items.pop(key, None)
+        if record is None:
+            return None
+        namespace = self.by_namespace.get(key[0])
+        if namespace is not None:
+            namespace.pop(key, None)
+            if not namespace:
+                del self.by_namespace[key[0]]
+        node = getattr(record, "node", None)
+        if node:
+            _discard(self.by_node, node, key)
+        owner = _owner_of(record)
+        if owner:
+            _discard(self.by_owner, owner, key)
+        self.attention.discard(key)
+        return record
+
+
+def _discard(index: dict[V, set[Key]], value: V, key: Key) -> None:
+    keys = index.get(value)
+    if keys is not None:
+        keys.discard(key)
+        if not keys:
+            del index[value]
+
+
+class KindStore:
+    """Records of one kind in one cluster; thread-safe."""
+
+    def __init__(self, context: str, kind: Kind, on_change: ChangeListener | None = None) -> None:
+        self.context = context
+        self.kind = kind
+        self._on_change = on_change
+        self._needs_attention = needs_attention(kind)
+        self._lock = threading.Lock()
+        self._index = _Indexes()
+
+    def __len__(self) -> int:
+        return len(self._index.items)
+
+    def replace(self, records: Iterable[Record]) -> None:
+        """Make the store hold exactly `records` (after a list); what is missing was deleted."""
+        fresh = _Indexes()
+        for record in records:
+            fresh.add(key_of(record), record, self._needs_attention(record))
+        with self._lock:
+            old, self._index = self._index.items, fresh
+        if self._on_change is None:
+            return
+        for key, before in old.items():
+            if key not in fresh.items:
+                self._on_change(self.context, self.kind, before, None)
+        for key, after in fresh.items.items():
+            previous = old.get(key)
+            if previous is None or previous.resource_version != after.resource_version:
+                self._on_change(self.context, self.kind, previous, after)
+
+    def upsert(self, record: Record) -> None:
+        key = key_of(record)
+        with self._lock:
+            before = self._index.remove(key)
+            self._index.add(key, record, self._needs_attention(record))
+        if self._on_change is not None:
+            self._on_change(self.context, self.kind, before, record)
+
+    def delete(self, record: Record) -> None:
+        with self._lock:
+            before = self._index.remove(key_of(record))
+        if before is not None and self._on_change is not None:
+            self._on_change(self.context, self.kind, before, None)
+
+    def select(self, namespace: str | None = None) -> tuple[Record, ...]:
+        """Every record, or those of one namespace (from the index: O(answer))."""
+        with self._lock:
+            if namespace is None:
+                return tuple(self._index.items.values())
+            return tuple((self._index.by_namespace.get(namespace) or {}).values())
+
+    def on_node(self, node: str) -> tuple[Record, ...]:
+        with self._lock:
+            return tuple(self._index.items[k] for k in self._index.by_node.get(node, ()))
+
+    def owned_by(self, namespace: str, kind: str, name: str) -> tuple[Record, ...]:
+        with self._lock:
+            return tuple(self._index.items[k] for k in self._index.by_owner.get((namespace, kind, name), ()))
+
+    def needing_attention(self) -> tuple[Record, ...]:
+        with self._lock:
+            return tuple(self._index.items[k] for k in self._index.attention)
+
+
+__all__ = ["ChangeListener", "Key", "KindStore", "key_of"]
