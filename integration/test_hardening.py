@@ -116,3 +116,26 @@ def test_a_repeated_continue_token_ends_the_list(tmp_path: Path) -> None:
             source.close()
     assert (report.status, report.error) == ("error", "the API server returned the same continue token twice")
     assert server.requests == 2
+
+
+def test_a_forbidden_answer_is_remembered_for_the_ttl_not_asked_again(tmp_path: Path) -> None:
+    class Forbidding(hostile.FakeServer):
+        def serve(self, conn):  # type: ignore[no-untyped-def]
+            while self.read_request(conn) is not None:
+                body = b'{"kind":"Status","status":"Failure","message":"pods is forbidden: User \\"x\\" cannot list resource \\"pods\\"","reason":"Forbidden","code":403}'
+                conn.sendall(
+                    b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(body), body)
+                )
+
+    with Forbidding() as server:
+        hostile.kubeconfig(tmp_path, "denied", server.url)
+        registry = ContextRegistry(directory=None, files=[tmp_path / "denied.yaml"])
+        source = LiveSource(registry, timeout=2, ttl=60)
+        try:
+            state = ClusterState(registry, source)
+            for _ in range(3):
+                assert state.pods("denied").clusters[0].status == "forbidden"
+        finally:
+            source.close()
+    assert server.requests == 1

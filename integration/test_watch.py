@@ -15,7 +15,7 @@ import orjson
 import pytest
 from kubernetes.client import CoreV1Api
 
-from integration import seed
+from integration import hostile, seed
 from integration.backends import VIEWER_NAMESPACE, ControlPlaneFleet, Fleet
 from k8s_multicluster_mcp.kubeconfig import ContextRegistry
 from k8s_multicluster_mcp.query import ClusterState
@@ -23,6 +23,8 @@ from k8s_multicluster_mcp.records import Kind
 from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.sources.base import CacheEntry
 from k8s_multicluster_mcp.sources.watch import WatchSource
+from k8s_multicluster_mcp.sources.watch.reflector import Reflector
+from k8s_multicluster_mcp.sources.watch.store import KindStore
 
 TIMEOUT = 3.0
 
@@ -210,3 +212,91 @@ def test_close_stops_every_watch_thread_at_once(fleet: Fleet, tmp_path: Path) ->
         t.name: "".join(traceback.format_stack(sys._current_frames()[t.ident])) for t in left if t.ident
     }
     assert not left, stacks
+
+
+def test_kubeconfig_changes_add_and_remove_watches(fleet: Fleet, tmp_path: Path) -> None:
+    directory = tmp_path / "kube"
+    directory.mkdir()
+    first, second = (fleet.kubeconfig_dir / f"{c}.yaml" for c in fleet.contexts[:2])
+    (directory / first.name).write_text(first.read_text())
+    registry = ContextRegistry(directory=directory, reload_interval=0)
+    source = WatchSource(registry, LiveSource(registry, ttl=0), request_timeout=TIMEOUT)
+    source.start()
+    try:
+
+        def contexts() -> set[str]:
+            return {e.context for e in source.cache_status().entries}
+
+        wait_for(
+            lambda: contexts() == {fleet.contexts[0], fleet.viewer(fleet.contexts[0])}, what="first file"
+        )
+        (directory / second.name).write_text(second.read_text())
+        wait_for(lambda: fleet.contexts[1] in contexts(), what="a new kubeconfig file is watched")
+        (directory / first.name).unlink()
+        wait_for(lambda: contexts() == {fleet.contexts[1], fleet.viewer(fleet.contexts[1])}, what="removed")
+    finally:
+        source.close()
+
+
+class OldServer(hostile.FakeServer):
+    """An API server without streaming lists: `sendInitialEvents` gets 422, LIST and WATCH work."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        super().__init__()
+
+    def serve(self, conn) -> None:  # type: ignore[no-untyped-def]
+        while (line := self.read_request(conn)) is not None:
+            path = line.split(" ")[1]
+            self.paths.append(path)
+            if "sendInitialEvents=true" in path:
+                body = b'{"kind":"Status","status":"Failure","reason":"Invalid","code":422,"message":"sendInitialEvents is forbidden"}'
+                conn.sendall(
+                    b"HTTP/1.1 422 Unprocessable Entity\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(body), body)
+                )
+            elif "watch=true" in path:
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                )
+                event = b'{"type":"BOOKMARK","object":{"kind":"Pod","metadata":{"resourceVersion":"8"}}}\n'
+                conn.sendall(b"%x\r\n%s\r\n" % (len(event), event))
+                self._stop.wait()
+                return
+            else:
+                body = orjson.dumps(
+                    {
+                        "kind": "PodList",
+                        "metadata": {"resourceVersion": "7"},
+                        "items": [hostile.pod(1), hostile.pod(2)],
+                    }
+                )
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(body), body)
+                )
+
+
+def test_without_streaming_lists_the_reflector_falls_back_to_list(tmp_path: Path) -> None:
+    with OldServer() as server:
+        hostile.kubeconfig(tmp_path, "old", server.url)
+        registry = ContextRegistry(directory=tmp_path)
+        ctx = registry.resolve("old")[0]
+        store = KindStore("old", Kind.POD)
+        reflector = Reflector(ctx, Kind.POD, registry, store, request_timeout=TIMEOUT)
+        reflector.start()
+        try:
+            wait_for(
+                lambda: reflector.synced and reflector.resource_version == "8", what="listed, then watching"
+            )
+            assert sorted(r.name for r in store.select()) == ["endless-1", "endless-2"]
+            assert reflector.healthy and reflector.relists == 0
+        finally:
+            reflector.stop()
+            assert reflector.join(2)
+    kinds = [
+        "stream" if "sendInitialEvents" in p else "watch" if "watch=true" in p else "list"
+        for p in server.paths
+    ]
+    assert kinds[:3] == ["stream", "list", "watch"]
+    assert "resourceVersion=7" in server.paths[2]

@@ -8,11 +8,13 @@ managedFields or last-applied annotations.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from types import MappingProxyType
 from typing import Any
 
 from k8s_multicluster_mcp.errors import UnknownKindError
@@ -65,8 +67,16 @@ def parse_kind(value: str) -> Kind:
 
 
 def parse_time(value: Any) -> datetime | None:
+    """An API timestamp; the same text gives the same (shared) datetime object."""
     if not isinstance(value, str) or not value:
         return None
+    return _parse_time(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_time(value: str) -> datetime | None:
+    # Small on purpose: it shares the few timestamps one object repeats (a pod's conditions and
+    # containers) without holding every timestamp ever seen.
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -233,9 +243,21 @@ def _opt(value: Any) -> str | None:
     return sys.intern(str(value)) if value else None
 
 
-def _labels(meta: Raw) -> dict[str, str]:
+def _labels(meta: Raw) -> Mapping[str, str]:
+    """Labels as a read-only mapping, one object for all records with the same labels (the pods
+    of one ReplicaSet carry identical ones)."""
     labels = meta.get("labels")
-    return {_str(k): _str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
+    if not isinstance(labels, Mapping) or not labels:
+        return _NO_LABELS
+    return _shared_labels(tuple(sorted((_str(k), _str(v)) for k, v in labels.items())))
+
+
+_NO_LABELS: Mapping[str, str] = MappingProxyType({})
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_labels(items: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
+    return MappingProxyType(dict(items))
 
 
 def _conditions(status: Raw) -> tuple[Condition, ...]:

@@ -21,6 +21,7 @@ Every request runs under a deadline (`deadlines`), so `stop()` ends the thread a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -305,8 +306,14 @@ class Reflector:
             budget = seconds + READ_MARGIN + self._timeout
         with capture_client_errors() as exec_errors, deadlines.deadline(budget) as item:
             self._current(item)
+            response: Any = None
             try:
-                response = self._open(options, initial)
+                try:
+                    response = self._open(options, initial)
+                except (Expired, _NoStreamingList, ApiException):
+                    raise
+                except Exception as exc:
+                    raise classify(exc, exec_errors) from exc
                 if not initial:
                     self._mark_healthy()
                 return self._consume(response, {} if initial else None)
@@ -320,6 +327,10 @@ class Reflector:
                 raise classify(exc, exec_errors) from exc
             finally:
                 self._current(None)
+                if response is not None:
+                    # A streaming list returns with the stream still open; never leave it so.
+                    with contextlib.suppress(Exception):
+                        response.close()
 
     def _open(self, options: dict[str, Any], initial: bool) -> Any:
         self.requests += 1

@@ -12,7 +12,7 @@ a delete) is offered to the change listener, outside the lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -36,15 +36,26 @@ def _owner_of(record: Record) -> tuple[str, str, str] | None:
 
 @dataclass
 class _Indexes:
-    items: dict[Key, Record] = field(default_factory=dict)
+    """Records by namespace (the primary map: one entry per record, no second copy), plus keys by
+    node, by owner and of records needing attention."""
+
     by_namespace: dict[str, dict[Key, Record]] = field(default_factory=dict)
     by_node: dict[str, set[Key]] = field(default_factory=dict)
     by_owner: dict[tuple[str, str, str], set[Key]] = field(default_factory=dict)
     attention: set[Key] = field(default_factory=set)
+    count: int = 0
+
+    def get(self, key: Key) -> Record | None:
+        return (self.by_namespace.get(key[0]) or {}).get(key)
+
+    def records(self) -> Iterator[Record]:
+        for namespace in self.by_namespace.values():
+            yield from namespace.values()
 
     def add(self, key: Key, record: Record, attention: bool) -> None:
-        self.items[key] = record
-        self.by_namespace.setdefault(key[0], {})[key] = record
+        namespace = self.by_namespace.setdefault(key[0], {})
+        self.count += key not in namespace
+        namespace[key] = record
         node = getattr(record, "node", None)
         if node:
             self.by_node.setdefault(node, set()).add(key)
@@ -55,14 +66,13 @@ class _Indexes:
             self.attention.add(key)
 
     def remove(self, key: Key) -> Record | None:
-        record = self.items.pop(key, None)
-        if record is None:
-            return None
         namespace = self.by_namespace.get(key[0])
-        if namespace is not None:
-            namespace.pop(key, None)
-            if not namespace:
-                del self.by_namespace[key[0]]
+        record = namespace.pop(key, None) if namespace is not None else None
+        if record is None or namespace is None:
+            return None
+        self.count -= 1
+        if not namespace:
+            del self.by_namespace[key[0]]
         node = getattr(record, "node", None)
         if node:
             _discard(self.by_node, node, key)
@@ -93,7 +103,7 @@ class KindStore:
         self._index = _Indexes()
 
     def __len__(self) -> int:
-        return len(self._index.items)
+        return self._index.count
 
     def replace(self, records: Iterable[Record]) -> None:
         """Make the store hold exactly `records` (after a list); what is missing was deleted."""
@@ -101,14 +111,14 @@ class KindStore:
         for record in records:
             fresh.add(key_of(record), record, self._needs_attention(record))
         with self._lock:
-            old, self._index = self._index.items, fresh
+            old, self._index = self._index, fresh
         if self._on_change is None:
             return
-        for key, before in old.items():
-            if key not in fresh.items:
+        for before in old.records():
+            if fresh.get(key_of(before)) is None:
                 self._on_change(self.context, self.kind, before, None)
-        for key, after in fresh.items.items():
-            previous = old.get(key)
+        for after in fresh.records():
+            previous = old.get(key_of(after))
             if previous is None or previous.resource_version != after.resource_version:
                 self._on_change(self.context, self.kind, previous, after)
 
@@ -130,20 +140,24 @@ class KindStore:
         """Every record, or those of one namespace (from the index: O(answer))."""
         with self._lock:
             if namespace is None:
-                return tuple(self._index.items.values())
+                return tuple(self._index.records())
             return tuple((self._index.by_namespace.get(namespace) or {}).values())
+
+    def _records(self, keys: Iterable[Key]) -> tuple[Record, ...]:
+        found = (self._index.get(k) for k in keys)
+        return tuple(r for r in found if r is not None)
 
     def on_node(self, node: str) -> tuple[Record, ...]:
         with self._lock:
-            return tuple(self._index.items[k] for k in self._index.by_node.get(node, ()))
+            return self._records(self._index.by_node.get(node, ()))
 
     def owned_by(self, namespace: str, kind: str, name: str) -> tuple[Record, ...]:
         with self._lock:
-            return tuple(self._index.items[k] for k in self._index.by_owner.get((namespace, kind, name), ()))
+            return self._records(self._index.by_owner.get((namespace, kind, name), ()))
 
     def needing_attention(self) -> tuple[Record, ...]:
         with self._lock:
-            return tuple(self._index.items[k] for k in self._index.attention)
+            return self._records(self._index.attention)
 
 
 __all__ = ["ChangeListener", "Key", "KindStore", "key_of"]

@@ -1,0 +1,147 @@
+"""The watch cache's pure parts: when the cache may answer (stale-after), when a context's watches
+stop (idle-ttl), the store's indexes and change events, and the memory estimate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from k8s_multicluster_mcp.kubeconfig import ContextRegistry
+from k8s_multicluster_mcp.records import Kind, PodRecord, pod_record
+from k8s_multicluster_mcp.sources import LiveSource
+from k8s_multicluster_mcp.sources.watch import WatchSource
+from k8s_multicluster_mcp.sources.watch.memory import approx_bytes, deep_size
+from k8s_multicluster_mcp.sources.watch.policy import View, idle, plan
+from k8s_multicluster_mcp.sources.watch.store import KindStore
+from tests.conftest import WriteKubeconfig
+
+STALE_AFTER = 120.0
+
+
+def view(**kw: Any) -> View:
+    return View(**{"synced": True, "healthy": True, "unhealthy_since": None, **kw})
+
+
+def test_unsynced_cache_is_never_the_answer() -> None:
+    assert plan(None, None, 0, STALE_AFTER) == (
+        "live",
+        "watch cache starting for this context; answered live",
+    )
+    assert plan(view(synced=False), None, 0, STALE_AFTER) == (
+        "live",
+        "watch cache not synced yet; answered live",
+    )
+
+
+def test_stale_after_moves_a_context_from_cache_to_live_or_stale() -> None:
+    down_at = 1000.0
+    unhealthy = view(healthy=False, unhealthy_since=down_at)
+    assert plan(view(), None, down_at, STALE_AFTER) == ("cache", None)
+    assert plan(unhealthy, None, down_at + 1, STALE_AFTER) == ("cache", None)
+    assert plan(unhealthy, None, down_at + STALE_AFTER - 0.1, STALE_AFTER) == ("cache", None)
+    assert plan(unhealthy, None, down_at + STALE_AFTER, STALE_AFTER) == ("stale-or-live", None)
+
+
+def test_a_namespace_scoped_cache_answers_its_namespace_only() -> None:
+    scoped = view(scope="team-a", cluster_wide_forbidden='User "viewer" cannot list pods')
+    assert plan(scoped, None, 0, STALE_AFTER) == ("forbidden", 'User "viewer" cannot list pods')
+    assert plan(scoped, "team-a", 0, STALE_AFTER) == ("cache", None)
+    assert plan(scoped, "team-b", 0, STALE_AFTER) == ("live", None)
+
+
+def test_a_forbidden_kind_is_remembered() -> None:
+    assert plan(view(synced=False, healthy=False, forbidden="no nodes"), None, 0, STALE_AFTER) == (
+        "forbidden",
+        "no nodes",
+    )
+
+
+@pytest.mark.parametrize(
+    ("last_asked", "now", "ttl", "expected"),
+    [(0, 3599, 3600, False), (0, 3600, 3600, True), (0, 10**9, 0, False)],
+)
+def test_idle_ttl(last_asked: float, now: float, ttl: float, expected: bool) -> None:
+    assert idle(last_asked, now, ttl) is expected
+
+
+def pod(name: str, namespace: str = "shop", rv: str = "1", **status: Any) -> PodRecord:
+    raw = {
+        "metadata": {
+            "name": name, "namespace": namespace, "uid": f"u-{name}", "resourceVersion": rv,
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "web-1", "controller": True}],
+        },
+        "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "nginx:1"}]},
+        "status": status or {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+                             "containerStatuses": [{"name": "c", "ready": True, "restartCount": 0, "state": {"running": {}}}]},
+    }  # fmt: skip
+    record = pod_record("cp-1", raw)
+    assert isinstance(record, PodRecord)
+    return record
+
+
+def test_store_indexes_follow_every_change_and_report_it() -> None:
+    changes: list[tuple[str | None, str | None]] = []
+    store = KindStore(
+        "cp-1", Kind.POD, lambda c, k, old, new: changes.append((old and old.name, new and new.name))
+    )
+    store.replace([pod("a"), pod("b", namespace="other"), pod("c", phase="Pending")])
+    assert {r.name for r in store.select("shop")} == {"a", "c"}
+    assert {r.name for r in store.on_node("node-a")} == {"a", "b", "c"}
+    assert {r.name for r in store.owned_by("shop", "ReplicaSet", "web-1")} == {"a", "c"}
+    assert [r.name for r in store.needing_attention()] == ["c"]
+    assert sorted(changes) == [(None, "a"), (None, "b"), (None, "c")]
+
+    changes.clear()
+    store.upsert(pod("a", rv="2", phase="Failed"))
+    store.delete(pod("c"))
+    assert [r.name for r in store.needing_attention()] == ["a"]
+    assert {r.name for r in store.select()} == {"a", "b"}
+    assert changes == [("a", "a"), ("c", None)]
+
+    changes.clear()
+    store.replace([pod("a", rv="2", phase="Failed"), pod("d")])  # a relist: b vanished while away
+    assert changes == [("b", None), (None, "d")], (
+        "unchanged objects are not reported, vanished ones are deletions"
+    )
+    assert store.select("other") == ()
+    assert store.on_node("node-a") and len(store) == 2
+
+
+def test_memory_estimate_counts_what_records_hold() -> None:
+    store = KindStore("cp-1", Kind.POD)
+    assert approx_bytes(store) == 0
+    store.replace([pod(f"p-{i}") for i in range(100)])
+    one = deep_size(pod("x"), set())
+    assert 300 < one < 10_000
+    # Records share interned strings, label mappings and timestamps: more than the bare record
+    # objects, at most a standalone record each.
+    assert 100 * sys.getsizeof(pod("x")) < approx_bytes(store) <= 100 * one
+
+
+def test_an_idle_context_stops_its_watches_and_the_next_question_restarts_them(
+    tmp_path: Path, write_kubeconfig: WriteKubeconfig
+) -> None:
+    write_kubeconfig("c.yaml", {"quiet": "https://127.0.0.1:9", "busy": "https://127.0.0.1:9"})
+    registry = ContextRegistry(directory=tmp_path / "kube")
+    now = [0.0]
+    source = WatchSource(registry, LiveSource(registry, ttl=0, timeout=0.5), request_timeout=0.5,
+                         idle_ttl=3600, clock=lambda: now[0])  # fmt: skip
+    try:
+        source.reconcile()
+        assert {e.context for e in source.cache_status().entries} == {"quiet", "busy"}
+        now[0] = 3000.0
+        source.fetch(registry.resolve("busy"), Kind.POD)
+        now[0] = 3600.0
+        source.reconcile()
+        status = source.cache_status()
+        assert status.idle == ("quiet",)
+        assert {e.context for e in status.entries} == {"busy"}
+        answer = source.fetch(registry.resolve("quiet"), Kind.POD)["quiet"]
+        assert answer.status == "unreachable", "an idle context is answered live"  # type: ignore[union-attr]
+        assert {e.context for e in source.cache_status().entries} == {"quiet", "busy"}
+        assert source.cache_status().idle == ()
+    finally:
+        source.close()
