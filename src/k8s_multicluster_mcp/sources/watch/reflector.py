@@ -193,7 +193,8 @@ class Reflector:
                     self._stop.wait(FORBIDDEN_RETRY)
                     continue
                 self.reconnects += 1
-                self._stop.wait(backoff * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not crypto
+                # Jitter, so that many reflectors do not retry in step (not cryptography).
+                self._stop.wait(backoff * random.uniform(0.8, 1.2))  # noqa: S311  # nosec B311
                 backoff = min(backoff * 2, BACKOFF_CAP)
         self.healthy = False
 
@@ -289,7 +290,8 @@ class Reflector:
         `initial`: a streaming list; returns once its initial events ended (and the store holds
         them), raising `_NoStreamingList` if the stream ends or stalls first.
         """
-        seconds = random.randint(*WATCH_SECONDS)  # noqa: S311 - spreading reconnects, not crypto
+        # Spread reconnects over time (not cryptography).
+        seconds = random.randint(*WATCH_SECONDS)  # noqa: S311  # nosec B311
         options: dict[str, Any] = {
             "watch": True,
             "allow_watch_bookmarks": True,
