@@ -195,6 +195,20 @@ def pod_status(preset: str, image: str = "nginx:1.27", restarts: int = 5) -> dic
                             "message": "0/3 nodes are available: 3 Insufficient cpu.", "lastTransitionTime": _ts(600)}],
         },
         "pending": {"phase": "Pending"},
+        "restarting": {
+            "phase": "Running", "conditions": ready,
+            "containerStatuses": [_container(image, running, ready=True, restarts=restarts + 1, last=crashed)],
+        },
+        "oom_last": {
+            "phase": "Running", "conditions": ready,
+            "containerStatuses": [_container(
+                image, running, ready=True, restarts=1,
+                last={"terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": _ts(600)}})],
+        },
+        "succeeded": {
+            "phase": "Succeeded",
+            "containerStatuses": [_container(image, {"terminated": {"reason": "Completed", "exitCode": 0}})],
+        },
         "init_crashloop": {
             "phase": "Pending", "conditions": not_ready,
             "initContainerStatuses": [_container(

@@ -13,7 +13,7 @@ from mcp.server import MCPServer
 from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.server import build_registry, build_server, build_state
 from k8s_multicluster_mcp.settings import Settings
-from k8s_multicluster_mcp.tools import ToolSpec, core, register_tools
+from k8s_multicluster_mcp.tools import ToolSpec, core, fleet, register_tools
 
 
 def _noop(state: ClusterState) -> Callable[..., Awaitable[Any]]:
@@ -52,7 +52,7 @@ def test_safety_flags_drop_tools(
     flags: dict[str, bool], expected: set[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     tools = tools_for(Settings(kubeconfig_dir=tmp_path, **flags), monkeypatch)
-    read_tools = {spec.name for spec in core.TOOLS if not spec.writes}
+    read_tools = {spec.name for spec in (*core.TOOLS, *fleet.TOOLS) if not spec.writes}
     assert set(tools) == read_tools | expected
 
 

@@ -84,6 +84,12 @@ OPTIONS: tuple[Option, ...] = (
            metavar="SECONDS"),
     Option(("--max-workers",), "max_workers", "K8S_MCP_MAX_WORKERS",
            "clusters asked in parallel (default 16)", metavar="N", check=True),
+    Option(("--pending-grace",), "pending_grace", "K8S_MCP_PENDING_GRACE",
+           "failure triage: a pod Pending, NotReady or stuck Terminating this long counts as failing "
+           "(default 300)", metavar="SECONDS"),
+    Option(("--restart-threshold",), "restart_threshold", "K8S_MCP_RESTART_THRESHOLD",
+           "failure triage: a running pod with this many restarts, the last within the hour, counts "
+           "as Restarting (default 5)", metavar="N"),
     Option(("--stale-after",), "stale_after", "K8S_MCP_STALE_AFTER",
            "--watch: a context whose watch has been down this long is answered live, or from the "
            "cache marked stale if it does not answer (default 120)", metavar="SECONDS"),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from k8s_multicluster_mcp.changes import ChangeJournal
 from k8s_multicluster_mcp.errors import ClusterError, ClusterForbiddenError, ClusterStatus, NotFoundError
 from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, format_names
 from k8s_multicluster_mcp.names import check_name, check_namespace
@@ -25,6 +26,7 @@ from k8s_multicluster_mcp.records import (
 )
 from k8s_multicluster_mcp.selectors import LabelSelector, parse_selector
 from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot, SourceName
+from k8s_multicluster_mcp.triage import Rules
 
 R = TypeVar("R", bound=Record, covariant=True)
 ContextSpec = str | Sequence[str] | None
@@ -68,9 +70,19 @@ def _sort_key(record: Record) -> tuple[str, str]:
 class ClusterState:
     """Fleet-wide reads of pods, deployments, nodes and namespaces."""
 
-    def __init__(self, registry: ContextRegistry, source: ClusterSource) -> None:
+    def __init__(
+        self,
+        registry: ContextRegistry,
+        source: ClusterSource,
+        rules: Rules | None = None,
+        journal: ChangeJournal | None = None,
+    ) -> None:
         self.registry = registry
         self.source = source
+        self.rules = rules or Rules()
+        """Thresholds of failure triage (`--pending-grace`, `--restart-threshold`)."""
+        self.journal = journal
+        """What the watch stores saw change (watch mode); None in on-demand mode."""
         self.last_reports: dict[str, ClusterReport] = {}
         """The latest report per context, from whatever question touched it last."""
 

@@ -31,16 +31,16 @@ class Kind(str, Enum):
     DEPLOYMENT = "deployments"
     NODE = "nodes"
     NAMESPACE = "namespaces"
+    EVENT = "events"
+    """Read by the recent-changes question in on-demand mode; not a kind of the list tools yet."""
 
     @property
     def namespaced(self) -> bool:
-        return self in (Kind.POD, Kind.DEPLOYMENT)
+        return self in (Kind.POD, Kind.DEPLOYMENT, Kind.EVENT)
 
     @property
     def singular(self) -> str:
-        return {"pods": "Pod", "deployments": "Deployment", "nodes": "Node", "namespaces": "Namespace"}[
-            self.value
-        ]
+        return self.value[:-1].capitalize()
 
 
 _KIND_ALIASES: dict[str, Kind] = {
@@ -142,6 +142,8 @@ class PodRecord:
     started: datetime | None
     deleting_since: datetime | None
     ip: str | None = None
+    grace_seconds: int = 30
+    """The deletion grace period (or the spec's termination grace period)."""
 
     @property
     def restarts(self) -> int:
@@ -185,6 +187,8 @@ class DeploymentRecord:
     containers: tuple[ContainerSpec, ...]
     conditions: tuple[Condition, ...]
     created: datetime | None
+    revision: str | None = None
+    """The rollout revision (`deployment.kubernetes.io/revision`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +229,25 @@ class NamespaceRecord:
     created: datetime | None
 
 
-Record = PodRecord | DeploymentRecord | NodeRecord | NamespaceRecord
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    context: str
+    namespace: str
+    name: str
+    uid: str
+    resource_version: str
+    labels: Mapping[str, str]
+    type: str
+    """`Normal` or `Warning`."""
+    reason: str
+    message: str | None
+    object_kind: str
+    object_name: str
+    count: int
+    last_seen: datetime | None
+
+
+Record = PodRecord | DeploymentRecord | NodeRecord | NamespaceRecord | EventRecord
 
 
 def _meta(obj: Raw) -> Raw:
@@ -345,7 +367,14 @@ def pod_record(context: str, obj: Raw) -> PodRecord:
         started=parse_time(status.get("startTime")),
         deleting_since=parse_time(meta.get("deletionTimestamp")),
         ip=status.get("podIP") or None,
+        grace_seconds=_grace(
+            meta.get("deletionGracePeriodSeconds"), spec.get("terminationGracePeriodSeconds")
+        ),
     )
+
+
+def _grace(*values: Any) -> int:
+    return next((int(v) for v in values if isinstance(v, int) and not isinstance(v, bool)), 30)
 
 
 def _resources(section: Any) -> dict[str, str]:
@@ -389,6 +418,7 @@ def deployment_record(context: str, obj: Raw) -> DeploymentRecord:
         containers=containers,
         conditions=_conditions(status),
         created=parse_time(meta.get("creationTimestamp")),
+        revision=_opt((meta.get("annotations") or {}).get("deployment.kubernetes.io/revision")),
     )
 
 
@@ -437,11 +467,40 @@ def namespace_record(context: str, obj: Raw) -> NamespaceRecord:
     )
 
 
+def event_record(context: str, obj: Raw) -> EventRecord:
+    meta = _meta(obj)
+    involved = obj.get("involvedObject") or obj.get("regarding") or {}
+    series = obj.get("series") or {}
+    last_seen = (
+        parse_time(series.get("lastObservedTime"))
+        or parse_time(obj.get("lastTimestamp"))
+        or parse_time(obj.get("eventTime"))
+        or parse_time(obj.get("firstTimestamp"))
+        or parse_time(meta.get("creationTimestamp"))
+    )
+    return EventRecord(
+        context=context,
+        namespace=_str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        resource_version=str(meta.get("resourceVersion", "")),
+        labels=_NO_LABELS,
+        type=_str(obj.get("type") or "Normal"),
+        reason=_str(obj.get("reason") or ""),
+        message=_clip(obj.get("message") or obj.get("note")),
+        object_kind=_str(involved.get("kind") or ""),
+        object_name=str(involved.get("name") or ""),
+        count=int(series.get("count") or obj.get("count") or 1),
+        last_seen=last_seen,
+    )
+
+
 _BUILDERS: dict[Kind, Callable[[str, Raw], Record]] = {
     Kind.POD: pod_record,
     Kind.DEPLOYMENT: deployment_record,
     Kind.NODE: node_record,
     Kind.NAMESPACE: namespace_record,
+    Kind.EVENT: event_record,
 }
 
 

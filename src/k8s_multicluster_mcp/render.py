@@ -19,6 +19,7 @@ from k8s_multicluster_mcp.query import ClusterReport, FleetResult
 from k8s_multicluster_mcp.records import (
     DeploymentRecord,
     Kind,
+    NamespaceRecord,
     NodeRecord,
     PodRecord,
     Record,
@@ -212,9 +213,11 @@ def row(record: Record, now: datetime) -> Row:
             roles=",".join(record.roles) or "<none>", version=record.kubelet_version,
             internal_ip=record.internal_ip, age=age(record.created, now),
         )  # fmt: skip
-    return NamespaceRow(
-        context=record.context, name=record.name, status=record.phase, age=age(record.created, now)
-    )
+    if isinstance(record, NamespaceRecord):
+        return NamespaceRow(
+            context=record.context, name=record.name, status=record.phase, age=age(record.created, now)
+        )
+    raise TypeError(f"no list row for {type(record).__name__}")
 
 
 _COLUMNS: dict[Kind, tuple[str, ...]] = {

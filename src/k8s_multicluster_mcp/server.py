@@ -14,6 +14,7 @@ from mcp_types import CallToolResult, InputRequiredResult
 from pydantic import ValidationError
 
 from k8s_multicluster_mcp import __version__, deadlines, execplugin
+from k8s_multicluster_mcp.changes import ChangeJournal
 from k8s_multicluster_mcp.kubeconfig import ContextRegistry
 from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.settings import Settings
@@ -21,6 +22,7 @@ from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.sources.watch import WatchSource
 from k8s_multicluster_mcp.tools import register_tools
 from k8s_multicluster_mcp.tools.base import argument_errors
+from k8s_multicluster_mcp.triage import Rules
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +54,19 @@ def build_state(settings: Settings, registry: ContextRegistry) -> ClusterState:
         ttl=settings.cache_ttl,
         max_workers=settings.max_workers,
     )
+    rules = Rules(pending_grace=settings.pending_grace, restart_threshold=settings.restart_threshold)
     if not settings.watch:
-        return ClusterState(registry, live)
+        return ClusterState(registry, live, rules)
+    journal = ChangeJournal(rules)
     source = WatchSource(
         registry,
         live,
         request_timeout=settings.request_timeout,
         stale_after=settings.stale_after,
         idle_ttl=settings.idle_ttl,
+        on_change=journal.record,
     )
-    return ClusterState(registry, source)
+    return ClusterState(registry, source, rules, journal)
 
 
 class _Server(MCPServer[Any]):

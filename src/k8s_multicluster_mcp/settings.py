@@ -44,6 +44,8 @@ class Settings(BaseModel):
     request_timeout: float = Field(default=5.0, gt=0, le=300, allow_inf_nan=False)
     cache_ttl: float = Field(default=10.0, ge=0, le=3600, allow_inf_nan=False)
     max_workers: int = Field(default=16, ge=1, le=256)
+    pending_grace: float = Field(default=300.0, ge=0, le=86400, allow_inf_nan=False)
+    restart_threshold: int = Field(default=5, ge=1, le=10_000)
     stale_after: float = Field(default=120.0, ge=1, le=86400, allow_inf_nan=False)
     idle_ttl: float = Field(default=4 * 3600.0, ge=0, le=30 * 86400, allow_inf_nan=False)
 

@@ -24,6 +24,7 @@ def list_call(client: ApiClient, kind: Kind, namespace: str | None = None) -> Ca
         Kind.DEPLOYMENT: (apps.list_deployment_for_all_namespaces, apps.list_namespaced_deployment),
         Kind.NODE: (core.list_node, None),
         Kind.NAMESPACE: (core.list_namespace, None),
+        Kind.EVENT: (core.list_event_for_all_namespaces, core.list_namespaced_event),
     }
     cluster_wide, namespaced = calls[kind]
     return functools.partial(namespaced, namespace) if namespace and namespaced else cluster_wide

@@ -15,16 +15,16 @@ from mcp_types import ToolAnnotations
 
 from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.settings import Settings
-from k8s_multicluster_mcp.tools import core
+from k8s_multicluster_mcp.tools import core, fleet
 from k8s_multicluster_mcp.tools.base import ToolSpec, as_tool_errors, enabled, run_blocking
 
-__all__ = ["ToolSpec", "as_tool_errors", "core", "enabled", "register_tools", "run_blocking"]
+__all__ = ["ToolSpec", "as_tool_errors", "core", "enabled", "fleet", "register_tools", "run_blocking"]
 
 
 def register_tools(server: MCPServer[Any], state: ClusterState, settings: Settings) -> list[str]:
     """Add every enabled tool to `server`; returns their names."""
     names = []
-    for spec in core.TOOLS:
+    for spec in (*core.TOOLS, *fleet.TOOLS):
         if not enabled(spec, settings):
             continue
         fn = as_tool_errors(spec.make(state))

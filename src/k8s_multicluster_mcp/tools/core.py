@@ -74,10 +74,15 @@ def resolve_kind(kind: str, group: str | None = None, version: str | None = None
     return parsed
 
 
-def _answer(text: str, structured: BaseModel) -> CallToolResult:
+def answer(text: str, structured: BaseModel, *, exclude_none: bool = True) -> CallToolResult:
+    """A tool result: the compact text for the model, and the same answer as structured content.
+
+    `exclude_none=False` keeps every field of every item (null when unknown): the fleet tools'
+    item fields are an interface, present in each item.
+    """
     return CallToolResult(
         content=[TextContent(type="text", text=text)],
-        structured_content=structured.model_dump(mode="json", exclude_none=True),
+        structured_content=structured.model_dump(mode="json", exclude_none=exclude_none),
     )
 
 
@@ -162,7 +167,7 @@ def _contexts_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
             lines.append(one_line(f"Context {name!r} is defined in several files; use: {', '.join(names)}"))
         for problem in output.problems:
             lines.append(one_line(f"Unusable kubeconfig {problem.file}: {problem.reason}"))
-        return _answer("\n".join(lines), output)
+        return answer("\n".join(lines), output)
 
     return k8s_get_contexts
 
@@ -174,7 +179,7 @@ def _namespaces_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
         """List namespaces in one, several or all clusters."""
         check_limit(limit)
         result = await run_blocking(state.namespaces, context)
-        return _answer(*render_list(result, limit))
+        return answer(*render_list(result, limit))
 
     return k8s_get_namespaces
 
@@ -186,7 +191,7 @@ def _nodes_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
         """List nodes (status Ready/NotReady, roles, version, IP, age) in one, several or all clusters."""
         check_limit(limit)
         result = await run_blocking(state.nodes, context, label_selector)
-        return _answer(*render_list(result, limit))
+        return answer(*render_list(result, limit))
 
     return k8s_get_nodes
 
@@ -207,7 +212,7 @@ def _resources_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
         result = await run_blocking(
             state.list, resolve_kind(kind, group, version), context, namespace, label_selector
         )
-        return _answer(*render_list(result, limit))
+        return answer(*render_list(result, limit))
 
     return k8s_get_resources
 
@@ -240,7 +245,7 @@ def _resource_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
             )
         else:
             lines.append(f"{parsed.singular} {shown(name)} not found in the clusters that answered.")
-        return _answer("\n".join(lines), output)
+        return answer("\n".join(lines), output)
 
     return k8s_get_resource
 
@@ -253,7 +258,7 @@ def _cache_status_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
         mode it says the cache is off."""
         status = state.cache_status()
         wanted = {c.name for c in await run_blocking(state.registry.resolve, context)} if status else set()
-        return _answer(*render_cache_status(status, wanted))
+        return answer(*render_cache_status(status, wanted))
 
     return k8s_cache_status
 

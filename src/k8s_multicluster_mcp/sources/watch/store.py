@@ -6,7 +6,8 @@ store keeps, up to date on every change: records by namespace, pods by node, rec
 (`health.needs_attention`). A relist replaces everything at once: the new maps are built outside
 the lock and swapped in, so a reader sees either the old state or the new one, never a mix, and
 is never held up by more than a swap. Every change (old record -> new record; None for an add or
-a delete) is offered to the change listener, outside the lock.
+a delete) is offered to the change listener, outside the lock; the first fill is the starting
+point, not a change, and is not reported.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class KindStore:
         self._needs_attention = needs_attention(kind)
         self._lock = threading.Lock()
         self._index = _Indexes()
+        self._filled = False
 
     def __len__(self) -> int:
         return self._index.count
@@ -112,8 +114,9 @@ class KindStore:
             fresh.add(key_of(record), record, self._needs_attention(record))
         with self._lock:
             old, self._index = self._index, fresh
-        if self._on_change is None:
-            return
+        first, self._filled = not self._filled, True
+        if self._on_change is None or first:
+            return  # the first fill is where the cache starts, not a change
         for before in old.records():
             if fresh.get(key_of(before)) is None:
                 self._on_change(self.context, self.kind, before, None)

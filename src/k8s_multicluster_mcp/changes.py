@@ -1,0 +1,147 @@
+"""What changed lately across the fleet.
+
+In watch mode every change the watch stores see (old record -> new record) goes through `derive`,
+and what matters lands in a bounded `ChangeJournal`: pods that started failing or recovered,
+restart counts that rose, rollouts that started, finished or stalled, nodes whose readiness
+changed. In on-demand mode there is no stream to learn from, so the same question is answered from
+the Events API (`events_as_changes`); the answer says which.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from k8s_multicluster_mcp import triage
+from k8s_multicluster_mcp.records import DeploymentRecord, EventRecord, Kind, NodeRecord, PodRecord, Record
+
+JOURNAL_SIZE = 20_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Change:
+    at: datetime
+    context: str
+    kind: str
+    namespace: str
+    name: str
+    change: str
+    detail: str | None = None
+
+
+def _rollout_done(d: DeploymentRecord) -> bool:
+    return (
+        d.observed_generation >= d.generation
+        and d.updated_replicas == d.replicas
+        and d.available_replicas == d.replicas
+        and d.ready_replicas == d.replicas
+    )
+
+
+def _stalled(d: DeploymentRecord) -> str | None:
+    condition = next((c for c in d.conditions if c.type == "Progressing" and c.status == "False"), None)
+    return (condition.reason or "not progressing") if condition else None
+
+
+def derive(
+    context: str, kind: Kind, old: Record | None, new: Record | None, now: datetime, rules: triage.Rules
+) -> list[Change]:
+    """The changes worth telling a person about in one old -> new transition of one object."""
+    current = new or old
+    if current is None:
+        return []
+    namespace = getattr(current, "namespace", "")
+
+    def change(what: str, detail: str | None = None) -> Change:
+        return Change(now, context, kind.singular, namespace, current.name, what, detail)
+
+    out: list[Change] = []
+    if kind is Kind.POD and isinstance(new, PodRecord):
+        before = triage.classify(old, now, rules) if isinstance(old, PodRecord) else None
+        after = triage.classify(new, now, rules)
+        if after is not None and (before is None or before.reason != after.reason):
+            out.append(
+                change("started failing", after.reason + (f": {after.message}" if after.message else ""))
+            )
+        elif after is None and before is not None:
+            out.append(change("recovered", f"was {before.reason}"))
+        if isinstance(old, PodRecord) and new.restarts > old.restarts:
+            out.append(change("restarts rose", f"{old.restarts} -> {new.restarts}"))
+    elif kind is Kind.DEPLOYMENT and isinstance(new, DeploymentRecord) and isinstance(old, DeploymentRecord):
+        images = [c.image for c in new.containers if not c.init]
+        if new.generation > old.generation:
+            out.append(change("rollout started", f"generation {new.generation}: {', '.join(images)}"))
+        if _rollout_done(new) and not _rollout_done(old):
+            out.append(change("rollout finished", f"{new.available_replicas}/{new.replicas} available"))
+        stalled = _stalled(new)
+        if stalled and not _stalled(old):
+            out.append(change("rollout stalled", stalled))
+    elif (
+        kind is Kind.NODE
+        and isinstance(new, NodeRecord)
+        and isinstance(old, NodeRecord)
+        and new.ready != old.ready
+    ):
+        readiness = {"True": "Ready", "False": "NotReady"}
+        was, now_ready = readiness.get(old.ready, "Unknown"), readiness.get(new.ready, "Unknown")
+        out.append(change("readiness changed", f"{was} -> {now_ready}"))
+    return out
+
+
+class ChangeJournal:
+    """The last `size` changes of every watched context; fed by the watch stores' listener."""
+
+    def __init__(
+        self,
+        rules: triage.Rules | None = None,
+        size: int = JOURNAL_SIZE,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._rules = rules or triage.Rules()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._changes: deque[Change] = deque(maxlen=size)
+
+    def record(self, context: str, kind: Kind, old: Record | None, new: Record | None) -> None:
+        """`sources.watch.store.ChangeListener`: called by the stores for every change."""
+        found = derive(context, kind, old, new, self._clock(), self._rules)
+        if found:
+            with self._lock:
+                self._changes.extend(found)
+
+    def since(self, when: datetime, contexts: set[str], namespace: str | None = None) -> list[Change]:
+        """Changes at or after `when` in `contexts` (and `namespace`), newest first."""
+        with self._lock:
+            changes = list(self._changes)
+        return [
+            c
+            for c in reversed(changes)
+            if c.at >= when and c.context in contexts and (namespace is None or c.namespace == namespace)
+        ]
+
+
+def _event_detail(event: EventRecord) -> str:
+    kind = f"{event.type}: " if event.type != "Normal" else ""
+    repeated = f" (x{event.count})" if event.count > 1 else ""
+    return f"{kind}{event.message or ''}{repeated}"
+
+
+def events_as_changes(events: Sequence[Record], since: datetime) -> list[Change]:
+    """Events seen at or after `since`, newest first, as changes (on-demand mode)."""
+    out = [
+        Change(e.last_seen, e.context, e.object_kind, e.namespace, e.object_name, e.reason, _event_detail(e))
+        for e in events
+        if isinstance(e, EventRecord) and e.last_seen is not None and e.last_seen >= since
+    ]
+    out.sort(key=lambda c: c.at, reverse=True)
+    return out
+
+
+__all__ = ["Change", "ChangeJournal", "derive", "events_as_changes"]

@@ -1,0 +1,323 @@
+"""Answers of the fleet tools: structured output (pydantic models over the query layer's items) and
+compact text sized for a model: the provenance lines, a line of totals, a table of at most
+`limit` rows, and how many more were left out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel
+
+from k8s_multicluster_mcp.changes import Change
+from k8s_multicluster_mcp.fleet import (
+    ClusterSummary,
+    DeploymentCopy,
+    Drift,
+    FailingPod,
+    FleetAnswer,
+    FoundPod,
+    NodeProblem,
+    UnhealthyDeployment,
+)
+from k8s_multicluster_mcp.kubeconfig import format_names
+from k8s_multicluster_mcp.render import ClusterOut, age, provenance, table, utcnow
+from k8s_multicluster_mcp.text import one_line
+
+T = TypeVar("T")
+MESSAGE_CELL = 80
+
+
+class FleetOutput(BaseModel, Generic[T]):
+    """Per-cluster provenance, every match counted (`total`), the first `shown` returned."""
+
+    clusters: list[ClusterOut]
+    total: int
+    shown: int
+    items: list[T]
+    notes: list[str] = []
+
+
+class FailingPodsOutput(FleetOutput[FailingPod]):
+    by_reason: dict[str, int]
+    by_context: dict[str, int]
+
+
+class SummaryOutput(FleetOutput[ClusterSummary]):
+    totals: ClusterSummary
+
+
+class CompareOutput(FleetOutput[DeploymentCopy]):
+    name: str
+    drift: list[Drift]
+
+
+class ChangesOutput(FleetOutput[Change]):
+    minutes: float
+    source: Literal["watch", "events"]
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _secs(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def _head(answer: FleetAnswer[T], now: datetime) -> tuple[list[ClusterOut], list[str]]:
+    clusters = [ClusterOut.of(c, now) for c in answer.clusters]
+    return clusters, [*provenance(answer.clusters, now), *(one_line(n) for n in answer.notes)]
+
+
+def _more(items: Sequence[object], limit: int, hint: str) -> list[str]:
+    hidden = len(items) - limit
+    if hidden <= 0:
+        return []
+    by_context = Counter(getattr(i, "context", "?") for i in items[limit:])
+    where = ", ".join(f"{c}: {n}" for c, n in by_context.most_common(8))
+    return [f"… {hidden} more not shown ({where}); {hint}"]
+
+
+def _counts(counter: Counter[str] | dict[str, int], top: int = 8) -> str:
+    pairs = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    text = ", ".join(f"{k} {v}" for k, v in pairs[:top])
+    return text + (", …" if len(pairs) > top else "")
+
+
+def failing_pods(
+    answer: FleetAnswer[FailingPod], limit: int, now: datetime | None = None
+) -> tuple[str, FailingPodsOutput]:
+    now = now or utcnow()
+    clusters, lines = _head(answer, now)
+    shown = answer.items[:limit]
+    by_reason = Counter(f.reason for f in answer.items)
+    by_context = Counter(f.context for f in answer.items)
+    output = FailingPodsOutput(
+        clusters=clusters, total=len(answer.items), shown=len(shown), items=shown, notes=answer.notes,
+        by_reason=dict(by_reason), by_context=dict(by_context),
+    )  # fmt: skip
+    if not answer.items:
+        lines.append(
+            "No failing pods." if any(c.status == "ok" for c in clusters) else "No cluster answered."
+        )
+        return "\n".join(lines), output
+    lines.append(f"{_plural(len(answer.items), 'failing pod')}: {_counts(by_reason)}")
+    if len(by_context) > 1:
+        lines.append(f"by cluster: {_counts(by_context)}")
+    rows = [
+        [f.context, f.namespace, f.name, f.reason, str(f.restarts), _secs(f.age_seconds), f.owner or "-",
+         f.node or "-", one_line(f.message or "", MESSAGE_CELL)]
+        for f in shown
+    ]  # fmt: skip
+    lines.append(
+        table(["CONTEXT", "NAMESPACE", "POD", "REASON", "RESTARTS", "AGE", "OWNER", "NODE", "MESSAGE"], rows)
+    )
+    lines += _more(answer.items, limit, "raise `limit` or narrow with `reasons`, `namespace` or `context`.")
+    return "\n".join(lines), output
+
+
+def _summary_cells(s: ClusterSummary) -> list[str]:
+    nodes = f"{s.nodes_ready}/{s.nodes} ready" if s.nodes is not None else "-"
+    if s.nodes_cordoned:
+        nodes += f", {s.nodes_cordoned} cordoned"
+    phases = s.pods_by_phase or {}
+    pods = (
+        "-"
+        if s.pods_by_phase is None
+        else str(sum(phases.values())) + (f" ({_counts(phases, 4)})" if phases else "")
+    )
+    failing = s.failing_by_reason or {}
+    failing_text = f"{sum(failing.values())}" + (f" ({_counts(failing, 4)})" if failing else "")
+    deployments = f"{s.deployments_available}/{s.deployments} available" if s.deployments is not None else "-"
+    return [s.context, nodes, pods, failing_text if s.failing_by_reason is not None else "-", deployments]
+
+
+def _total(items: Sequence[ClusterSummary]) -> ClusterSummary:
+    def add(values: list[int | None]) -> int | None:
+        known = [v for v in values if v is not None]
+        return sum(known) if known else None
+
+    def merge(maps: list[dict[str, int] | None]) -> dict[str, int] | None:
+        known = [m for m in maps if m is not None]
+        return dict(sum((Counter(m) for m in known), Counter())) if known else None
+
+    return ClusterSummary(
+        context="fleet", nodes=add([s.nodes for s in items]), nodes_ready=add([s.nodes_ready for s in items]),
+        nodes_not_ready=add([s.nodes_not_ready for s in items]),
+        nodes_cordoned=add([s.nodes_cordoned for s in items]),
+        pods_by_phase=merge([s.pods_by_phase for s in items]),
+        failing_by_reason=merge([s.failing_by_reason for s in items]),
+        deployments=add([s.deployments for s in items]),
+        deployments_available=add([s.deployments_available for s in items]),
+        deployments_degraded=add([s.deployments_degraded for s in items]),
+    )  # fmt: skip
+
+
+def summary(answer: FleetAnswer[ClusterSummary], now: datetime | None = None) -> tuple[str, SummaryOutput]:
+    now = now or utcnow()
+    clusters, lines = _head(answer, now)
+    answered = {c.context for c in clusters if c.status == "ok"}
+    items = [s for s in answer.items if s.context in answered]
+    totals = _total(items)
+    output = SummaryOutput(clusters=clusters, total=len(items), shown=len(items), items=items, totals=totals)
+    if items:
+        rows = [_summary_cells(s) for s in items]
+        if len(items) > 1:
+            rows.append(_summary_cells(totals))
+        lines.append(table(["CONTEXT", "NODES", "PODS", "FAILING", "DEPLOYMENTS"], rows))
+    return "\n".join(lines), output
+
+
+def unhealthy_deployments(
+    answer: FleetAnswer[UnhealthyDeployment], limit: int, now: datetime | None = None
+) -> tuple[str, FleetOutput[UnhealthyDeployment]]:
+    now = now or utcnow()
+    clusters, lines = _head(answer, now)
+    shown = answer.items[:limit]
+    output = FleetOutput[UnhealthyDeployment](
+        clusters=clusters, total=len(answer.items), shown=len(shown), items=shown
+    )
+    if not answer.items:
+        lines.append(
+            "Every deployment is fully available." if any(c.status == "ok" for c in clusters) else ""
+        )
+        return "\n".join(x for x in lines if x), output
+    rows = [
+        [d.context, d.namespace, d.name, f"{d.ready}/{d.desired}", str(d.updated), str(d.available),
+         "; ".join(d.problems), ",".join(d.images), one_line(d.message or "", MESSAGE_CELL)]
+        for d in shown
+    ]  # fmt: skip
+    lines.append(f"{_plural(len(answer.items), 'deployment')} not healthy")
+    headers = [
+        "CONTEXT",
+        "NAMESPACE",
+        "NAME",
+        "READY",
+        "UP-TO-DATE",
+        "AVAILABLE",
+        "PROBLEMS",
+        "IMAGES",
+        "MESSAGE",
+    ]
+    lines.append(table(headers, rows))
+    lines += _more(answer.items, limit, "raise `limit` or narrow with `namespace` or `context`.")
+    return "\n".join(lines), output
+
+
+def node_problems(
+    answer: FleetAnswer[NodeProblem], limit: int, now: datetime | None = None
+) -> tuple[str, FleetOutput[NodeProblem]]:
+    now = now or utcnow()
+    clusters, lines = _head(answer, now)
+    shown = answer.items[:limit]
+    output = FleetOutput[NodeProblem](
+        clusters=clusters, total=len(answer.items), shown=len(shown), items=shown
+    )
+    if not answer.items:
+        lines.append("No node problems." if any(c.status == "ok" for c in clusters) else "")
+        return "\n".join(x for x in lines if x), output
+    rows = [
+        [n.context, n.name, ", ".join(n.problems), f"{_secs(n.since_seconds)} ago" if n.since else "-",
+         n.kubelet_version or "-"]
+        for n in shown
+    ]  # fmt: skip
+    lines.append(table(["CONTEXT", "NODE", "PROBLEMS", "SINCE", "VERSION"], rows))
+    lines += _more(answer.items, limit, "raise `limit` or narrow with `context`.")
+    return "\n".join(lines), output
+
+
+def found_pods(
+    answer: FleetAnswer[FoundPod], limit: int, now: datetime | None = None
+) -> tuple[str, FleetOutput[FoundPod]]:
+    now = now or utcnow()
+    clusters, lines = _head(answer, now)
+    shown = answer.items[:limit]
+    output = FleetOutput[FoundPod](clusters=clusters, total=len(answer.items), shown=len(shown), items=shown)
+    if not answer.items:
+        lines.append("No pod matches." if any(c.status == "ok" for c in clusters) else "")
+        return "\n".join(x for x in lines if x), output
+    lines.append(f"{_plural(len(answer.items), 'pod')} match" + ("es" if len(answer.items) == 1 else ""))
+    rows = [
+        [p.context, p.namespace, p.name, p.ready, p.phase, str(p.restarts), _secs(p.age_seconds),
+         p.node or "-", ",".join(p.images)]
+        for p in shown
+    ]  # fmt: skip
+    lines.append(
+        table(["CONTEXT", "NAMESPACE", "NAME", "READY", "PHASE", "RESTARTS", "AGE", "NODE", "IMAGES"], rows)
+    )
+    lines += _more(answer.items, limit, "raise `limit` or add filters.")
+    return "\n".join(lines), output
+
+
+def compare(
+    name: str, answer: FleetAnswer[DeploymentCopy], drift: list[Drift], now: datetime | None = None
+) -> tuple[str, CompareOutput]:
+    now = now or utcnow()
+    clusters, lines = _head(answer, now)
+    output = CompareOutput(
+        clusters=clusters, total=len(answer.items), shown=len(answer.items), items=answer.items,
+        notes=answer.notes, name=name, drift=drift,
+    )  # fmt: skip
+    rows = [
+        [c.context, "yes" if c.present else "NO", str(c.desired) if c.present else "-",
+         str(c.ready) if c.present else "-", c.revision or "-",
+         ",".join(f"{k}={v}" for k, v in c.images.items()) or "-"]
+        for c in answer.items
+    ]  # fmt: skip
+    lines.append(table(["CONTEXT", "PRESENT", "REPLICAS", "READY", "REVISION", "IMAGES"], rows))
+    if drift:
+        lines.append(f"Drift in {len(drift)} field(s):")
+        for d in drift:
+            values = ", ".join(f"{c}={v}" for c, v in d.values.items())
+            lines.append(one_line(f"  {d.field}: {values}", 400))
+    else:
+        lines.append(f"No drift: {name} is the same in {format_names([c.context for c in answer.items])}.")
+    return "\n".join(lines), output
+
+
+def changes(
+    answer: FleetAnswer[Change], source: Literal["watch", "events"], minutes: float, limit: int,
+    now: datetime | None = None,
+) -> tuple[str, ChangesOutput]:  # fmt: skip
+    now = now or utcnow()
+    clusters, lines = _head(answer, now)
+    shown = answer.items[:limit]
+    output = ChangesOutput(
+        clusters=clusters, total=len(answer.items), shown=len(shown), items=shown, notes=answer.notes,
+        minutes=minutes, source=source,
+    )  # fmt: skip
+    origin = "the watch journal" if source == "watch" else "the Events API (on-demand mode)"
+    lines.append(f"{_plural(len(answer.items), 'change')} in the last {minutes:g} min, from {origin}")
+    if shown:
+        rows = [
+            [f"{age(c.at, now)} ago", c.context, c.kind, c.namespace or "-", c.name, c.change,
+             one_line(c.detail or "", MESSAGE_CELL)]
+            for c in shown
+        ]  # fmt: skip
+        lines.append(table(["WHEN", "CONTEXT", "KIND", "NAMESPACE", "NAME", "CHANGE", "DETAIL"], rows))
+    lines += _more(answer.items, limit, "raise `limit` or shorten `minutes`.")
+    return "\n".join(lines), output
+
+
+__all__ = [
+    "ChangesOutput",
+    "CompareOutput",
+    "FailingPodsOutput",
+    "FleetOutput",
+    "SummaryOutput",
+    "changes",
+    "compare",
+    "failing_pods",
+    "found_pods",
+    "node_problems",
+    "summary",
+    "unhealthy_deployments",
+]

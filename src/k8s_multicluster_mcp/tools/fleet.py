@@ -1,0 +1,178 @@
+"""The fleet toolset: one call answers a question about every cluster, compactly, with each
+cluster's freshness stated. Thin: arguments, the query layer (`fleet`), the renderer."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from mcp_types import CallToolResult
+from pydantic import BeforeValidator, Field
+
+from k8s_multicluster_mcp import fleet, render_fleet
+from k8s_multicluster_mcp.errors import UserError
+from k8s_multicluster_mcp.query import ClusterState
+from k8s_multicluster_mcp.text import shown
+from k8s_multicluster_mcp.tools.base import ToolSpec, no_bool, run_blocking
+from k8s_multicluster_mcp.tools.core import (
+    MAX_LIMIT,
+    ContextArg,
+    NamespaceArg,
+    SelectorArg,
+    answer,
+    check_limit,
+)
+
+FleetLimitArg = Annotated[
+    int,
+    BeforeValidator(no_bool),
+    Field(description=f"Most items to return (1-{MAX_LIMIT}); all are counted."),
+]
+MAX_MINUTES = 24 * 60
+
+
+def _failing_pods(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_fleet_failing_pods(
+        context: ContextArg = None,
+        namespace: NamespaceArg = None,
+        label_selector: SelectorArg = None,
+        reasons: Annotated[
+            list[str] | None,
+            Field(description="Only these reasons, e.g. ['CrashLoopBackOff', 'OOMKilled', 'Pending']."),
+        ] = None,
+        limit: FleetLimitArg = 50,
+    ) -> Annotated[CallToolResult, render_fleet.FailingPodsOutput]:
+        """Every failing pod in every selected cluster, classified the way `kubectl get pods` names it
+        (CrashLoopBackOff, ImagePullBackOff, ErrImagePull, CreateContainerConfigError, OOMKilled,
+        Evicted, Unschedulable, Pending, NotReady, Terminating, Restarting, Init:…, Failed reasons),
+        most severe first, then most recent; with owner (Deployment/name), node, restarts and the
+        message. All are counted (by reason and by cluster); at most `limit` are listed."""
+        check_limit(limit)
+        found = await run_blocking(fleet.failing_pods, state, context, namespace, label_selector, reasons)
+        return answer(*render_fleet.failing_pods(found, limit), exclude_none=False)
+
+    return k8s_fleet_failing_pods
+
+
+def _summary(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_fleet_summary(
+        context: ContextArg = None,
+    ) -> Annotated[CallToolResult, render_fleet.SummaryOutput]:
+        """One line per cluster: nodes (ready, cordoned), pods by phase, failing pods by reason,
+        deployments fully available; plus fleet totals."""
+        found = await run_blocking(fleet.summary, state, context)
+        return answer(*render_fleet.summary(found), exclude_none=False)
+
+    return k8s_fleet_summary
+
+
+def _unhealthy_deployments(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_fleet_unhealthy_deployments(
+        context: ContextArg = None,
+        namespace: NamespaceArg = None,
+        label_selector: SelectorArg = None,
+        limit: FleetLimitArg = 50,
+    ) -> Annotated[CallToolResult, render_fleet.FleetOutput[fleet.UnhealthyDeployment]]:
+        """Deployments short of their desired available replicas, stalled (Progressing=False, e.g.
+        ProgressDeadlineExceeded), paused, or with a generation not yet observed: desired/ready/
+        available/updated, images and the condition message."""
+        check_limit(limit)
+        found = await run_blocking(fleet.unhealthy_deployments, state, context, namespace, label_selector)
+        return answer(*render_fleet.unhealthy_deployments(found, limit), exclude_none=False)
+
+    return k8s_fleet_unhealthy_deployments
+
+
+def _node_problems(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_fleet_node_problems(
+        context: ContextArg = None, limit: FleetLimitArg = 50
+    ) -> Annotated[CallToolResult, render_fleet.FleetOutput[fleet.NodeProblem]]:
+        """Nodes NotReady or Unknown (kubelet stopped posting status), under memory/disk/PID pressure,
+        with the network unavailable, or cordoned; since when."""
+        check_limit(limit)
+        found = await run_blocking(fleet.node_problems, state, context)
+        return answer(*render_fleet.node_problems(found, limit), exclude_none=False)
+
+    return k8s_fleet_node_problems
+
+
+def _find_pods(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_fleet_find_pods(
+        context: ContextArg = None,
+        namespace: NamespaceArg = None,
+        name: Annotated[
+            str | None, Field(description="Part of the pod name, or a glob like 'web-*'.")
+        ] = None,
+        label_selector: SelectorArg = None,
+        image: Annotated[
+            str | None, Field(description="Part of any container image, e.g. 'nginx:1.25'.")
+        ] = None,
+        node: Annotated[str | None, Field(description="Node name.")] = None,
+        phase: Annotated[
+            str | None, Field(description="Pending, Running, Succeeded, Failed or Unknown.")
+        ] = None,
+        limit: FleetLimitArg = 50,
+    ) -> Annotated[CallToolResult, render_fleet.FleetOutput[fleet.FoundPod]]:
+        """Pods across the fleet matching every filter given (name, labels, image, node, phase)."""
+        check_limit(limit)
+        if phase is not None and phase.strip().capitalize() not in _PHASES:
+            raise UserError(f"unknown phase {shown(phase)}; valid: {', '.join(_PHASES)}")
+        found = await run_blocking(
+            fleet.find_pods, state, context, namespace, name, label_selector, image, node, phase
+        )
+        return answer(*render_fleet.found_pods(found, limit), exclude_none=False)
+
+    return k8s_fleet_find_pods
+
+
+_PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+
+
+def _compare_deployment(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_fleet_compare_deployment(
+        name: Annotated[str, Field(description="Deployment name.")],
+        namespace: NamespaceArg = None,
+        context: ContextArg = None,
+    ) -> Annotated[CallToolResult, render_fleet.CompareOutput]:
+        """The same Deployment in every selected cluster: present or not, images per container,
+        desired/ready replicas, resource requests/limits, revision; and `drift`, every field that
+        differs across clusters with its value in each."""
+        found, drift = await run_blocking(fleet.compare_deployment, state, name, namespace, context)
+        return answer(*render_fleet.compare(name, found, drift), exclude_none=False)
+
+    return k8s_fleet_compare_deployment
+
+
+def _recent_changes(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_fleet_recent_changes(
+        minutes: Annotated[
+            float, BeforeValidator(no_bool), Field(description=f"How far back to look (1-{MAX_MINUTES}).")
+        ] = 30,
+        context: ContextArg = None,
+        namespace: NamespaceArg = None,
+        limit: FleetLimitArg = 50,
+    ) -> Annotated[CallToolResult, render_fleet.ChangesOutput]:
+        """What changed in the last `minutes`: pods that started failing (with the reason) or
+        recovered, restart counts that rose, rollouts that started, finished or stalled, nodes whose
+        readiness changed. With --watch from the watch journal; otherwise from the Events API (the
+        answer says which)."""
+        check_limit(limit)
+        if not 1 <= minutes <= MAX_MINUTES:
+            raise UserError(f"minutes must be between 1 and {MAX_MINUTES}, got {minutes:g}")
+        found, source = await run_blocking(fleet.recent_changes, state, minutes, context, namespace)
+        return answer(*render_fleet.changes(found, source, minutes, limit), exclude_none=False)
+
+    return k8s_fleet_recent_changes
+
+
+TOOLS = [
+    ToolSpec("k8s_fleet_failing_pods", "Failing pods everywhere", "fleet", _failing_pods),
+    ToolSpec("k8s_fleet_summary", "Fleet summary", "fleet", _summary),
+    ToolSpec("k8s_fleet_unhealthy_deployments", "Unhealthy deployments", "fleet", _unhealthy_deployments),
+    ToolSpec("k8s_fleet_node_problems", "Node problems", "fleet", _node_problems),
+    ToolSpec("k8s_fleet_find_pods", "Find pods across the fleet", "fleet", _find_pods),
+    ToolSpec(
+        "k8s_fleet_compare_deployment", "Compare a deployment across clusters", "fleet", _compare_deployment
+    ),
+    ToolSpec("k8s_fleet_recent_changes", "Recent changes", "fleet", _recent_changes),
+]

@@ -1,0 +1,150 @@
+"""Failure triage: is a pod failing, and why, in the words `kubectl get pods` uses.
+
+Pure functions of a record and the clock (no cluster, no source), so both modes classify alike
+and every row of the table is unit-tested with a fixed `now`. The table, first match wins:
+
+| pod state | reason |
+|---|---|
+| deletionTimestamp older than its grace period plus `pending_grace` | `Terminating` |
+| phase Failed with status.reason Evicted | `Evicted` |
+| phase Failed otherwise | status.reason, else the terminated container's reason, else `Failed` |
+| an init container waiting with a reason in `WAITING_REASONS` | `Init:` + that reason |
+| a container waiting with a reason in `WAITING_REASONS` | that reason |
+| a container terminated now with OOMKilled, or its last termination OOMKilled within `recent` | `OOMKilled` |
+| Pending with PodScheduled=False, reason Unschedulable | `Unschedulable` |
+| Pending for any other cause, created more than `pending_grace` ago | `Pending` |
+| Running with a container not ready, Ready=False for more than `pending_grace` | `NotReady` |
+| Running and ready, restarts >= `restart_threshold`, the last one within `recent` | `Restarting` |
+
+Never reported: Running+Ready pods below the restart rule, Succeeded pods, pods being deleted
+within their grace period, and pods merely Pending for less than `pending_grace`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from k8s_multicluster_mcp.records import Condition, PodRecord
+
+WAITING_REASONS = frozenset(
+    {
+        "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
+        "CreateContainerError", "InvalidImageName", "RunContainerError",
+    }
+)  # fmt: skip
+
+_SEVERITY = {
+    "OOMKilled": 0, "CrashLoopBackOff": 0,
+    "ImagePullBackOff": 1, "ErrImagePull": 1, "InvalidImageName": 1, "CreateContainerConfigError": 1,
+    "CreateContainerError": 1, "RunContainerError": 1,
+    "Evicted": 3, "Unschedulable": 4, "NotReady": 5, "Pending": 6, "Terminating": 7, "Restarting": 8,
+}  # fmt: skip
+_FAILED = 2
+"""Severity of a Failed pod's own reason (Error, DeadlineExceeded, …)."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The thresholds of the table (flags `--pending-grace` and `--restart-threshold`)."""
+
+    pending_grace: float = 300.0
+    restart_threshold: int = 5
+    recent: float = 3600.0
+    """How recent an OOM kill or a restart must be to count."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    reason: str
+    since: datetime | None
+    """When the pod entered this state, as far as the API says (for "most recent first")."""
+    message: str | None = None
+
+
+def severity(reason: str) -> int:
+    """Lower is worse: crash loops and OOM kills first, slow restarts last."""
+    return _SEVERITY.get(reason.removeprefix("Init:"), _FAILED)
+
+
+def _condition(pod: PodRecord, kind: str) -> Condition | None:
+    return next((c for c in pod.conditions if c.type == kind), None)
+
+
+def _ago(now: datetime, when: datetime) -> str:
+    seconds = int((now - when).total_seconds())
+    return f"{seconds // 60}m" if seconds >= 60 else f"{seconds}s"
+
+
+def classify(pod: PodRecord, now: datetime, rules: Rules | None = None) -> Failure | None:
+    """Why `pod` is failing, or None when it is not."""
+    rules = rules or Rules()
+    grace = timedelta(seconds=rules.pending_grace)
+    recent = timedelta(seconds=rules.recent)
+    if pod.deleting_since is not None:
+        if now - pod.deleting_since > timedelta(seconds=pod.grace_seconds) + grace:
+            return Failure(
+                "Terminating", pod.deleting_since, f"deletion requested {_ago(now, pod.deleting_since)} ago"
+            )
+        return None
+    if pod.phase == "Succeeded":
+        return None
+    main = [c for c in pod.containers if not c.init]
+    if pod.phase == "Failed":
+        terminated = next((c for c in pod.containers if c.state == "terminated" and c.reason), None)
+        finished = max((c.finished_at for c in pod.containers if c.finished_at), default=None)
+        if pod.reason == "Evicted":
+            return Failure("Evicted", finished or pod.started, pod.message)
+        reason = pod.reason or (terminated.reason if terminated else None) or "Failed"
+        return Failure(
+            reason, finished or pod.started, pod.message or (terminated.message if terminated else None)
+        )
+    for init in (True, False):
+        for c in pod.containers:
+            if c.init is init and c.state == "waiting" and c.reason in WAITING_REASONS:
+                since = c.last_finished_at or pod.started or pod.created
+                message = c.message or (f"last terminated: {c.last_reason}" if c.last_reason else None)
+                return Failure(("Init:" if init else "") + c.reason, since, message)
+    for c in main:
+        if c.state == "terminated" and c.reason == "OOMKilled":
+            return Failure("OOMKilled", c.finished_at, f"container {c.name} was OOMKilled")
+        if c.last_reason == "OOMKilled" and c.last_finished_at and now - c.last_finished_at <= recent:
+            when = _ago(now, c.last_finished_at)
+            return Failure(
+                "OOMKilled",
+                c.last_finished_at,
+                f"container {c.name} OOMKilled {when} ago ({c.restart_count} restarts)",
+            )
+    if pod.phase == "Pending":
+        scheduled = _condition(pod, "PodScheduled")
+        if scheduled and scheduled.status == "False" and scheduled.reason == "Unschedulable":
+            return Failure("Unschedulable", scheduled.last_transition or pod.created, scheduled.message)
+        if pod.created is not None and now - pod.created > grace:
+            return Failure("Pending", pod.created, pod.message or f"pending for {_ago(now, pod.created)}")
+        return None
+    if pod.phase != "Running":
+        return None
+    if not all(c.ready for c in main):
+        ready = _condition(pod, "Ready")
+        since = ready.last_transition if ready is not None and ready.status == "False" else pod.started
+        if since is not None and now - since > grace:
+            names = ", ".join(c.name for c in main if not c.ready)
+            return Failure("NotReady", since, (ready.message if ready else None) or f"not ready: {names}")
+        return None
+    last = max((c.last_finished_at for c in main if c.last_finished_at), default=None)
+    if pod.restarts >= rules.restart_threshold and last is not None and now - last <= recent:
+        return Failure("Restarting", last, f"{pod.restarts} restarts, the last {_ago(now, last)} ago")
+    return None
+
+
+def owner(pod: PodRecord) -> str | None:
+    """`Kind/name` of the pod's controller; a Deployment's ReplicaSet is shown as the Deployment."""
+    if pod.owner_kind is None or pod.owner_name is None:
+        return None
+    template_hash = pod.labels.get("pod-template-hash")
+    if pod.owner_kind == "ReplicaSet" and template_hash and pod.owner_name.endswith(f"-{template_hash}"):
+        return f"Deployment/{pod.owner_name[: -len(template_hash) - 1]}"
+    return f"{pod.owner_kind}/{pod.owner_name}"
+
+
+__all__ = ["WAITING_REASONS", "Failure", "Rules", "classify", "owner", "severity"]
