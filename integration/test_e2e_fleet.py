@@ -80,6 +80,7 @@ def test_failing_pods_in_one_call_under_4000_tokens(fleet: Fleet, namespace: str
         "age_seconds",
         "message",
     }
+    print(f"k8s_fleet_failing_pods: {len(body)} characters (~{len(body) // 4} tokens) for {3 * PODS} pods")
     assert len(body) / 4 < 4000, f"{len(body)} characters"
     assert body.splitlines()[-1].startswith(f"… {3 * FAILING - 50} more not shown")
     assert body.splitlines()[1] == f"{3 * FAILING} failing pods: " + ", ".join(
