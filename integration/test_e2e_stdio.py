@@ -29,6 +29,13 @@ TOOLS = {
     "k8s_get_resources",
     "k8s_get_resource",
     "k8s_cache_status",
+    "k8s_fleet_failing_pods",
+    "k8s_fleet_summary",
+    "k8s_fleet_unhealthy_deployments",
+    "k8s_fleet_node_problems",
+    "k8s_fleet_find_pods",
+    "k8s_fleet_compare_deployment",
+    "k8s_fleet_recent_changes",
 }
 
 

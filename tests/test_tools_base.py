@@ -111,3 +111,22 @@ def test_get_resource_refuses_an_invalid_name(tmp_path: Path, write_kubeconfig: 
     write_kubeconfig("c.yaml", {"prod": "https://127.0.0.1:9"})
     message = call(tmp_path, "k8s_get_resource", {"kind": "pod", "name": "../../secrets/x"})
     assert "invalid Pod name '../../secrets/x'" in message
+
+
+def test_when_no_cluster_answers_the_result_is_an_error_naming_each(
+    tmp_path: Path, write_kubeconfig: WriteKubeconfig
+) -> None:
+    write_kubeconfig("c.yaml", {"gone-1": "https://127.0.0.1:9", "gone-2": "https://127.0.0.1:9"})
+    settings = Settings(kubeconfig_dir=tmp_path / "kube", request_timeout=2)
+    state = build_state(settings, build_registry(settings))
+    server = build_server(settings, state)
+    try:
+        for tool, arguments in (("k8s_get_resources", {"kind": "pods"}), ("k8s_fleet_failing_pods", {}),
+                                ("k8s_fleet_summary", {})):  # fmt: skip
+            result = anyio.run(server.call_tool, tool, arguments)
+            assert result.is_error, tool
+            text = result.content[0].text
+            assert text.startswith("0 of 2 clusters answered")
+            assert "gone-1, gone-2: unreachable — connection refused" in text
+    finally:
+        state.source.close()
