@@ -13,16 +13,20 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from k8s_multicluster_mcp import triage
-from k8s_multicluster_mcp.records import DeploymentRecord, EventRecord, Kind, NodeRecord, PodRecord, Record
+from k8s_multicluster_mcp.records import (
+    DeploymentRecord,
+    EventRecord,
+    Kind,
+    NodeRecord,
+    PodRecord,
+    Record,
+    utcnow,
+)
 
 JOURNAL_SIZE = 20_000
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,12 @@ from k8s_multicluster_mcp.errors import NotFoundError
 from k8s_multicluster_mcp.health import deployment_needs_attention, node_needs_attention
 from k8s_multicluster_mcp.names import check_name, check_namespace
 from k8s_multicluster_mcp.query import ClusterReport, ClusterState, ContextSpec
-from k8s_multicluster_mcp.records import DeploymentRecord, Kind, NodeRecord, PodRecord
+from k8s_multicluster_mcp.records import DeploymentRecord, Kind, NodeRecord, PodRecord, utcnow
 from k8s_multicluster_mcp.text import shown
 
 T = TypeVar("T")
 ChangeSource = Literal["watch", "events"]
 Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import functools
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
@@ -64,6 +64,11 @@ def parse_kind(value: str) -> Kind:
             "(deploy), nodes (no), namespaces (ns)"
         )
     return kind
+
+
+def utcnow() -> datetime:
+    """Now, in UTC: the one clock every age and "as of" in answers is measured against."""
+    return datetime.now(timezone.utc)
 
 
 def parse_time(value: Any) -> datetime | None:

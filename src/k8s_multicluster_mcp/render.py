@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
@@ -23,24 +23,26 @@ from k8s_multicluster_mcp.records import (
     NodeRecord,
     PodRecord,
     Record,
+    utcnow,
 )
 from k8s_multicluster_mcp.sources.base import CacheEntry, CacheStatus
 from k8s_multicluster_mcp.text import CELL_LIMIT, LINE_LIMIT, one_line
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+def duration(seconds: float | None) -> str:
+    """kubectl-style: 45s, 12m, 5h, 3d ('?' when unknown)."""
+    if seconds is None:
+        return "?"
+    whole = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole >= size:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"
 
 
 def age(when: datetime | None, now: datetime | None = None) -> str:
-    """kubectl-style age: 45s, 12m, 5h, 3d."""
-    if when is None:
-        return "?"
-    seconds = max(0, int(((now or utcnow()) - when).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    """How long ago `when` was, kubectl-style."""
+    return duration(((now or utcnow()) - when).total_seconds() if when else None)
 
 
 class ClusterOut(BaseModel):

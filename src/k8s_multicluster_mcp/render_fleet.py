@@ -5,7 +5,7 @@ compact text sized for a model: the provenance lines, a line of totals, a table 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
@@ -23,7 +23,8 @@ from k8s_multicluster_mcp.fleet import (
     UnhealthyDeployment,
 )
 from k8s_multicluster_mcp.kubeconfig import format_names
-from k8s_multicluster_mcp.render import ClusterOut, age, provenance, table, utcnow
+from k8s_multicluster_mcp.records import utcnow
+from k8s_multicluster_mcp.render import ClusterOut, age, duration, provenance, table
 from k8s_multicluster_mcp.text import one_line
 
 T = TypeVar("T")
@@ -63,15 +64,6 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _secs(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s"
-
-
 def _head(answer: FleetAnswer[T], now: datetime) -> tuple[list[ClusterOut], list[str]]:
     clusters = [ClusterOut.of(c, now) for c in answer.clusters]
     return clusters, [*provenance(answer.clusters, now), *(one_line(n) for n in answer.notes)]
@@ -86,42 +78,76 @@ def _more(items: Sequence[object], limit: int, hint: str) -> list[str]:
     return [f"… {hidden} more not shown ({where}); {hint}"]
 
 
+def _listing(
+    answer: FleetAnswer[T],
+    limit: int,
+    now: datetime,
+    *,
+    headers: Sequence[str],
+    row: Callable[[T], list[str]],
+    heading: Sequence[str],
+    empty: str,
+    hint: str,
+) -> tuple[str, list[ClusterOut], list[T]]:
+    """The shape every fleet list shares: provenance, the heading lines, a table of the first
+    `limit` items, and what was left out; `empty` when nothing matched in the clusters that answered."""
+    clusters, lines = _head(answer, now)
+    shown = answer.items[:limit]
+    if answer.items:
+        lines += [*heading, table(headers, [row(i) for i in shown]), *_more(answer.items, limit, hint)]
+    elif any(c.status in ("ok", "stale") for c in clusters) and empty:
+        lines.append(empty)
+    return "\n".join(lines), clusters, shown
+
+
 def _counts(counter: Counter[str] | dict[str, int], top: int = 8) -> str:
     pairs = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
     text = ", ".join(f"{k} {v}" for k, v in pairs[:top])
     return text + (", …" if len(pairs) > top else "")
 
 
+def _failing_row(f: FailingPod) -> list[str]:
+    return [
+        f.context,
+        f.namespace,
+        f.name,
+        f.reason,
+        str(f.restarts),
+        duration(f.age_seconds),
+        f.owner or "-",
+        f.node or "-",
+        one_line(f.message or "", MESSAGE_CELL),
+    ]
+
+
 def failing_pods(
     answer: FleetAnswer[FailingPod], limit: int, now: datetime | None = None
 ) -> tuple[str, FailingPodsOutput]:
-    now = now or utcnow()
-    clusters, lines = _head(answer, now)
-    shown = answer.items[:limit]
     by_reason = Counter(f.reason for f in answer.items)
     by_context = Counter(f.context for f in answer.items)
-    output = FailingPodsOutput(
-        clusters=clusters, total=len(answer.items), shown=len(shown), items=shown, notes=answer.notes,
-        by_reason=dict(by_reason), by_context=dict(by_context),
-    )  # fmt: skip
-    if not answer.items:
-        lines.append(
-            "No failing pods." if any(c.status == "ok" for c in clusters) else "No cluster answered."
-        )
-        return "\n".join(lines), output
-    lines.append(f"{_plural(len(answer.items), 'failing pod')}: {_counts(by_reason)}")
+    heading = [f"{_plural(len(answer.items), 'failing pod')}: {_counts(by_reason)}"]
     if len(by_context) > 1:
-        lines.append(f"by cluster: {_counts(by_context)}")
-    rows = [
-        [f.context, f.namespace, f.name, f.reason, str(f.restarts), _secs(f.age_seconds), f.owner or "-",
-         f.node or "-", one_line(f.message or "", MESSAGE_CELL)]
-        for f in shown
-    ]  # fmt: skip
-    lines.append(
-        table(["CONTEXT", "NAMESPACE", "POD", "REASON", "RESTARTS", "AGE", "OWNER", "NODE", "MESSAGE"], rows)
+        heading.append(f"by cluster: {_counts(by_context)}")
+    text, clusters, shown = _listing(
+        answer,
+        limit,
+        now or utcnow(),
+        row=_failing_row,
+        heading=heading,
+        empty="No failing pods.",
+        headers=["CONTEXT", "NAMESPACE", "POD", "REASON", "RESTARTS", "AGE", "OWNER", "NODE", "MESSAGE"],
+        hint="raise `limit` or narrow with `reasons`, `namespace` or `context`.",
     )
-    lines += _more(answer.items, limit, "raise `limit` or narrow with `reasons`, `namespace` or `context`.")
-    return "\n".join(lines), output
+    output = FailingPodsOutput(
+        clusters=clusters,
+        total=len(answer.items),
+        shown=len(shown),
+        items=shown,
+        notes=answer.notes,
+        by_reason=dict(by_reason),
+        by_context=dict(by_context),
+    )
+    return text, output
 
 
 def _summary_cells(s: ClusterSummary) -> list[str]:
@@ -150,7 +176,9 @@ def _total(items: Sequence[ClusterSummary]) -> ClusterSummary:
         return dict(sum((Counter(m) for m in known), Counter())) if known else None
 
     return ClusterSummary(
-        context="fleet", nodes=add([s.nodes for s in items]), nodes_ready=add([s.nodes_ready for s in items]),
+        context="fleet",
+        nodes=add([s.nodes for s in items]),
+        nodes_ready=add([s.nodes_ready for s in items]),
         nodes_not_ready=add([s.nodes_not_ready for s in items]),
         nodes_cordoned=add([s.nodes_cordoned for s in items]),
         pods_by_phase=merge([s.pods_by_phase for s in items]),
@@ -158,7 +186,7 @@ def _total(items: Sequence[ClusterSummary]) -> ClusterSummary:
         deployments=add([s.deployments for s in items]),
         deployments_available=add([s.deployments_available for s in items]),
         deployments_degraded=add([s.deployments_degraded for s in items]),
-    )  # fmt: skip
+    )
 
 
 def summary(answer: FleetAnswer[ClusterSummary], now: datetime | None = None) -> tuple[str, SummaryOutput]:
@@ -176,85 +204,100 @@ def summary(answer: FleetAnswer[ClusterSummary], now: datetime | None = None) ->
     return "\n".join(lines), output
 
 
+def _deployment_row(d: UnhealthyDeployment) -> list[str]:
+    return [
+        d.context,
+        d.namespace,
+        d.name,
+        f"{d.ready}/{d.desired}",
+        str(d.updated),
+        str(d.available),
+        "; ".join(d.problems),
+        ",".join(d.images),
+        one_line(d.message or "", MESSAGE_CELL),
+    ]
+
+
 def unhealthy_deployments(
     answer: FleetAnswer[UnhealthyDeployment], limit: int, now: datetime | None = None
 ) -> tuple[str, FleetOutput[UnhealthyDeployment]]:
-    now = now or utcnow()
-    clusters, lines = _head(answer, now)
-    shown = answer.items[:limit]
-    output = FleetOutput[UnhealthyDeployment](
+    text, clusters, shown = _listing(
+        answer,
+        limit,
+        now or utcnow(),
+        row=_deployment_row,
+        headers=[
+            "CONTEXT",
+            "NAMESPACE",
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "PROBLEMS",
+            "IMAGES",
+            "MESSAGE",
+        ],
+        heading=[f"{_plural(len(answer.items), 'deployment')} not healthy"],
+        empty="Every deployment is fully available.",
+        hint="raise `limit` or narrow with `namespace` or `context`.",
+    )
+    return text, FleetOutput[UnhealthyDeployment](
         clusters=clusters, total=len(answer.items), shown=len(shown), items=shown
     )
-    if not answer.items:
-        lines.append(
-            "Every deployment is fully available." if any(c.status == "ok" for c in clusters) else ""
-        )
-        return "\n".join(x for x in lines if x), output
-    rows = [
-        [d.context, d.namespace, d.name, f"{d.ready}/{d.desired}", str(d.updated), str(d.available),
-         "; ".join(d.problems), ",".join(d.images), one_line(d.message or "", MESSAGE_CELL)]
-        for d in shown
-    ]  # fmt: skip
-    lines.append(f"{_plural(len(answer.items), 'deployment')} not healthy")
-    headers = [
-        "CONTEXT",
-        "NAMESPACE",
-        "NAME",
-        "READY",
-        "UP-TO-DATE",
-        "AVAILABLE",
-        "PROBLEMS",
-        "IMAGES",
-        "MESSAGE",
-    ]
-    lines.append(table(headers, rows))
-    lines += _more(answer.items, limit, "raise `limit` or narrow with `namespace` or `context`.")
-    return "\n".join(lines), output
+
+
+def _node_row(n: NodeProblem) -> list[str]:
+    since = f"{duration(n.since_seconds)} ago" if n.since else "-"
+    return [n.context, n.name, ", ".join(n.problems), since, n.kubelet_version or "-"]
 
 
 def node_problems(
     answer: FleetAnswer[NodeProblem], limit: int, now: datetime | None = None
 ) -> tuple[str, FleetOutput[NodeProblem]]:
-    now = now or utcnow()
-    clusters, lines = _head(answer, now)
-    shown = answer.items[:limit]
-    output = FleetOutput[NodeProblem](
+    text, clusters, shown = _listing(
+        answer,
+        limit,
+        now or utcnow(),
+        row=_node_row,
+        headers=["CONTEXT", "NODE", "PROBLEMS", "SINCE", "VERSION"],
+        heading=[],
+        empty="No node problems.",
+        hint="raise `limit` or narrow with `context`.",
+    )
+    return text, FleetOutput[NodeProblem](
         clusters=clusters, total=len(answer.items), shown=len(shown), items=shown
     )
-    if not answer.items:
-        lines.append("No node problems." if any(c.status == "ok" for c in clusters) else "")
-        return "\n".join(x for x in lines if x), output
-    rows = [
-        [n.context, n.name, ", ".join(n.problems), f"{_secs(n.since_seconds)} ago" if n.since else "-",
-         n.kubelet_version or "-"]
-        for n in shown
-    ]  # fmt: skip
-    lines.append(table(["CONTEXT", "NODE", "PROBLEMS", "SINCE", "VERSION"], rows))
-    lines += _more(answer.items, limit, "raise `limit` or narrow with `context`.")
-    return "\n".join(lines), output
+
+
+def _pod_row(p: FoundPod) -> list[str]:
+    return [
+        p.context,
+        p.namespace,
+        p.name,
+        p.ready,
+        p.phase,
+        str(p.restarts),
+        duration(p.age_seconds),
+        p.node or "-",
+        ",".join(p.images),
+    ]
 
 
 def found_pods(
     answer: FleetAnswer[FoundPod], limit: int, now: datetime | None = None
 ) -> tuple[str, FleetOutput[FoundPod]]:
-    now = now or utcnow()
-    clusters, lines = _head(answer, now)
-    shown = answer.items[:limit]
-    output = FleetOutput[FoundPod](clusters=clusters, total=len(answer.items), shown=len(shown), items=shown)
-    if not answer.items:
-        lines.append("No pod matches." if any(c.status == "ok" for c in clusters) else "")
-        return "\n".join(x for x in lines if x), output
-    lines.append(f"{_plural(len(answer.items), 'pod')} match" + ("es" if len(answer.items) == 1 else ""))
-    rows = [
-        [p.context, p.namespace, p.name, p.ready, p.phase, str(p.restarts), _secs(p.age_seconds),
-         p.node or "-", ",".join(p.images)]
-        for p in shown
-    ]  # fmt: skip
-    lines.append(
-        table(["CONTEXT", "NAMESPACE", "NAME", "READY", "PHASE", "RESTARTS", "AGE", "NODE", "IMAGES"], rows)
+    count = len(answer.items)
+    text, clusters, shown = _listing(
+        answer,
+        limit,
+        now or utcnow(),
+        row=_pod_row,
+        headers=["CONTEXT", "NAMESPACE", "NAME", "READY", "PHASE", "RESTARTS", "AGE", "NODE", "IMAGES"],
+        heading=[f"{_plural(count, 'pod')} match" + ("es" if count == 1 else "")],
+        empty="No pod matches.",
+        hint="raise `limit` or add filters.",
     )
-    lines += _more(answer.items, limit, "raise `limit` or add filters.")
-    return "\n".join(lines), output
+    return text, FleetOutput[FoundPod](clusters=clusters, total=count, shown=len(shown), items=shown)
 
 
 def compare(
@@ -263,15 +306,25 @@ def compare(
     now = now or utcnow()
     clusters, lines = _head(answer, now)
     output = CompareOutput(
-        clusters=clusters, total=len(answer.items), shown=len(answer.items), items=answer.items,
-        notes=answer.notes, name=name, drift=drift,
-    )  # fmt: skip
+        clusters=clusters,
+        total=len(answer.items),
+        shown=len(answer.items),
+        items=answer.items,
+        notes=answer.notes,
+        name=name,
+        drift=drift,
+    )
     rows = [
-        [c.context, "yes" if c.present else "NO", str(c.desired) if c.present else "-",
-         str(c.ready) if c.present else "-", c.revision or "-",
-         ",".join(f"{k}={v}" for k, v in c.images.items()) or "-"]
+        [
+            c.context,
+            "yes" if c.present else "NO",
+            str(c.desired) if c.present else "-",
+            str(c.ready) if c.present else "-",
+            c.revision or "-",
+            ",".join(f"{k}={v}" for k, v in c.images.items()) or "-",
+        ]
         for c in answer.items
-    ]  # fmt: skip
+    ]
     lines.append(table(["CONTEXT", "PRESENT", "REPLICAS", "READY", "REVISION", "IMAGES"], rows))
     if drift:
         lines.append(f"Drift in {len(drift)} field(s):")
@@ -284,27 +337,47 @@ def compare(
 
 
 def changes(
-    answer: FleetAnswer[Change], source: Literal["watch", "events"], minutes: float, limit: int,
+    answer: FleetAnswer[Change],
+    source: Literal["watch", "events"],
+    minutes: float,
+    limit: int,
     now: datetime | None = None,
-) -> tuple[str, ChangesOutput]:  # fmt: skip
+) -> tuple[str, ChangesOutput]:
     now = now or utcnow()
-    clusters, lines = _head(answer, now)
-    shown = answer.items[:limit]
-    output = ChangesOutput(
-        clusters=clusters, total=len(answer.items), shown=len(shown), items=shown, notes=answer.notes,
-        minutes=minutes, source=source,
-    )  # fmt: skip
     origin = "the watch journal" if source == "watch" else "the Events API (on-demand mode)"
-    lines.append(f"{_plural(len(answer.items), 'change')} in the last {minutes:g} min, from {origin}")
-    if shown:
-        rows = [
-            [f"{age(c.at, now)} ago", c.context, c.kind, c.namespace or "-", c.name, c.change,
-             one_line(c.detail or "", MESSAGE_CELL)]
-            for c in shown
-        ]  # fmt: skip
-        lines.append(table(["WHEN", "CONTEXT", "KIND", "NAMESPACE", "NAME", "CHANGE", "DETAIL"], rows))
-    lines += _more(answer.items, limit, "raise `limit` or shorten `minutes`.")
-    return "\n".join(lines), output
+    heading = f"{_plural(len(answer.items), 'change')} in the last {minutes:g} min, from {origin}"
+
+    def row(c: Change) -> list[str]:
+        return [
+            f"{age(c.at, now)} ago",
+            c.context,
+            c.kind,
+            c.namespace or "-",
+            c.name,
+            c.change,
+            one_line(c.detail or "", MESSAGE_CELL),
+        ]
+
+    text, clusters, shown = _listing(
+        answer,
+        limit,
+        now,
+        row=row,
+        headers=["WHEN", "CONTEXT", "KIND", "NAMESPACE", "NAME", "CHANGE", "DETAIL"],
+        heading=[heading],
+        empty=heading,
+        hint="raise `limit` or shorten `minutes`.",
+    )
+    output = ChangesOutput(
+        clusters=clusters,
+        total=len(answer.items),
+        shown=len(shown),
+        items=shown,
+        notes=answer.notes,
+        minutes=minutes,
+        source=source,
+    )
+    return text, output
 
 
 __all__ = [

@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -34,7 +33,7 @@ from k8s_multicluster_mcp.errors import (
     ClusterTimeoutError,
 )
 from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, capture_client_errors
-from k8s_multicluster_mcp.records import Kind, Raw, Record, to_record
+from k8s_multicluster_mcp.records import Kind, Raw, Record, to_record, utcnow
 from k8s_multicluster_mcp.selectors import LabelSelector
 from k8s_multicluster_mcp.sources.api import list_call
 from k8s_multicluster_mcp.sources.apierrors import classify
@@ -48,10 +47,6 @@ WORK_FACTOR = 3
 """A list may run this many times `timeout` in all (the rest in the background) before it is cut."""
 MAX_LIST_ITEMS = 150_000
 """Most objects kept from one list (the pods Kubernetes supports in one cluster); beyond, it is cut."""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class LiveSource:
@@ -155,7 +150,7 @@ class LiveSource:
                 self._cache[key] = error
 
     def _list(self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str) -> Snapshot:
-        started = _utcnow()
+        started = utcnow()
         budget = self._timeout * WORK_FACTOR
         with capture_client_errors() as exec_errors, deadlines.deadline(budget) as deadline:
             with self._lock:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 
 from k8s_multicluster_mcp.errors import UnknownKindError, UserError
 from k8s_multicluster_mcp.query import ClusterState
-from k8s_multicluster_mcp.records import Kind, parse_kind
+from k8s_multicluster_mcp.records import Kind, parse_kind, utcnow
 from k8s_multicluster_mcp.render import (
     CacheStatusOutput,
     ClusterOut,
@@ -27,7 +27,6 @@ from k8s_multicluster_mcp.render import (
     render_cache_status,
     render_list,
     table,
-    utcnow,
 )
 from k8s_multicluster_mcp.text import one_line, shown
 from k8s_multicluster_mcp.tools.base import ToolSpec, no_bool, run_blocking

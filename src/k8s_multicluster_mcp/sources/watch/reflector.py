@@ -27,7 +27,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -36,7 +36,7 @@ from kubernetes.client.exceptions import ApiException
 from k8s_multicluster_mcp import deadlines
 from k8s_multicluster_mcp.errors import ClusterApiError, ClusterError, ClusterForbiddenError
 from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, capture_client_errors
-from k8s_multicluster_mcp.records import Kind, Record, to_record
+from k8s_multicluster_mcp.records import Kind, Record, to_record, utcnow
 from k8s_multicluster_mcp.sources.api import list_call
 from k8s_multicluster_mcp.sources.apierrors import classify
 from k8s_multicluster_mcp.sources.base import CacheEntry
@@ -64,10 +64,6 @@ class Expired(Exception):
 
 class _NoStreamingList(Exception):
     """The server did not finish a streaming list; use LIST from now on."""
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _lines(response: Any) -> Iterator[bytes]:
@@ -202,7 +198,7 @@ class Reflector:
         self.last_error = f"{error.status}: {error.message}"
         if self.healthy or self.unhealthy_since is None:
             self.unhealthy_since = self._clock()
-            self.unhealthy_since_wall = _now()
+            self.unhealthy_since_wall = utcnow()
         self.healthy = False
         log.info("%s: watching %s failed: %s", self.ctx.name, self.kind.value, self.last_error)
 
@@ -213,7 +209,7 @@ class Reflector:
         self.healthy = True
         self.unhealthy_since = None
         self.unhealthy_since_wall = None
-        self.last_event = _now()
+        self.last_event = utcnow()
 
     # -- filling the store ---------------------------------------------------------------------
 
@@ -367,7 +363,7 @@ class Reflector:
                     self._mark_healthy()
                     return count
                 if pending is None:
-                    self.last_event = _now()
+                    self.last_event = utcnow()
                 continue
             record = to_record(self.kind, self.ctx.name, obj)
             count += 1
@@ -382,7 +378,7 @@ class Reflector:
                 self.store.delete(record)
             else:
                 self.store.upsert(record)
-            self.last_event = _now()
+            self.last_event = utcnow()
         if pending is not None:
             raise _NoStreamingList("the stream ended before its initial events did")
         return count

@@ -20,11 +20,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
 
 from k8s_multicluster_mcp.errors import ClusterError, ClusterForbiddenError
 from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry
-from k8s_multicluster_mcp.records import Kind
+from k8s_multicluster_mcp.records import Kind, utcnow
 from k8s_multicluster_mcp.selectors import LabelSelector
 from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot
 from k8s_multicluster_mcp.sources.watch import policy
@@ -37,10 +36,6 @@ KINDS = (Kind.POD, Kind.DEPLOYMENT, Kind.NODE)
 RECONCILE_EVERY = 2.0
 STOP_GRACE = 1.5
 """Seconds `close()` waits for the reflector threads (they end at once: their requests are cut)."""
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class WatchSource:
@@ -232,7 +227,7 @@ class WatchSource:
             context=reflector.ctx.name,
             kind=reflector.kind,
             items=reflector.store.select(namespace),
-            as_of=down_since or _now(),
+            as_of=down_since or utcnow(),
             source="cache",
             note=note,
             stale=bool(stale),
