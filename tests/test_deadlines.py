@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes.config.config_exception import ConfigException
@@ -86,14 +87,14 @@ def test_a_connection_released_before_the_deadline_passes_is_left_alone() -> Non
     theirs.close()
 
 
-def provider(command: str, tmp_path: Path) -> execplugin.BoundedExecProvider:
+def provider(command: str, tmp_path: Path) -> Any:
     script = tmp_path / "plugin"
     script.write_text(f"#!/bin/sh\n{command}\n")
     script.chmod(0o755)
     config = ConfigNode(
         "exec", {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(script)}
     )
-    return execplugin.BoundedExecProvider(config, str(tmp_path))
+    return execplugin.provider_class()(config, str(tmp_path))
 
 
 def running(marker: str) -> bool:

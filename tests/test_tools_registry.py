@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -75,3 +77,19 @@ def test_every_read_tool_has_a_description_and_output_schema(tmp_path: Path) -> 
         assert tool.description
         assert tool.output_schema, tool.name
     state.source.close()
+
+
+def test_building_the_server_does_not_load_the_kubernetes_client(tmp_path: Path) -> None:
+    """Half a second of imports that `initialize` must not wait for (issue: startup)."""
+    script = (
+        "import sys\n"
+        "from k8s_multicluster_mcp.server import build_registry, build_server, build_state\n"
+        "from k8s_multicluster_mcp.settings import Settings\n"
+        f"settings = Settings(kubeconfig_dir={str(tmp_path)!r}, watch=True)\n"
+        "build_server(settings, build_state(settings, build_registry(settings)))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'urllib3')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"

@@ -12,6 +12,7 @@ processes, so the blocked call raises at once and the thread is free again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import itertools
 import logging
@@ -20,9 +21,6 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any, Protocol
-
-from urllib3 import PoolManager, ProxyManager
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 log = logging.getLogger(__name__)
 
@@ -179,33 +177,37 @@ def cancel_all() -> None:
         item.expire()
 
 
-class _Owned:
-    """Pool mix-in: a connection sent on belongs to the sending thread's deadline until released."""
+@functools.cache
+def _owned_pools() -> dict[str, type[Any]]:
+    """Pool classes whose connections belong to the sending thread's deadline until released
+    (built on first use, so urllib3 loads with the kubernetes client, not at server start)."""
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
-        item = current()
-        if item is not None:
-            item.own_connection(conn)
-            if item.expired:
-                raise TimeoutError("the operation's deadline passed before the request was sent")
-        response = super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
-        if item is not None and item.expired:
-            # It expired while this connection was still being opened (no socket to cut then).
-            _cut(conn)
-        return response
+    class Owned:
+        def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+            item = current()
+            if item is not None:
+                item.own_connection(conn)
+                if item.expired:
+                    raise TimeoutError("the operation's deadline passed before the request was sent")
+            response = super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
+            if item is not None and item.expired:
+                # It expired while this connection was still being opened (no socket to cut then).
+                _cut(conn)
+            return response
 
-    def _put_conn(self, conn: Any) -> None:
-        if conn is not None:
-            conn._k8s_mcp_owner = None
-        super()._put_conn(conn)  # type: ignore[misc]
+        def _put_conn(self, conn: Any) -> None:
+            if conn is not None:
+                conn._k8s_mcp_owner = None
+            super()._put_conn(conn)  # type: ignore[misc]
 
+    class OwnedHTTPConnectionPool(Owned, HTTPConnectionPool):
+        pass
 
-class _OwnedHTTPConnectionPool(_Owned, HTTPConnectionPool):
-    pass
+    class OwnedHTTPSConnectionPool(Owned, HTTPSConnectionPool):
+        pass
 
-
-class _OwnedHTTPSConnectionPool(_Owned, HTTPSConnectionPool):
-    pass
+    return {"http": OwnedHTTPConnectionPool, "https": OwnedHTTPSConnectionPool}
 
 
 def track_connections(manager: Any) -> None:
@@ -214,11 +216,10 @@ def track_connections(manager: Any) -> None:
     A SOCKS proxy manager has pool classes of its own and is left as it is: its calls are bounded
     by the socket timeouts only.
     """
+    from urllib3 import PoolManager, ProxyManager
+
     if type(manager) in (PoolManager, ProxyManager):
-        manager.pool_classes_by_scheme = {
-            "http": _OwnedHTTPConnectionPool,
-            "https": _OwnedHTTPSConnectionPool,
-        }
+        manager.pool_classes_by_scheme = _owned_pools()
         manager.clear()
 
 

@@ -12,6 +12,7 @@ credentials (first use and every token renewal); `install()` points that name at
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -19,10 +20,6 @@ import subprocess  # nosec B404
 import sys
 import threading
 from typing import Any
-
-from kubernetes.config import kube_config
-from kubernetes.config.config_exception import ConfigException
-from kubernetes.config.exec_provider import ExecProvider
 
 from k8s_multicluster_mcp import deadlines
 
@@ -52,69 +49,82 @@ class _Plugin:
             pass
 
 
-class BoundedExecProvider(ExecProvider):
-    """`ExecProvider` whose `run` is bounded by the caller's deadline and killable at shutdown."""
+@functools.cache
+def provider_class() -> type[Any]:
+    """`BoundedExecProvider`, built on first use: importing the kubernetes client costs half a
+    second, which the server does not pay before it has answered `initialize`."""
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.exec_provider import ExecProvider
 
-    def run(self, previous_response: Any = None) -> Any:
-        spec: dict[str, Any] = {"interactive": False}
-        if previous_response:
-            spec["response"] = previous_response
-        if self.cluster:
-            cluster = dict(self.cluster.value)
-            for extension in cluster.get("extensions") or ():
-                if extension.get("name") == "client.authentication.k8s.io/exec":
-                    cluster["config"] = extension.get("extension")
-                    break
-            spec["cluster"] = cluster
-        env = dict(self.env)
-        env["KUBERNETES_EXEC_INFO"] = json.dumps(
-            {"apiVersion": self.api_version, "kind": "ExecCredential", "spec": spec}
-        )
-        current = deadlines.current()
-        timeout = current.remaining() if current is not None else DEFAULT_TIMEOUT
-        command = os.path.basename(str(self.args[0]))
-        try:
-            process = subprocess.Popen(
-                self.args,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=self.cwd,
-                env=env,
-                text=True,
-                # The client's own rule: a shell on Windows only, where plugins may be .cmd files.
-                shell=self.shell,  # nosec B602
-                start_new_session=sys.platform != "win32",
+    class BoundedExecProvider(ExecProvider):
+        """`ExecProvider` whose `run` is bounded by the caller's deadline and killable at shutdown."""
+
+        def run(self, previous_response: Any = None) -> Any:
+            spec: dict[str, Any] = {"interactive": False}
+            if previous_response:
+                spec["response"] = previous_response
+            if self.cluster:
+                cluster = dict(self.cluster.value)
+                for extension in cluster.get("extensions") or ():
+                    if extension.get("name") == "client.authentication.k8s.io/exec":
+                        cluster["config"] = extension.get("extension")
+                        break
+                spec["cluster"] = cluster
+            env = dict(self.env)
+            env["KUBERNETES_EXEC_INFO"] = json.dumps(
+                {"apiVersion": self.api_version, "kind": "ExecCredential", "spec": spec}
             )
-        except OSError as exc:
-            raise ConfigException(f"exec: cannot run {command}: {exc.strerror or exc}") from exc
-        plugin = _Plugin(process)
-        with _running_lock:
-            _running.add(plugin)
-        if current is not None:
-            current.own_process(plugin)
-        try:
-            stdout, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            plugin.kill_group()
-            process.communicate()
-            raise ConfigException(f"exec: {command} did not finish within {timeout:.3g}s; killed") from None
-        finally:
-            if current is not None:
-                current.disown_process(plugin)
+            current = deadlines.current()
+            timeout = current.remaining() if current is not None else DEFAULT_TIMEOUT
+            command = os.path.basename(str(self.args[0]))
+            try:
+                process = subprocess.Popen(
+                    self.args,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    cwd=self.cwd,
+                    env=env,
+                    text=True,
+                    # The client's own rule: a shell on Windows only, where plugins may be .cmd files.
+                    shell=self.shell,  # nosec B602
+                    start_new_session=sys.platform != "win32",
+                )
+            except OSError as exc:
+                raise ConfigException(f"exec: cannot run {command}: {exc.strerror or exc}") from exc
+            plugin = _Plugin(process)
             with _running_lock:
-                _running.discard(plugin)
-        if process.returncode != 0:
-            if current is not None and current.expired:
-                raise ConfigException(f"exec: {command} did not finish within {timeout:.3g}s; killed")
-            message = f"exec: process returned {process.returncode}"
-            if stderr.strip():
-                message += f". {stderr.strip()[-_STDERR_LIMIT:]}"
-            raise ConfigException(message)
-        return _status(stdout, self.api_version)
+                _running.add(plugin)
+            if current is not None:
+                current.own_process(plugin)
+            try:
+                stdout, stderr = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                plugin.kill_group()
+                process.communicate()
+                raise ConfigException(
+                    f"exec: {command} did not finish within {timeout:.3g}s; killed"
+                ) from None
+            finally:
+                if current is not None:
+                    current.disown_process(plugin)
+                with _running_lock:
+                    _running.discard(plugin)
+            if process.returncode != 0:
+                if current is not None and current.expired:
+                    raise ConfigException(f"exec: {command} did not finish within {timeout:.3g}s; killed")
+                message = f"exec: process returned {process.returncode}"
+                if stderr.strip():
+                    message += f". {stderr.strip()[-_STDERR_LIMIT:]}"
+                raise ConfigException(message)
+            return _status(stdout, self.api_version)
+
+    return BoundedExecProvider
 
 
 def _status(stdout: str, api_version: str) -> Any:
+    from kubernetes.config.config_exception import ConfigException
+
     try:
         data = json.loads(stdout)
     except ValueError as exc:
@@ -138,8 +148,10 @@ def kill_all() -> None:
 
 
 def install() -> None:
-    """Make the kubernetes client run exec plugins through `BoundedExecProvider`."""
-    setattr(kube_config, "ExecProvider", BoundedExecProvider)  # noqa: B010 - a name mypy cannot see
+    """Make the kubernetes client run exec plugins through `BoundedExecProvider` (idempotent)."""
+    from kubernetes.config import kube_config
+
+    setattr(kube_config, "ExecProvider", provider_class())  # noqa: B010 - a name mypy cannot see
 
 
-__all__ = ["BoundedExecProvider", "install", "kill_all"]
+__all__ = ["install", "kill_all", "provider_class"]

@@ -18,13 +18,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from kubernetes.client import ApiClient, Configuration
-from kubernetes.config.kube_config import KubeConfigLoader
 
-from k8s_multicluster_mcp import deadlines, execplugin
+from k8s_multicluster_mcp import deadlines
 from k8s_multicluster_mcp.errors import (
     AmbiguousContextError,
     ClusterAuthError,
@@ -33,6 +31,9 @@ from k8s_multicluster_mcp.errors import (
     NoContextsError,
 )
 from k8s_multicluster_mcp.text import one_line, shown
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient, Configuration
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,6 @@ class _ErrorCapture(logging.Filter):
 _client_errors = _ErrorCapture()
 logging.getLogger().addFilter(_client_errors)
 capture_client_errors = _client_errors.capture
-execplugin.install()
 
 
 class ContextRegistry:
@@ -505,6 +505,13 @@ class ContextRegistry:
         return client
 
     def _new_client(self, ctx: ContextInfo, config: dict[str, Any]) -> ApiClient:
+        # The kubernetes client loads here, on the first client, not when the server starts.
+        from kubernetes.client import ApiClient, Configuration
+        from kubernetes.config.kube_config import KubeConfigLoader
+
+        from k8s_multicluster_mcp import execplugin
+
+        execplugin.install()
         configuration = type.__call__(Configuration)
         try:
             with capture_client_errors() as errors:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -94,6 +96,7 @@ def build_server(settings: Settings, state: ClusterState) -> MCPServer[Any]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[None]:
         state.source.start()
+        threading.Thread(target=_preload_client, name="k8s-preload", daemon=True).start()
         try:
             yield
         finally:
@@ -111,6 +114,20 @@ def build_server(settings: Settings, state: ClusterState) -> MCPServer[Any]:
     names = register_tools(server, state, settings)
     log.info("registered %d tools: %s", len(names), ", ".join(names))
     return server
+
+
+PRELOAD_DELAY = 1.0
+"""Seconds after start before the kubernetes client is imported in the background: long enough
+for `initialize` to be answered first (the import takes half a second of CPU), short enough that
+the first question rarely pays for it."""
+
+
+def _preload_client() -> None:
+    time.sleep(PRELOAD_DELAY)
+    import kubernetes.client
+    import kubernetes.config.kube_config
+
+    log.debug("kubernetes client loaded (%s)", kubernetes.client.__name__)
 
 
 def shutdown(state: ClusterState) -> None:

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
-
-from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
+from typing import TYPE_CHECKING, Any
 
 from k8s_multicluster_mcp.records import Kind
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
 
 
 def list_call(client: ApiClient, kind: Kind, namespace: str | None = None) -> Callable[..., Any]:
     """The client method that lists (or, with `watch=True`, watches) `kind`, cluster-wide or in
     one namespace; keyword arguments are the API's list options."""
+    from kubernetes.client import AppsV1Api, CoreV1Api
+
     core, apps = CoreV1Api(client), AppsV1Api(client)
     calls: dict[Kind, tuple[Callable[..., Any], Callable[..., Any] | None]] = {
         Kind.POD: (core.list_pod_for_all_namespaces, core.list_namespaced_pod),

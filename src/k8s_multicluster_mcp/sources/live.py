@@ -36,7 +36,6 @@ from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, captur
 from k8s_multicluster_mcp.records import Kind, Raw, Record, to_record, utcnow
 from k8s_multicluster_mcp.selectors import LabelSelector
 from k8s_multicluster_mcp.sources.api import list_call
-from k8s_multicluster_mcp.sources.apierrors import classify
 from k8s_multicluster_mcp.sources.base import CacheStatus, Snapshot
 
 log = logging.getLogger(__name__)
@@ -164,6 +163,8 @@ class LiveSource:
                         break
                     items.append(to_record(kind, ctx.name, obj))
             except Exception as exc:
+                from k8s_multicluster_mcp.sources.apierrors import classify  # the client is loaded by now
+
                 error = (
                     ClusterTimeoutError(f"the list did not finish within {budget:g}s and was stopped")
                     if deadline.expired

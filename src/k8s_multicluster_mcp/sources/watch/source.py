@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from k8s_multicluster_mcp.errors import ClusterError, ClusterForbiddenError
 from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry
@@ -27,8 +28,10 @@ from k8s_multicluster_mcp.records import Kind, utcnow
 from k8s_multicluster_mcp.selectors import LabelSelector
 from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot
 from k8s_multicluster_mcp.sources.watch import policy
-from k8s_multicluster_mcp.sources.watch.reflector import Reflector
 from k8s_multicluster_mcp.sources.watch.store import ChangeListener, KindStore
+
+if TYPE_CHECKING:
+    from k8s_multicluster_mcp.sources.watch.reflector import Reflector
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +131,9 @@ class WatchSource:
             reflector.start()
 
     def _add(self, ctx: ContextInfo) -> list[Reflector]:
+        # Loads the kubernetes client: first done in the background, after the server started.
+        from k8s_multicluster_mcp.sources.watch.reflector import Reflector
+
         self._contexts[ctx.name] = ctx
         made = []
         for kind in KINDS:

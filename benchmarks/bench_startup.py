@@ -1,0 +1,109 @@
+"""Startup and the size of `tools/list`, side by side with a bare `MCPServer` on the same interpreter.
+
+For each, a fresh process is started over stdio and timed from spawn to the `initialize` answer
+and to the `tools/list` answer, interleaved over `rounds` repetitions (medians reported, and the
+ratio to the bare server). `tools/list` is measured in bytes, per tool and for output schemas.
+
+    .venv/bin/python -m benchmarks.bench_startup [--rounds N]
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+SCRIPT = Path(sys.executable).with_name("k8s-multicluster-mcp")
+BARE = """
+from mcp.server import MCPServer
+server = MCPServer("bare")
+@server.tool()
+def ping() -> str:
+    \"\"\"Answer pong.\"\"\"
+    return "pong"
+server.run("stdio")
+"""
+INITIALIZE = {
+    "jsonrpc": "2.0", "id": 1, "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
+}  # fmt: skip
+
+
+def one_start(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, dict[str, Any]]:
+    """Seconds to the initialize answer and to the tools/list answer, and the tools/list result."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    try:
+        proc.stdin.write(json.dumps(INITIALIZE) + "\n")
+        proc.stdin.flush()
+        proc.stdout.readline()
+        initialized = time.perf_counter() - started
+        proc.stdin.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n")
+        proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}) + "\n")
+        proc.stdin.flush()
+        listed_line = proc.stdout.readline()
+        listed = time.perf_counter() - started
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    return initialized, listed, json.loads(listed_line)["result"]
+
+
+def tools_size(result: dict[str, Any]) -> dict[str, float]:
+    tools = result["tools"]
+    total = len(json.dumps(result, separators=(",", ":")))
+    schemas = sum(len(json.dumps(t.get("outputSchema") or {}, separators=(",", ":"))) for t in tools)
+    return {"tools": len(tools), "tools_list_bytes": total, "bytes_per_tool": total / len(tools),
+            "output_schema_bytes": schemas}  # fmt: skip
+
+
+def run(rounds: int = 7) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as home:
+        env = {"HOME": home, "PATH": "/usr/bin:/bin", "KUBECONFIG_DIR": home}
+        ours: list[tuple[float, float]] = []
+        bare: list[tuple[float, float]] = []
+        result: dict[str, Any] = {}
+        for _ in range(rounds):
+            init, listed, result = one_start([str(SCRIPT)], env)
+            ours.append((init, listed))
+            b_init, b_listed, _ = one_start([sys.executable, "-c", BARE], env)
+            bare.append((b_init, b_listed))
+    out: dict[str, Any] = {
+        "initialize_s": statistics.median(i for i, _ in ours),
+        "tools_list_s": statistics.median(t for _, t in ours),
+        "bare_initialize_s": statistics.median(i for i, _ in bare),
+        "bare_tools_list_s": statistics.median(t for _, t in bare),
+    }
+    out["initialize_ratio"] = out["initialize_s"] / out["bare_initialize_s"]
+    out.update(tools_size(result))
+    return out
+
+
+def report(figures: dict[str, Any]) -> None:
+    print(
+        f"initialize: {figures['initialize_s'] * 1000:.0f} ms vs bare MCPServer {figures['bare_initialize_s'] * 1000:.0f} ms "
+        f"({figures['initialize_ratio']:.2f}x); tools/list answered at {figures['tools_list_s'] * 1000:.0f} ms"
+    )
+    print(
+        f"tools/list: {figures['tools']} tools, {figures['tools_list_bytes']:,} bytes "
+        f"({figures['bytes_per_tool']:,.0f} per tool; output schemas {figures['output_schema_bytes']:,})"
+    )
+
+
+def main() -> int:
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 7
+    report(run(rounds))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
