@@ -28,8 +28,9 @@ from typing import Any
 
 import orjson
 
-from k8s_multicluster_mcp.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry
 from k8s_multicluster_mcp.records import Kind
+from k8s_multicluster_mcp.sources.base import Snapshot
 from k8s_multicluster_mcp.sources.watch.reflector import Reflector
 from k8s_multicluster_mcp.sources.watch.store import KindStore
 
@@ -211,6 +212,62 @@ def gc_pause(total: int) -> dict[str, float]:
     return {"gc_ms": before * 1000, "gc_after_freeze_ms": after * 1000}
 
 
+class StoreSource:
+    """A `ClusterSource` over filled stores, answering as the watch source does once synced."""
+
+    def __init__(self, reflectors: list[Reflector]) -> None:
+        self.stores = {r.ctx.name: r.store for r in reflectors}
+
+    def fetch(self, contexts: Any, kind: Kind, namespace: Any = None, selector: Any = None,
+              attention_only: bool = False) -> dict[str, Any]:  # fmt: skip
+        now = datetime.now(timezone.utc)
+        out: dict[str, Any] = {}
+        for ctx in contexts:
+            store = self.stores[ctx.name]
+            if kind is not Kind.POD:
+                items: tuple[Any, ...] = ()
+            elif attention_only:
+                items = tuple(r for r in store.needing_attention() if namespace in (None, r.namespace))
+            else:
+                items = store.select(namespace)
+            out[ctx.name] = Snapshot(ctx.name, kind, items, now, "cache")
+        return out
+
+    def start(self) -> None: ...
+
+    def cache_status(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def query_latency(total: int, rounds: int = 30) -> dict[str, float]:
+    """p50/p99 of fleet questions over `total` cached pods, through the query layer."""
+    from k8s_multicluster_mcp import fleet
+    from k8s_multicluster_mcp.query import ClusterState
+
+    reflectors = fill(total)
+    registry = ContextRegistry(directory=None)
+    registry.resolve = lambda spec=None: [r.ctx for r in reflectors]  # type: ignore[method-assign]
+    state = ClusterState(registry, StoreSource(reflectors))  # type: ignore[arg-type]
+    questions = {
+        "failing_pods": lambda: fleet.failing_pods(state),
+        "summary": lambda: fleet.summary(state),
+        "find_pods": lambda: fleet.find_pods(state, name="service-1*"),
+    }
+    out = {}
+    for name, ask in questions.items():
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            ask()
+            times.append(time.perf_counter() - started)
+        times.sort()
+        out[f"{name}_p50_ms"] = times[len(times) // 2] * 1000
+        out[f"{name}_p99_ms"] = times[min(len(times) - 1, int(len(times) * 0.99))] * 1000
+    out["failing_pods_found"] = len(fleet.failing_pods(state).items)
+    return out
+
+
 def rss() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * 4096
@@ -232,7 +289,8 @@ def main() -> int:
     quick = "--quick" in sys.argv
     if len(sys.argv) == 4 and sys.argv[1] == "--one":
         what, total = sys.argv[2], int(sys.argv[3])
-        print(json.dumps(gc_pause(total) if what == "gc" else measure_one(what, total)))
+        measures = {"gc": gc_pause, "query": query_latency}
+        print(json.dumps(measures[what](total) if what in measures else measure_one(what, total)))
         return 0
     sizes = (10_000,) if quick else (10_000, 100_000)
     sample = orjson.dumps(pod_json(1))
@@ -259,6 +317,16 @@ def main() -> int:
         f"gc.collect() with {largest} cached pods: {pause['gc_ms']:.0f} ms; "
         f"after gc.freeze() (what --watch does once synced): {pause['gc_after_freeze_ms']:.1f} ms"
     )
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_cache", "--one", "query", str(largest)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    latency = json.loads(done.stdout.splitlines()[-1])
+    results.update(latency)
+    for name in ("failing_pods", "summary", "find_pods"):
+        print(
+            f"{name} over {largest} cached pods: p50 {latency[name + '_p50_ms']:.1f} ms, p99 {latency[name + '_p99_ms']:.1f} ms"
+        )
     rates = events_per_second(5_000 if quick else 20_000)
     for event, rate in rates.items():
         results[f"{event.lower()}_events_per_cpu_second"] = rate

@@ -43,7 +43,8 @@ def side_by_side(a: Callable[[], object], b: Callable[[], object]) -> tuple[floa
     return statistics.median(times_a), statistics.median(times_b)
 
 
-def main() -> int:
+def run() -> dict[str, float]:
+    """Decode ratio (typed client vs raw) and fan-out ratio (one by one vs parallel)."""
     fleet = ControlPlaneFleet(Path(tempfile.mkdtemp(prefix="k8s-mcp-bench-")))
     try:
         namespace = "bench"
@@ -65,11 +66,6 @@ def main() -> int:
             return [pod_record("c", obj) for obj in body["items"]]
 
         typed_s, raw_s = side_by_side(typed, raw)
-        print(
-            f"decode {PODS} pods: typed client {typed_s * 1000:.0f} ms, raw+orjson+records "
-            f"{raw_s * 1000:.0f} ms, "
-            f"ratio {typed_s / raw_s:.1f}x"
-        )
 
         files = sorted(fleet.kubeconfig_dir.iterdir())
         registry = ContextRegistry(directory=None, files=files)
@@ -82,13 +78,31 @@ def main() -> int:
             return state.pods(fleet.contexts, namespace)
 
         seq_s, par_s = side_by_side(sequential, parallel)
-        print(
-            f"fleet of {len(fleet.contexts)}: one by one {seq_s * 1000:.0f} ms, fanned out "
-            f"{par_s * 1000:.0f} ms, "
-            f"ratio {seq_s / par_s:.1f}x"
-        )
     finally:
         fleet.close()
+    return {
+        "decode_typed_ms": typed_s * 1000,
+        "decode_raw_ms": raw_s * 1000,
+        "decode_ratio": typed_s / raw_s,
+        "fanout_sequential_ms": seq_s * 1000,
+        "fanout_parallel_ms": par_s * 1000,
+        "fanout_ratio": seq_s / par_s,
+    }
+
+
+def report(figures: dict[str, float]) -> None:
+    print(
+        f"decode {PODS} pods: typed client {figures['decode_typed_ms']:.0f} ms, raw+orjson+records "
+        f"{figures['decode_raw_ms']:.0f} ms, ratio {figures['decode_ratio']:.1f}x"
+    )
+    print(
+        f"fleet of 3: one by one {figures['fanout_sequential_ms']:.0f} ms, fanned out "
+        f"{figures['fanout_parallel_ms']:.0f} ms, ratio {figures['fanout_ratio']:.1f}x"
+    )
+
+
+def main() -> int:
+    report(run())
     return 0
 
 

@@ -223,3 +223,30 @@ def pod_status(preset: str, image: str = "nginx:1.27", restarts: int = 5) -> dic
 
 def set_pod_status(api: ApiClient, namespace: str, name: str, preset: str, **kw: Any) -> None:
     CoreV1Api(api).patch_namespaced_pod_status(name, namespace, {"status": pod_status(preset, **kw)})
+
+
+FAILING_PRESETS = (
+    "crashloop", "image_pull_backoff", "oom_killed", "evicted", "unschedulable", "err_image_pull",
+    "create_container_config_error", "error",
+)  # fmt: skip
+
+
+def create_fleet_pods(api: ApiClient, namespace: str, pods: int, failing: int) -> list[str]:
+    """`pods` pods named web-NNNN, the first `failing` of them failing in mixed states (one of
+    FAILING_PRESETS each, in turn), every tenth of the rest Running; returns the failing names."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"web-{i:04d}" for i in range(pods)]
+    with ThreadPoolExecutor(8) as pool:
+        list(
+            pool.map(
+                lambda n: create_pod(api, namespace, n[1], labels={"app": f"web-{n[0] % 20}"}),
+                enumerate(names),
+            )
+        )
+        list(pool.map(lambda i: set_pod_status(api, namespace, names[i], FAILING_PRESETS[i % len(FAILING_PRESETS)]),
+                      range(failing)))  # fmt: skip
+        list(
+            pool.map(lambda i: set_pod_status(api, namespace, names[i], "running"), range(failing, pods, 10))
+        )
+    return names[:failing]

@@ -5,7 +5,6 @@ classified, the answer under 4,000 tokens with "N more not shown"."""
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio
@@ -15,33 +14,12 @@ from integration.backends import Fleet
 from integration.test_e2e_stdio import server_env, session, text
 
 PODS = 2000
-PRESETS = ["crashloop", "image_pull_backoff", "oom_killed", "evicted", "unschedulable", "err_image_pull",
-           "create_container_config_error", "error"]  # fmt: skip
 FAILING = PODS // 50  # 2%
-
-
-def seed_cluster(fleet: Fleet, context: str, namespace: str) -> None:
-    api = fleet.admin(context)
-    with ThreadPoolExecutor(8) as pool:
-        list(
-            pool.map(
-                lambda i: seed.create_pod(api, namespace, f"web-{i:04d}", labels={"app": f"web-{i % 20}"}),
-                range(PODS),
-            )
-        )
-        list(pool.map(lambda i: seed.set_pod_status(api, namespace, f"web-{i:04d}", PRESETS[i % len(PRESETS)]),
-                      range(FAILING)))  # fmt: skip
-        list(
-            pool.map(
-                lambda i: seed.set_pod_status(api, namespace, f"web-{i:04d}", "running"),
-                range(FAILING, PODS, 10),
-            )
-        )
 
 
 def test_failing_pods_in_one_call_under_4000_tokens(fleet: Fleet, namespace: str, tmp_path: Path) -> None:
     for ctx in fleet.contexts:
-        seed_cluster(fleet, ctx, namespace)
+        seed.create_fleet_pods(fleet.admin(ctx), namespace, PODS, FAILING)
     env = server_env(tmp_path, KUBECONFIG_DIR=str(fleet.kubeconfig_dir))
     allow = ",".join(fleet.contexts)
 

@@ -44,7 +44,7 @@ def _seconds(now: datetime, when: datetime | None) -> float | None:
 # -- failing pods ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class FailingPod:
     context: str
     namespace: str
@@ -73,7 +73,8 @@ def _failing(pods: Sequence[PodRecord], now: datetime, rules: triage.Rules) -> l
             )
         )  # fmt: skip
     oldest = datetime.min.replace(tzinfo=timezone.utc)
-    out.sort(key=lambda f: (triage.severity(f.reason), -(f.since or oldest).timestamp(), f.context, f.name))
+    severity = {reason: triage.severity(reason) for reason in {f.reason for f in out}}
+    out.sort(key=lambda f: (severity[f.reason], -(f.since or oldest).timestamp(), f.context, f.name))
     return out
 
 
@@ -86,9 +87,9 @@ def failing_pods(
     now: datetime | None = None,
 ) -> FleetAnswer[FailingPod]:
     """Every failing pod in the selected clusters, most severe first, then most recent."""
-    result = state.pods(context, namespace, label_selector)
+    result = state.list(Kind.POD, context, namespace, label_selector, attention_only=True)
     now = now or utcnow()
-    items = _failing(result.items, now, state.rules)
+    items = _failing([p for p in result.items if isinstance(p, PodRecord)], now, state.rules)
     notes = []
     if reasons:
         wanted = {r.strip().lower() for r in reasons if r.strip()}
@@ -208,10 +209,10 @@ def unhealthy_deployments(
     namespace: str | None = None,
     label_selector: str | None = None,
 ) -> FleetAnswer[UnhealthyDeployment]:
-    result = state.deployments(context, namespace, label_selector)
+    result = state.list(Kind.DEPLOYMENT, context, namespace, label_selector, attention_only=True)
     items = []
     for d in result.items:
-        if not deployment_needs_attention(d):
+        if not isinstance(d, DeploymentRecord) or not deployment_needs_attention(d):
             continue
         condition = next((c for c in d.conditions if c.status == "False" and c.message), None) or next(
             (c for c in d.conditions if c.type == "Progressing"), None
@@ -244,7 +245,7 @@ _PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailabl
 def node_problems(
     state: ClusterState, context: ContextSpec = None, now: datetime | None = None
 ) -> FleetAnswer[NodeProblem]:
-    result = state.nodes(context)
+    result = state.list(Kind.NODE, context, attention_only=True)
     now = now or utcnow()
     items = []
     for node in result.items:

@@ -92,12 +92,16 @@ class ClusterState:
         context: ContextSpec = None,
         namespace: str | None = None,
         label_selector: str | None = None,
+        *,
+        attention_only: bool = False,
     ) -> FleetResult[Record]:
+        """Records of `kind` in the selected clusters. `attention_only`: the caller wants only
+        what `health.needs_attention` accepts (the source may return just those, or more)."""
         selector = parse_selector(label_selector)
         scope = check_namespace(namespace) if kind.namespaced else None
         contexts = self.registry.resolve(context)
-        answers = self.source.fetch(contexts, kind, scope, selector)
-        notes = self._retry_in_context_namespace(contexts, kind, scope, selector, answers)
+        answers = self.source.fetch(contexts, kind, scope, selector, attention_only)
+        notes = self._retry_in_context_namespace(contexts, kind, scope, selector, answers, attention_only)
         items: list[Record] = []
         reports: list[ClusterReport] = []
         for ctx in contexts:
@@ -132,6 +136,7 @@ class ClusterState:
         scope: str | None,
         selector: LabelSelector | None,
         answers: dict[str, Snapshot | ClusterError],
+        attention_only: bool = False,
     ) -> dict[str, str]:
         """Where listing across all namespaces is forbidden, answer from the context's namespace.
 
@@ -146,7 +151,7 @@ class ClusterState:
                 retry.setdefault(ctx.namespace, []).append(ctx)
         notes: dict[str, str] = {}
         for ns, group in retry.items():
-            for name, answer in self.source.fetch(group, kind, ns, selector).items():
+            for name, answer in self.source.fetch(group, kind, ns, selector, attention_only).items():
                 if isinstance(answer, Snapshot):
                     answers[name] = answer
                     notes[name] = f"namespace {ns} only: may not list {kind.value} in all namespaces"

@@ -69,8 +69,14 @@ class ClusterSource(Protocol):
         kind: Kind,
         namespace: str | None = None,
         selector: LabelSelector | None = None,
+        attention_only: bool = False,
     ) -> dict[str, Snapshot | ClusterError]:
-        """Never raises for one cluster's failure; that cluster maps to its `ClusterError`."""
+        """Never raises for one cluster's failure; that cluster maps to its `ClusterError`.
+
+        `attention_only`: the caller keeps only objects `health.needs_attention` accepts, so a
+        source may return just those (the watch cache's index answers in O(answer)); returning
+        more is correct too (the live source lists everything).
+        """
         ...
 
     def start(self) -> None:

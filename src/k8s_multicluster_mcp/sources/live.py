@@ -89,6 +89,7 @@ class LiveSource:
         kind: Kind,
         namespace: str | None = None,
         selector: LabelSelector | None = None,
+        attention_only: bool = False,
     ) -> dict[str, Snapshot | ClusterError]:
         namespace = namespace if kind.namespaced else None
         selector_text = str(selector) if selector else ""

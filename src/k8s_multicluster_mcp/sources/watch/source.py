@@ -185,6 +185,7 @@ class WatchSource:
         kind: Kind,
         namespace: str | None = None,
         selector: LabelSelector | None = None,
+        attention_only: bool = False,
     ) -> dict[str, Snapshot | ClusterError]:
         if kind not in KINDS:
             return self._live.fetch(contexts, kind, namespace, selector)
@@ -199,7 +200,7 @@ class WatchSource:
                 reflector.view() if reflector else None, namespace, now, self._stale_after
             )
             if decision == "cache" and reflector is not None:
-                out[ctx.name] = self._snapshot(reflector, namespace)
+                out[ctx.name] = self._snapshot(reflector, namespace, attention_only=attention_only)
             elif decision == "forbidden":
                 out[ctx.name] = ClusterForbiddenError(why or f"may not list {kind.value}")
             else:
@@ -211,7 +212,7 @@ class WatchSource:
         if live:
             for name, answer in self._live.fetch(live, kind, namespace, selector).items():
                 if isinstance(answer, ClusterError) and name in stale:
-                    out[name] = self._snapshot(stale[name], namespace, live_error=answer)
+                    out[name] = self._snapshot(stale[name], namespace, answer, attention_only)
                 elif isinstance(answer, Snapshot) and name in notes:
                     out[name] = replace(answer, note="; ".join(n for n in (answer.note, notes[name]) if n))
                 else:
@@ -219,9 +220,21 @@ class WatchSource:
         return out
 
     def _snapshot(
-        self, reflector: Reflector, namespace: str | None, live_error: ClusterError | None = None
+        self,
+        reflector: Reflector,
+        namespace: str | None,
+        live_error: ClusterError | None = None,
+        attention_only: bool = False,
     ) -> Snapshot:
         """The cached objects; as of now while the watch is up, else as of when it went down."""
+        if attention_only:
+            items = tuple(
+                r
+                for r in reflector.store.needing_attention()
+                if namespace in (None, getattr(r, "namespace", None))
+            )
+        else:
+            items = reflector.store.select(namespace)
         down_since = reflector.unhealthy_since_wall
         note = stale = None
         if down_since is not None:
@@ -232,7 +245,7 @@ class WatchSource:
         return Snapshot(
             context=reflector.ctx.name,
             kind=reflector.kind,
-            items=reflector.store.select(namespace),
+            items=items,
             as_of=down_since or utcnow(),
             source="cache",
             note=note,

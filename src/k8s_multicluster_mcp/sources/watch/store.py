@@ -37,13 +37,13 @@ def _owner_of(record: Record) -> tuple[str, str, str] | None:
 
 @dataclass
 class _Indexes:
-    """Records by namespace (the primary map: one entry per record, no second copy), plus keys by
-    node, by owner and of records needing attention."""
+    """Records by namespace (the primary map), keys by node and by owner, and the records that
+    need attention (a map of its own: the fleet's most frequent question reads it whole)."""
 
     by_namespace: dict[str, dict[Key, Record]] = field(default_factory=dict)
     by_node: dict[str, set[Key]] = field(default_factory=dict)
     by_owner: dict[tuple[str, str, str], set[Key]] = field(default_factory=dict)
-    attention: set[Key] = field(default_factory=set)
+    attention: dict[Key, Record] = field(default_factory=dict)
     count: int = 0
 
     def get(self, key: Key) -> Record | None:
@@ -64,7 +64,7 @@ class _Indexes:
         if owner:
             self.by_owner.setdefault(owner, set()).add(key)
         if attention:
-            self.attention.add(key)
+            self.attention[key] = record
 
     def remove(self, key: Key) -> Record | None:
         namespace = self.by_namespace.get(key[0])
@@ -80,7 +80,7 @@ class _Indexes:
         owner = _owner_of(record)
         if owner:
             _discard(self.by_owner, owner, key)
-        self.attention.discard(key)
+        self.attention.pop(key, None)
         return record
 
 
@@ -160,7 +160,7 @@ class KindStore:
 
     def needing_attention(self) -> tuple[Record, ...]:
         with self._lock:
-            return self._records(self._index.attention)
+            return tuple(self._index.attention.values())
 
 
 __all__ = ["ChangeListener", "Key", "KindStore", "key_of"]

@@ -1,0 +1,110 @@
+"""`python -m benchmarks run [--quick] [--output FILE.json]`: every benchmark in one run.
+
+Prints each part's table and the product's targets (met or not), and writes every figure as JSON.
+Ratios come from interleaved repetitions and medians measured side by side in this one run; no
+threshold is asserted (the machines are shared and noisy). `--quick` is the smoke test CI runs:
+small sizes, a few rounds, under five minutes.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import bench_fleet, bench_list, bench_startup
+
+
+def _versions() -> dict[str, str]:
+    return {
+        name: importlib.metadata.version(name)
+        for name in ("k8s-multicluster-mcp", "mcp", "kubernetes", "orjson")
+    }
+
+
+def _cache(quick: bool) -> dict[str, Any]:
+    """bench_cache in a process of its own (it measures memory)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        output = Path(tmp) / "cache.json"
+        args = [sys.executable, "-m", "benchmarks.bench_cache", "--output", str(output)] + (
+            ["--quick"] if quick else []
+        )
+        subprocess.run(args, check=True, timeout=1800)
+        return dict(json.loads(output.read_text()))
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """(target, figure, met) for the product's targets; None where this run did not measure it."""
+    cache, fleet, startup = results["cache"], results["fleet"], results["startup"]
+    ratios = fleet["ratios"]
+    peers = [
+        k
+        for k in ratios
+        if k.startswith("watch_vs_")
+        and k.endswith("_time_ratio")
+        and "on_demand" not in k
+        and "original" not in k
+    ]
+    best_time = min((ratios[k] for k in peers), default=None)
+    best_bytes = min((ratios[k.replace("_time_", "_bytes_")] for k in peers), default=None)
+    per_pod = cache.get("tracemalloc_bytes_per_pod_100000")
+    p99 = cache.get("failing_pods_p99_ms")
+    largest = "100k" if per_pod is not None else "10k"
+    rows: list[tuple[str, str, bool | None]] = [
+        ("<= 2 KB per cached pod at 100k pods", f"{per_pod:,.0f} B" if per_pod else "not measured (--quick)", per_pod <= 2048 if per_pod else None),
+        (">= 10k pod events/s per core", f"{cache['added_events_per_cpu_second']:,.0f} ADDED, {cache['modified_events_per_cpu_second']:,.0f} MODIFIED",
+         min(cache["added_events_per_cpu_second"], cache["modified_events_per_cpu_second"]) >= 10_000),
+        ("failing pods p99 <= 10 ms over 100k cached pods", f"{p99:.1f} ms at {largest}", p99 <= 10 if largest == "100k" else None),
+        (">= 100x watch vs on-demand (3 x 2,000 pods)", f"{ratios['watch_vs_on_demand_time_ratio']:.1f}x at {fleet['pods_per_cluster']} pods",
+         ratios["watch_vs_on_demand_time_ratio"] >= 100 if fleet["pods_per_cluster"] >= 2000 else None),
+        (">= 50x less time than the best peer", f"{best_time:.1f}x" if best_time else "no peer ran", best_time >= 50 if best_time and fleet["pods_per_cluster"] >= 2000 else None),
+        (">= 20x fewer bytes than the best peer", f"{best_bytes:.1f}x" if best_bytes else "no peer ran", best_bytes >= 20 if best_bytes and fleet["pods_per_cluster"] >= 2000 else None),
+        ("initialize <= 1.2x a bare MCPServer", f"{startup['initialize_ratio']:.2f}x", startup["initialize_ratio"] <= 1.2),
+        ("tools/list <= 1 KB per tool", f"{startup['bytes_per_tool']:,.0f} B per tool", startup["bytes_per_tool"] <= 1024),
+    ]  # fmt: skip
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] != "run":
+        print(__doc__)
+        return 2
+    quick = "--quick" in argv
+    output = Path(argv[argv.index("--output") + 1]) if "--output" in argv else None
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d"), "quick": quick, "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+        "python": platform.python_version(), "versions": _versions(),
+    }  # fmt: skip
+    print("== startup and tools/list")
+    results["startup"] = bench_startup.run(rounds=3 if quick else 9)
+    bench_startup.report(results["startup"])
+    print("== the cache at scale, in process")
+    results["cache"] = _cache(quick)
+    print("== the fleet question end to end over MCP stdio")
+    results["fleet"] = bench_fleet.run(pods=300 if quick else 2000, rounds=3 if quick else 9)
+    bench_fleet.report(results["fleet"])
+    print("== listing: decode and fan-out")
+    results["list"] = bench_list.run()
+    bench_list.report(results["list"])
+    print("== targets")
+    rows = targets(results)
+    results["targets"] = [{"target": t, "figure": f, "met": m} for t, f, m in rows]
+    for target, figure, met in rows:
+        print(f"  {'met ' if met else 'MISS' if met is False else '  - '}  {target}: {figure}")
+    results["seconds"] = round(time.monotonic() - started, 1)
+    print(f"(took {results['seconds']} s)")
+    if output is not None:
+        output.write_text(json.dumps(results, indent=2, default=str) + "\n")
+        print(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
