@@ -285,6 +285,16 @@ def events_per_second(pods: int) -> dict[str, float]:
     return out
 
 
+def in_fresh_process(what: str, total: int) -> dict[str, Any]:
+    """One measure (`tracemalloc`, `rss`, `gc`, `query`) in a new interpreter, so none leaks into
+    the next."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_cache", "--one", what, str(total)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return dict(json.loads(done.stdout.splitlines()[-1]))
+
+
 def main() -> int:
     quick = "--quick" in sys.argv
     if len(sys.argv) == 4 and sys.argv[1] == "--one":
@@ -299,29 +309,17 @@ def main() -> int:
     results: dict[str, Any] = {"pod_json_bytes": len(sample)}
     for total in sizes:
         for what in ("tracemalloc", "rss"):
-            done = subprocess.run(
-                [sys.executable, "-m", "benchmarks.bench_cache", "--one", what, str(total)],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            per = json.loads(done.stdout.splitlines()[-1])["bytes_per_pod"]
+            per = in_fresh_process(what, total)["bytes_per_pod"]
             results[f"{what}_bytes_per_pod_{total}"] = per
             print(f"{total:>7} pods over {CONTEXTS} contexts, {what:>11}: {per:,.0f} bytes per cached pod")
     largest = sizes[-1]
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_cache", "--one", "gc", str(largest)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    pause = json.loads(done.stdout.splitlines()[-1])
+    pause = in_fresh_process("gc", largest)
     results.update(pause)
     print(
         f"gc.collect() with {largest} cached pods: {pause['gc_ms']:.0f} ms; "
         f"after gc.freeze() (what --watch does once synced): {pause['gc_after_freeze_ms']:.1f} ms"
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_cache", "--one", "query", str(largest)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    latency = json.loads(done.stdout.splitlines()[-1])
+    latency = in_fresh_process("query", largest)
     results.update(latency)
     for name in ("failing_pods", "summary", "find_pods"):
         print(

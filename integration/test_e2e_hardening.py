@@ -72,6 +72,19 @@ def test_a_hung_plugin_costs_its_context_only(
     assert hostile.wait_until(lambda: not hostile.processes_running(MARKER), timeout=2)
 
 
+def stop(proc: subprocess.Popen[str], how: str) -> float:
+    """Tell the server to stop as an MCP client or a service manager would; seconds until it ended."""
+    started = time.monotonic()
+    if how == "stdin closed":
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.stdin = None  # so communicate() does not flush the closed pipe
+    else:
+        proc.send_signal(signal.SIGTERM if how == "SIGTERM" else signal.SIGINT)
+    proc.wait(timeout=30)
+    return time.monotonic() - started
+
+
 @pytest.mark.parametrize("how", ["stdin closed", "SIGTERM", "SIGINT"])
 def test_the_server_ends_within_2s_and_leaves_no_child(
     with_hung_context: Path, tmp_path: Path, how: str
@@ -115,14 +128,7 @@ def test_the_server_ends_within_2s_and_leaves_no_child(
             }
         )
         assert hostile.wait_until(lambda: bool(hostile.processes_running(MARKER)), timeout=5)
-        started = time.monotonic()
-        if how == "stdin closed":
-            proc.stdin.close()
-            proc.stdin = None  # so communicate() does not flush the closed pipe
-        else:
-            proc.send_signal(signal.SIGTERM if how == "SIGTERM" else signal.SIGINT)
-        proc.wait(timeout=30)
-        elapsed = time.monotonic() - started
+        elapsed = stop(proc, how)
     finally:
         if proc.poll() is None:
             proc.kill()

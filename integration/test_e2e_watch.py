@@ -4,7 +4,6 @@ client, answers from the cache once synced, reports the cache, and ends within 2
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 
 from integration import seed
 from integration.backends import Fleet
-from integration.test_e2e_hardening import INITIALIZE
+from integration.test_e2e_hardening import INITIALIZE, stop
 from integration.test_e2e_stdio import SCRIPT, server_env, session, text
 
 
@@ -103,14 +102,7 @@ def test_watch_mode_ends_within_2s_while_reflectors_run(fleet: Fleet, tmp_path: 
         time.sleep(3)  # the reflectors have listed and are watching
         answer = json.loads(proc.stdout.readline())
         assert answer["id"] == 2
-        started = time.monotonic()
-        if how == "stdin closed":
-            proc.stdin.close()
-            proc.stdin = None
-        else:
-            proc.send_signal(signal.SIGTERM if how == "SIGTERM" else signal.SIGINT)
-        proc.wait(timeout=30)
-        elapsed = time.monotonic() - started
+        elapsed = stop(proc, how)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -219,3 +221,32 @@ def test_errors_echo_only_a_clipped_part_of_what_was_asked(fleet_dir: Path) -> N
     message = str(info.value)
     assert "(100000 characters)" in message
     assert len(message) < 400
+
+
+def test_clients_built_at_once_on_many_threads_load_the_kubernetes_client_safely(
+    tmp_path: Path, write_kubeconfig: WriteKubeconfig
+) -> None:
+    """The client is imported on first use; its package imports itself circularly, so threads
+    that race to import it used to see half-initialized modules (ImportError, _DeadlockError)."""
+    write_kubeconfig("many.yaml", {f"c{i}": f"https://127.0.0.1:{9000 + i}" for i in range(8)})
+    script = (
+        "import sys, threading\n"
+        "from pathlib import Path\n"
+        "from k8s_multicluster_mcp.kubeconfig import ContextRegistry\n"
+        f"registry = ContextRegistry(directory=Path({str(tmp_path / 'kube')!r}))\n"
+        "assert 'kubernetes' not in sys.modules\n"
+        "errors = []\n"
+        "def build(ctx):\n"
+        "    try:\n"
+        "        registry.api_client(ctx)\n"
+        "    except BaseException as exc:\n"
+        "        errors.append(repr(exc))\n"
+        "threads = [threading.Thread(target=build, args=(c,)) for c in registry.resolve(None)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print(errors)\n"
+    )
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr[-2000:]

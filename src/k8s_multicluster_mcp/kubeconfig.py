@@ -201,6 +201,23 @@ logging.getLogger().addFilter(_client_errors)
 capture_client_errors = _client_errors.capture
 
 
+_import_lock = threading.Lock()
+
+
+def load_kubernetes() -> None:
+    """Import the kubernetes client, once, under a lock.
+
+    It is imported on first use rather than at start (half a second before `initialize`), and its
+    package imports itself circularly: two threads importing it at once see half-initialized
+    modules (ImportError, _DeadlockError). Every lazy import of it goes through here first.
+    """
+    with _import_lock:
+        import kubernetes.client
+        import kubernetes.config.kube_config
+
+        log.debug("kubernetes client %s loaded", kubernetes.client.__version__)
+
+
 class ContextRegistry:
     """All contexts from all kubeconfig sources, kept current, with one API client per context."""
 
@@ -506,6 +523,7 @@ class ContextRegistry:
 
     def _new_client(self, ctx: ContextInfo, config: dict[str, Any]) -> ApiClient:
         # The kubernetes client loads here, on the first client, not when the server starts.
+        load_kubernetes()
         from kubernetes.client import ApiClient, Configuration
         from kubernetes.config.kube_config import KubeConfigLoader
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from k8s_multicluster_mcp import __version__, deadlines, execplugin
 from k8s_multicluster_mcp.changes import ChangeJournal
-from k8s_multicluster_mcp.kubeconfig import ContextRegistry
+from k8s_multicluster_mcp.kubeconfig import ContextRegistry, load_kubernetes
 from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.settings import Settings
 from k8s_multicluster_mcp.sources import LiveSource
@@ -124,10 +124,7 @@ the first question rarely pays for it."""
 
 def _preload_client() -> None:
     time.sleep(PRELOAD_DELAY)
-    import kubernetes.client
-    import kubernetes.config.kube_config
-
-    log.debug("kubernetes client loaded (%s)", kubernetes.client.__name__)
+    load_kubernetes()
 
 
 def shutdown(state: ClusterState) -> None:

@@ -32,7 +32,12 @@ from k8s_multicluster_mcp.errors import (
     ClusterForbiddenError,
     ClusterTimeoutError,
 )
-from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, capture_client_errors
+from k8s_multicluster_mcp.kubeconfig import (
+    ContextInfo,
+    ContextRegistry,
+    capture_client_errors,
+    load_kubernetes,
+)
 from k8s_multicluster_mcp.records import Kind, Raw, Record, to_record, utcnow
 from k8s_multicluster_mcp.selectors import LabelSelector
 from k8s_multicluster_mcp.sources.api import list_call
@@ -164,7 +169,8 @@ class LiveSource:
                         break
                     items.append(to_record(kind, ctx.name, obj))
             except Exception as exc:
-                from k8s_multicluster_mcp.sources.apierrors import classify  # the client is loaded by now
+                load_kubernetes()  # classify knows the client's exceptions
+                from k8s_multicluster_mcp.sources.apierrors import classify
 
                 error = (
                     ClusterTimeoutError(f"the list did not finish within {budget:g}s and was stopped")

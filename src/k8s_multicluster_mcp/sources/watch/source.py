@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from k8s_multicluster_mcp.errors import ClusterError, ClusterForbiddenError
-from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry
+from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, load_kubernetes
 from k8s_multicluster_mcp.records import Kind, utcnow
 from k8s_multicluster_mcp.selectors import LabelSelector
 from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot
@@ -132,6 +132,7 @@ class WatchSource:
 
     def _add(self, ctx: ContextInfo) -> list[Reflector]:
         # Loads the kubernetes client: first done in the background, after the server started.
+        load_kubernetes()
         from k8s_multicluster_mcp.sources.watch.reflector import Reflector
 
         self._contexts[ctx.name] = ctx
