@@ -58,8 +58,8 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     largest = "100k" if per_pod is not None else "10k"
     rows: list[tuple[str, str, bool | None]] = [
         ("<= 2 KB per cached pod at 100k pods", f"{per_pod:,.0f} B" if per_pod else "not measured (--quick)", per_pod <= 2048 if per_pod else None),
-        (">= 10k pod events/s per core", f"{cache['added_events_per_cpu_second']:,.0f} ADDED, {cache['modified_events_per_cpu_second']:,.0f} MODIFIED",
-         min(cache["added_events_per_cpu_second"], cache["modified_events_per_cpu_second"]) >= 10_000),
+        (">= 10k pod events/s per core", f"{cache['added_events_per_s']:,.0f} ADDED, {cache['modified_events_per_s']:,.0f} MODIFIED",
+         min(cache["added_events_per_s"], cache["modified_events_per_s"]) >= 10_000),
         ("failing pods p99 <= 10 ms over 100k cached pods", f"{p99:.1f} ms at {largest}", p99 <= 10 if largest == "100k" else None),
         (">= 100x watch vs on-demand (3 x 2,000 pods)", f"{ratios['watch_vs_on_demand_time_ratio']:.1f}x at {fleet['pods_per_cluster']} pods",
          ratios["watch_vs_on_demand_time_ratio"] >= 100 if fleet["pods_per_cluster"] >= 2000 else None),

@@ -370,7 +370,7 @@ def main() -> int:
           f"peak {again['relist_peak_mb']:.0f} MB above the cache")  # fmt: skip
     rates = events_per_second(5_000 if quick else 20_000)
     for event, rate in rates.items():
-        results[f"{event.lower()}_events_per_cpu_second"] = rate
+        results[f"{event.lower()}_events_per_s"] = rate
         print(f"{event:>8} events ingested: {rate:,.0f} per CPU second (one core)")
     if "--output" in sys.argv:
         Path(sys.argv[sys.argv.index("--output") + 1]).write_text(json.dumps(results, indent=2) + "\n")
