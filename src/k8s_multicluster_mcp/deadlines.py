@@ -3,8 +3,8 @@
 Socket timeouts bound each read, not an operation: a server that sends one byte every two seconds,
 or an exec credential plugin that never returns, would hold a worker thread forever. A `Deadline`
 bounds the whole operation instead. Work runs inside `deadline(seconds)`; the connections it uses
-(`TrackedPoolManager` registers them) and the credential plugins it starts
-(`execplugin.run_plugin` registers them) belong to that deadline. When it passes, or when
+(the pools `track_connections` gives the kubernetes client register them) and the credential
+plugins it starts (`execplugin`'s provider registers them) belong to that deadline. When it passes, or when
 `cancel_all()` is called at shutdown, one watchdog thread shuts those sockets down and kills those
 processes, so the blocked call raises at once and the thread is free again.
 """
