@@ -12,6 +12,7 @@ from pathlib import Path
 
 from freezegun import freeze_time
 
+from k8s_multicluster_mcp.deadlines import Deadline
 from k8s_multicluster_mcp.errors import ClusterTimeoutError
 from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry
 from k8s_multicluster_mcp.records import Kind
@@ -26,7 +27,9 @@ class CountingSource(LiveSource):
         self.calls: list[tuple[str, Kind, str | None, str]] = []
         self.gate: threading.Event | None = None
 
-    def _list(self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str) -> Snapshot:
+    def _list(
+        self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str, deadline: Deadline
+    ) -> Snapshot:
         self.calls.append((ctx.name, kind, namespace, selector))
         if self.gate is not None:
             self.gate.wait(5)

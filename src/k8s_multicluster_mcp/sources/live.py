@@ -5,10 +5,9 @@ seconds to answer; one that takes longer is reported as `timeout` while the othe
 its list keeps going in the background, for at most `WORK_FACTOR` times that, to land in the TTL
 cache for the next question. Every list runs under a deadline (`deadlines`): when it passes, the
 list's sockets are cut and its credential plugin killed, whatever the server is doing (hanging,
-drip-feeding bytes, handing out `continue` tokens forever). A cluster that already has
-`per_context` lists running is not given another thread until one ends, so one stuck cluster can
-never take the pool from the others. Two questions needing the same list at the same moment share
-one request (single flight).
+drip-feeding bytes, handing out `continue` tokens forever). The pool, the deadlines and the bound
+per cluster are the `Fanout`'s, shared with every other call into a cluster. Two questions
+needing the same list at the same moment share one request (single flight).
 """
 
 from __future__ import annotations
@@ -16,10 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import Future
 from typing import Any
 
 import orjson
@@ -32,16 +29,12 @@ from k8s_multicluster_mcp.errors import (
     ClusterForbiddenError,
     ClusterTimeoutError,
 )
-from k8s_multicluster_mcp.kubeconfig import (
-    ContextInfo,
-    ContextRegistry,
-    capture_client_errors,
-    load_kubernetes,
-)
+from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry
 from k8s_multicluster_mcp.records import Kind, Raw, Record, to_record, utcnow
 from k8s_multicluster_mcp.selectors import LabelSelector
 from k8s_multicluster_mcp.sources.api import list_call
 from k8s_multicluster_mcp.sources.base import CacheStatus, Snapshot
+from k8s_multicluster_mcp.sources.fanout import Fanout, settled
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +66,8 @@ class LiveSource:
         self._timeout = timeout
         self._page_size = page_size
         self._max_items = max_items
-        self._per_context = per_context
+        self.fanout = Fanout(timeout=timeout, max_workers=max_workers, per_context=per_context)
+        """The pool and per-cluster bound every call into a cluster shares (`objects` too)."""
         # The timer is looked up at call time so freezegun (or a test's fake clock) moves it.
         clock = timer or (lambda: time.monotonic())
         # A forbidden answer is kept as long as a list: asking again on every question would only
@@ -83,10 +77,6 @@ class LiveSource:
         )
         self._lock = threading.Lock()
         self._inflight: dict[_Key, Future[Snapshot]] = {}
-        self._busy: Counter[str] = Counter()
-        self._running: set[deadlines.Deadline] = set()
-        self._closed = False
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="k8s-live")
 
     def fetch(
         self,
@@ -99,20 +89,10 @@ class LiveSource:
         namespace = namespace if kind.namespaced else None
         selector_text = str(selector) if selector else ""
         futures = {ctx.name: self._future(ctx, kind, namespace, selector_text) for ctx in contexts}
-        deadline = time.monotonic() + self._timeout
-        out: dict[str, Snapshot | ClusterError] = {}
-        for name, future in futures.items():
-            try:
-                out[name] = future.result(timeout=max(0.0, deadline - time.monotonic()))
-            except FutureTimeout:
-                out[name] = ClusterTimeoutError(
-                    f"no complete answer within {self._timeout:g}s; the list continues in the background"
-                )
-            except ClusterError as exc:
-                out[name] = exc
-            except CancelledError:
-                out[name] = ClusterError("the server is shutting down")
-        return out
+        return self.fanout.gather(
+            futures,
+            late=f"no complete answer within {self._timeout:g}s; the list continues in the background",
+        )
 
     def _future(self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str) -> Future[Snapshot]:
         key: _Key = (ctx.name, kind, namespace, selector)
@@ -120,32 +100,23 @@ class LiveSource:
             if self._cache is not None:
                 cached = self._cache.get(key)
                 if cached is not None:
-                    return _settled(cached)
+                    return settled(cached)
             running = self._inflight.get(key)
             if running is not None:
                 return running
-            if self._closed:
-                return _settled(ClusterError("the server is shutting down"))
-            if self._busy[ctx.name] >= self._per_context:
-                return _settled(
-                    ClusterTimeoutError(
-                        f"{self._busy[ctx.name]} earlier requests to this cluster have not finished "
-                        f"(each may take up to {self._timeout * WORK_FACTOR:g}s); "
-                        "no new request is sent until one does"
-                    )
-                )
-            future = self._pool.submit(self._list, ctx, kind, namespace, selector)
+            future = self.fanout.submit(
+                ctx,
+                lambda deadline: self._list(ctx, kind, namespace, selector, deadline),
+                budget=self._timeout * WORK_FACTOR,
+                what=f"the list of {kind.value}",
+            )
             self._inflight[key] = future
-            self._busy[ctx.name] += 1
         future.add_done_callback(lambda f: self._settle(key, f))
         return future
 
     def _settle(self, key: _Key, future: Future[Snapshot]) -> None:
         with self._lock:
             self._inflight.pop(key, None)
-            self._busy[key[0]] -= 1
-            if self._busy[key[0]] <= 0:
-                del self._busy[key[0]]
             if self._cache is None or future.cancelled():
                 return
             error = future.exception()
@@ -154,34 +125,17 @@ class LiveSource:
             elif isinstance(error, ClusterForbiddenError):
                 self._cache[key] = error
 
-    def _list(self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str) -> Snapshot:
+    def _list(
+        self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str, deadline: deadlines.Deadline
+    ) -> Snapshot:
         started = utcnow()
-        budget = self._timeout * WORK_FACTOR
-        with capture_client_errors() as exec_errors, deadlines.deadline(budget) as deadline:
-            with self._lock:
-                self._running.add(deadline)
-            try:
-                items: list[Record] = []
-                note = None
-                for obj in self._pages(ctx, kind, namespace, selector, deadline):
-                    if len(items) >= self._max_items:
-                        note = f"list cut at {self._max_items} {kind.value}: the rest was not read"
-                        break
-                    items.append(to_record(kind, ctx.name, obj))
-            except Exception as exc:
-                load_kubernetes()  # classify knows the client's exceptions
-                from k8s_multicluster_mcp.sources.apierrors import classify
-
-                error = (
-                    ClusterTimeoutError(f"the list did not finish within {budget:g}s and was stopped")
-                    if deadline.expired
-                    else classify(exc, exec_errors)
-                )
-                log.info("%s: listing %s failed: %s", ctx.name, kind.value, error)
-                raise error from exc
-            finally:
-                with self._lock:
-                    self._running.discard(deadline)
+        items: list[Record] = []
+        note = None
+        for obj in self._pages(ctx, kind, namespace, selector, deadline):
+            if len(items) >= self._max_items:
+                note = f"list cut at {self._max_items} {kind.value}: the rest was not read"
+                break
+            items.append(to_record(kind, ctx.name, obj))
         if note:
             log.warning("%s: %s", ctx.name, note)
         return Snapshot(
@@ -219,18 +173,4 @@ class LiveSource:
 
     def close(self) -> None:
         """Stop: no new list starts, running ones are cut now (their threads end at once)."""
-        with self._lock:
-            self._closed = True
-            running = list(self._running)
-        for deadline in running:
-            deadline.expire()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _settled(value: Snapshot | ClusterError) -> Future[Snapshot]:
-    done: Future[Snapshot] = Future()
-    if isinstance(value, ClusterError):
-        done.set_exception(value)
-    else:
-        done.set_result(value)
-    return done
+        self.fanout.close()

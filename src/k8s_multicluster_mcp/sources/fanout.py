@@ -1,0 +1,147 @@
+"""One call per cluster, in parallel, each under a deadline, with a bound per cluster.
+
+Every request this server sends to a cluster on behalf of a question goes through a `Fanout`: the
+live source's lists and the reads of any other kind (`objects`). A call runs on the shared pool
+under `deadlines.deadline(budget)` (when it passes, the call's sockets are cut and its credential
+plugin killed); its failure becomes the `ClusterError` that says why. A cluster that already has
+`per_context` calls running gets no new thread until one ends, so one hung cluster never takes the
+pool from the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TypeVar
+
+from k8s_multicluster_mcp import deadlines
+from k8s_multicluster_mcp.errors import ClusterError, ClusterTimeoutError
+from k8s_multicluster_mcp.kubeconfig import ContextInfo, capture_client_errors, load_kubernetes
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Fanout:
+    """The pool, the per-cluster bound and the running deadlines of calls into clusters."""
+
+    def __init__(self, *, timeout: float = 5.0, max_workers: int = 16, per_context: int = 2) -> None:
+        self.timeout = timeout
+        """Seconds a question waits for each cluster."""
+        self._per_context = per_context
+        self._lock = threading.Lock()
+        self._busy: Counter[str] = Counter()
+        self._running: set[deadlines.Deadline] = set()
+        self._closed = False
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="k8s-call")
+
+    def submit(
+        self, ctx: ContextInfo, fn: Callable[[deadlines.Deadline], T], *, budget: float, what: str
+    ) -> Future[T]:
+        """Start `fn(deadline)` for `ctx`, or return an already failed future when the cluster
+        has `per_context` calls running or the server is closing. `what` names the call in
+        errors and logs ("listing pods")."""
+        with self._lock:
+            if self._closed:
+                return settled(ClusterError("the server is shutting down"))
+            busy = self._busy[ctx.name]
+            if busy >= self._per_context:
+                return settled(
+                    ClusterTimeoutError(
+                        f"{busy} earlier requests to this cluster have not finished (each may take up "
+                        f"to {budget:g}s); no new request is sent until one does"
+                    )
+                )
+            self._busy[ctx.name] += 1
+        future = self._pool.submit(self._call, ctx, fn, budget, what)
+        future.add_done_callback(lambda _: self._release(ctx.name))
+        return future
+
+    def _release(self, name: str) -> None:
+        with self._lock:
+            self._busy[name] -= 1
+            if self._busy[name] <= 0:
+                del self._busy[name]
+
+    def _call(self, ctx: ContextInfo, fn: Callable[[deadlines.Deadline], T], budget: float, what: str) -> T:
+        with capture_client_errors() as exec_errors, deadlines.deadline(budget) as deadline:
+            with self._lock:
+                self._running.add(deadline)
+            try:
+                return fn(deadline)
+            except Exception as exc:
+                load_kubernetes()  # classify knows the client's exceptions
+                from k8s_multicluster_mcp.sources.apierrors import classify
+
+                error = (
+                    ClusterTimeoutError(f"{what} did not finish within {budget:g}s and was stopped")
+                    if deadline.expired
+                    else classify(exc, exec_errors)
+                )
+                log.info("%s: %s failed: %s", ctx.name, what, error)
+                raise error from exc
+            finally:
+                with self._lock:
+                    self._running.discard(deadline)
+
+    def gather(
+        self, futures: Mapping[str, Future[T]], *, late: str | None = None
+    ) -> dict[str, T | ClusterError]:
+        """Each future's result or `ClusterError`, waiting at most `timeout` in all. `late` is the
+        message for a cluster that has not answered by then."""
+        deadline = time.monotonic() + self.timeout
+        out: dict[str, T | ClusterError] = {}
+        for name, future in futures.items():
+            try:
+                out[name] = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                out[name] = ClusterTimeoutError(late or f"no answer within {self.timeout:g}s")
+            except ClusterError as exc:
+                out[name] = exc
+            except CancelledError:
+                out[name] = ClusterError("the server is shutting down")
+        return out
+
+    def run(
+        self,
+        contexts: Sequence[ContextInfo],
+        fn: Callable[[ContextInfo, deadlines.Deadline], T],
+        *,
+        what: str,
+    ) -> dict[str, T | ClusterError]:
+        """`fn(ctx, deadline)` for every context in parallel; each gets `timeout` seconds."""
+        futures = {
+            ctx.name: self.submit(ctx, _bind(fn, ctx), budget=self.timeout, what=what) for ctx in contexts
+        }
+        return self.gather(futures)
+
+    def close(self) -> None:
+        """Stop: no new call starts, running ones are cut now (their threads end at once)."""
+        with self._lock:
+            self._closed = True
+            running = list(self._running)
+        for deadline in running:
+            deadline.expire()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _bind(
+    fn: Callable[[ContextInfo, deadlines.Deadline], T], ctx: ContextInfo
+) -> Callable[[deadlines.Deadline], T]:
+    return lambda deadline: fn(ctx, deadline)
+
+
+def settled(value: T | ClusterError) -> Future[T]:
+    """A future that is already done with `value` (raised when it is a `ClusterError`)."""
+    done: Future[T] = Future()
+    if isinstance(value, ClusterError):
+        done.set_exception(value)
+    else:
+        done.set_result(value)
+    return done
