@@ -61,17 +61,17 @@ def call(tmp_path: Path, tool: str, arguments: dict[str, Any]) -> str:
         (
             {"kind": "pods", "limit": "lots"},
             "k8s_get_resources: invalid argument 'limit': got 'lots' (str), expected integer "
-            "(Most rows to return (1-1000).)",
+            "(Most rows (1-1000).)",
         ),
         (
             {"kind": "pods", "limit": True},
             "k8s_get_resources: invalid argument 'limit': got 'True' (bool), expected integer "
-            "(Most rows to return (1-1000).)",
+            "(Most rows (1-1000).)",
         ),
         (
             {"limit": 5},
-            "k8s_get_resources: missing required argument 'kind': string (pods (po), deployments "
-            "(deploy), nodes (no) or namespaces (ns).)",
+            "k8s_get_resources: missing required argument 'kind': string (Any served kind, e.g. pods, "
+            "deploy, foos.example.com.)",
         ),
         (
             {"kind": "pods", "context": 7},
@@ -94,7 +94,8 @@ def test_wrong_arguments_are_one_line_naming_the_argument_and_what_is_valid(
     ("arguments", "expected"),
     [
         ({"kind": "pods", "namespace": "canary/secrets"}, "invalid namespace 'canary/secrets':"),
-        ({"kind": "w" * 100_000}, "(100000 characters); this tool serves"),
+        ({"kind": "w" * 100_000}, "(100000 characters): a kind is a word like"),
+        ({"kind": "pods/../../x"}, "invalid kind 'pods/../../x': a kind is a word like"),
         ({"kind": "pods", "label_selector": "a=b," * 400_000}, "label selector too long"),
     ],
 )

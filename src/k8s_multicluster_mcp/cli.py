@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from k8s_multicluster_mcp import __version__
-from k8s_multicluster_mcp.settings import Settings, split_path_list
+from k8s_multicluster_mcp.settings import TOOLSETS, Settings, split_path_list
 
 PROG = "k8s-multicluster-mcp"
 EXIT_GRACE = 1.0
@@ -59,6 +59,14 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--contexts",), "contexts", "K8S_MCP_CONTEXTS",
            "allow-list of context names or globs, comma-separated; other contexts are invisible", "list",
            metavar="PATTERN,...", check=True),
+    Option(("--toolsets",), "toolsets", "K8S_MCP_TOOLSETS",
+           f"toolsets to register, comma-separated (default all): {', '.join(TOOLSETS)}", "list",
+           metavar="SET,..."),
+    Option(("--allow-secret-values",), "allow_secret_values", "K8S_MCP_ALLOW_SECRET_VALUES",
+           "show Secret values and sensitive-looking env values to the model (default: never)", "bool"),
+    Option(("--sensitive-env-pattern",), "sensitive_env_pattern", "K8S_MCP_SENSITIVE_ENV_PATTERN",
+           "regular expression (case-insensitive search) of env var names whose literal values are "
+           "masked (default: pass|secret|token|key|credential|auth|...)", metavar="REGEX"),
     Option(("--read-only",), "read_only", "K8S_MCP_READ_ONLY", "register no tool that writes", "bool"),
     Option(("--disable-destructive",), "disable_destructive", "K8S_MCP_DISABLE_DESTRUCTIVE",
            "register no destructive tool (delete, drain, scale to zero, rollout undo)", "bool"),

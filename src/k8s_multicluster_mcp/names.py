@@ -39,4 +39,22 @@ def check_name(name: str, what: str = "object") -> str:
     return name
 
 
-__all__ = ["check_name", "check_namespace"]
+def check_path_name(name: str, what: str = "object") -> str:
+    """`name` if the API could hold it under any kind: RBAC names such as `system:node` are no
+    DNS names, so only what can never be a name is refused (empty, `.`/`..`, `/`, `%`, control
+    characters, more than 253 characters)."""
+    if (
+        not name
+        or len(name) > 253
+        or name in (".", "..")
+        or any(c in name for c in "/%")
+        or not name.isprintable()
+    ):
+        raise InvalidNameError(
+            f"invalid {what} name {shown(name)}: a name has 1-253 characters and no '/', '%' "
+            "or control characters"
+        )
+    return name
+
+
+__all__ = ["check_name", "check_namespace", "check_path_name"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from k8s_multicluster_mcp.changes import ChangeJournal
 from k8s_multicluster_mcp.errors import ClusterError, ClusterForbiddenError, ClusterStatus, NotFoundError
@@ -27,6 +27,9 @@ from k8s_multicluster_mcp.records import (
 from k8s_multicluster_mcp.selectors import LabelSelector, parse_selector
 from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot, SourceName
 from k8s_multicluster_mcp.triage import Rules
+
+if TYPE_CHECKING:
+    from k8s_multicluster_mcp.objects import ObjectReader
 
 R = TypeVar("R", bound=Record, covariant=True)
 ContextSpec = str | Sequence[str] | None
@@ -68,7 +71,7 @@ def _sort_key(record: Record) -> tuple[str, str]:
 
 
 class ClusterState:
-    """Fleet-wide reads of pods, deployments, nodes and namespaces."""
+    """Fleet-wide reads of pods, deployments, nodes and namespaces; `objects` reads any kind."""
 
     def __init__(
         self,
@@ -76,9 +79,17 @@ class ClusterState:
         source: ClusterSource,
         rules: Rules | None = None,
         journal: ChangeJournal | None = None,
+        objects: ObjectReader | None = None,
     ) -> None:
         self.registry = registry
         self.source = source
+        if objects is None:
+            from k8s_multicluster_mcp.objects import ObjectReader
+            from k8s_multicluster_mcp.sources.fanout import Fanout
+
+            objects = ObjectReader(registry, Fanout())
+        self.objects = objects
+        """Reads of any other kind (live, via discovery), with secrets redacted."""
         self.rules = rules or Rules()
         """Thresholds of failure triage (`--pending-grace`, `--restart-threshold`)."""
         self.journal = journal
@@ -156,6 +167,11 @@ class ClusterState:
                     answers[name] = answer
                     notes[name] = f"namespace {ns} only: may not list {kind.value} in all namespaces"
         return notes
+
+    def close(self) -> None:
+        """Stop every call into a cluster this state started."""
+        self.source.close()
+        self.objects.fanout.close()
 
     def cache_status(self) -> CacheStatus | None:
         """The watch cache's state per context and kind; None in on-demand mode."""

@@ -239,13 +239,35 @@ def _cell(value: object) -> str:
 
 
 class ListOutput(BaseModel):
-    """A fleet-wide list: per-cluster provenance, then the rows shown (at most `limit`)."""
+    """A fleet-wide list: per-cluster provenance, then the rows shown (at most `limit`): typed
+    `items` for pods, deployments, nodes and namespaces; for any other kind `columns` and `rows`
+    as the API servers print them, each row starting with its context (and namespace)."""
 
     kind: str
     clusters: list[ClusterOut]
     total: int
     shown: int
-    items: list[Row]
+    items: list[Row] = []
+    columns: list[str] | None = None
+    rows: list[list[str]] | None = None
+
+
+NARROW = "raise `limit` or narrow the query."
+
+
+def more_line(
+    hidden: Counter[str],
+    total_more: int,
+    exact: bool = True,
+    hint: str = "raise `limit` or narrow the query.",
+) -> str:
+    """'… 70 more not shown (a: 50, b: 20); raise `limit` or narrow the query.'"""
+    by_cluster = ", ".join(f"{ctx}: {n}" for ctx, n in hidden.most_common(8))
+    if len(hidden) > 8:
+        by_cluster += ", …"
+    count = f"{total_more}" if exact else f"at least {total_more}"
+    where = f" ({by_cluster})" if by_cluster else ""
+    return f"… {count} more not shown{where}; {hint}"
 
 
 def render_list(
@@ -271,11 +293,7 @@ def render_list(
         lines.append(f"No {result.kind.value} found.")
     if len(result.items) > len(rows):
         hidden = Counter(r.context for r in result.items[limit:])
-        by_cluster = ", ".join(f"{ctx}: {n}" for ctx, n in hidden.most_common(8))
-        if len(hidden) > 8:
-            by_cluster += ", …"
-        more = len(result.items) - len(rows)
-        lines.append(f"… {more} more not shown ({by_cluster}); raise `limit` or narrow the query.")
+        lines.append(more_line(hidden, len(result.items) - len(rows)))
     return "\n".join(lines), output
 
 

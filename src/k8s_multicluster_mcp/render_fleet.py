@@ -24,7 +24,7 @@ from k8s_multicluster_mcp.fleet import (
 )
 from k8s_multicluster_mcp.kubeconfig import format_names
 from k8s_multicluster_mcp.records import utcnow
-from k8s_multicluster_mcp.render import ClusterOut, age, duration, provenance, table
+from k8s_multicluster_mcp.render import ClusterOut, age, duration, more_line, provenance, table
 from k8s_multicluster_mcp.text import one_line
 
 T = TypeVar("T")
@@ -73,9 +73,7 @@ def _more(items: Sequence[object], limit: int, hint: str) -> list[str]:
     hidden = len(items) - limit
     if hidden <= 0:
         return []
-    by_context = Counter(getattr(i, "context", "?") for i in items[limit:])
-    where = ", ".join(f"{c}: {n}" for c, n in by_context.most_common(8))
-    return [f"… {hidden} more not shown ({where}); {hint}"]
+    return [more_line(Counter(getattr(i, "context", "?") for i in items[limit:]), hidden, hint=hint)]
 
 
 def _listing(

@@ -13,17 +13,21 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp_types import CallToolResult, InputRequiredResult
+from mcp_types import Tool as MCPTool
 from pydantic import ValidationError
 
 from k8s_multicluster_mcp import __version__, deadlines, execplugin
 from k8s_multicluster_mcp.changes import ChangeJournal
 from k8s_multicluster_mcp.kubeconfig import ContextRegistry, load_kubernetes
+from k8s_multicluster_mcp.objects import ObjectReader
 from k8s_multicluster_mcp.query import ClusterState
+from k8s_multicluster_mcp.redact import Redactor
 from k8s_multicluster_mcp.settings import Settings
 from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.sources.watch import WatchSource
-from k8s_multicluster_mcp.tools import register_tools
+from k8s_multicluster_mcp.tools import ALL_TOOLS, register_tools
 from k8s_multicluster_mcp.tools.base import argument_errors
+from k8s_multicluster_mcp.tools.schemas import compact
 from k8s_multicluster_mcp.triage import Rules
 
 log = logging.getLogger(__name__)
@@ -57,8 +61,12 @@ def build_state(settings: Settings, registry: ContextRegistry) -> ClusterState:
         max_workers=settings.max_workers,
     )
     rules = Rules(pending_grace=settings.pending_grace, restart_threshold=settings.restart_threshold)
+    redactor = Redactor(
+        allow_secret_values=settings.allow_secret_values, sensitive_env=settings.sensitive_env_pattern
+    )
+    objects = ObjectReader(registry, live.fanout, redactor)
     if not settings.watch:
-        return ClusterState(registry, live, rules)
+        return ClusterState(registry, live, rules, objects=objects)
     journal = ChangeJournal(rules)
     source = WatchSource(
         registry,
@@ -68,12 +76,29 @@ def build_state(settings: Settings, registry: ContextRegistry) -> ClusterState:
         idle_ttl=settings.idle_ttl,
         on_change=journal.record,
     )
-    return ClusterState(registry, source, rules, journal)
+    return ClusterState(registry, source, rules, journal, objects)
 
 
 class _Server(MCPServer[Any]):
     """`MCPServer` whose argument errors are one line naming the argument and what is valid
-    (the SDK's are pydantic's multi-line report with documentation URLs)."""
+    (the SDK's are pydantic's multi-line report with documentation URLs), and whose `tools/list`
+    is compact: it is sent to the model with every request."""
+
+    advertised_outputs: frozenset[str] = frozenset()
+    """Tools whose output schema `tools/list` shows (see `ToolSpec.output_schema`)."""
+
+    async def list_tools(self) -> list[MCPTool]:
+        return [
+            tool.model_copy(
+                update={
+                    "input_schema": compact(tool.input_schema),
+                    "output_schema": compact(tool.output_schema)
+                    if tool.name in self.advertised_outputs
+                    else None,
+                }
+            )
+            for tool in await super().list_tools()
+        ]
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
@@ -102,7 +127,7 @@ def build_server(settings: Settings, state: ClusterState) -> MCPServer[Any]:
         finally:
             shutdown(state)
 
-    server: MCPServer[Any] = _Server(
+    server = _Server(
         "k8s-multicluster-mcp",
         title="Kubernetes multi-cluster",
         instructions=INSTRUCTIONS,
@@ -112,6 +137,7 @@ def build_server(settings: Settings, state: ClusterState) -> MCPServer[Any]:
         lifespan=lifespan,
     )
     names = register_tools(server, state, settings)
+    server.advertised_outputs = frozenset(s.name for s in ALL_TOOLS if s.output_schema and s.name in names)
     log.info("registered %d tools: %s", len(names), ", ".join(names))
     return server
 
@@ -130,7 +156,7 @@ def _preload_client() -> None:
 def shutdown(state: ClusterState) -> None:
     """Stop every call into a cluster now: cut their connections, kill credential plugins and
     their children. Idempotent; after it no thread of ours is left waiting on a cluster."""
-    state.source.close()
+    state.close()
     deadlines.cancel_all()
     execplugin.kill_all()
     state.registry.close()

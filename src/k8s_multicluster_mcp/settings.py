@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
+from k8s_multicluster_mcp.redact import DEFAULT_SENSITIVE_ENV
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 Transport = Literal["stdio", "http"]
 MIN_TOKEN_LENGTH = 16
+TOOLSETS: dict[str, str] = {
+    "core": "contexts, namespaces, nodes, any kind: list/get/describe, API discovery, cluster info",
+    "fleet": "fleet questions: failing pods, summary, unhealthy deployments, node problems, drift",
+    "workloads": "rollout status/history, jobs, cronjobs",
+    "config": "secrets (values redacted) and configmaps",
+    "rbac": "roles, bindings, service accounts",
+    "storage": "persistent volumes and claims, storage classes",
+    "network": "network policies",
+    "diagnostics": "events, pod logs, top nodes/pods, application diagnosis",
+}
+"""Every toolset `--toolsets` may name (`all` = every one)."""
 
 
 def split_path_list(value: str) -> list[Path]:
@@ -48,6 +62,41 @@ class Settings(BaseModel):
     restart_threshold: int = Field(default=5, ge=1, le=10_000)
     stale_after: float = Field(default=120.0, ge=1, le=86400, allow_inf_nan=False)
     idle_ttl: float = Field(default=4 * 3600.0, ge=0, le=30 * 86400, allow_inf_nan=False)
+    toolsets: tuple[str, ...] = ()
+    """Toolsets to register; empty means all."""
+    allow_secret_values: bool = False
+    """Show Secret values and sensitive-looking env values (an operator's choice, never a tool's)."""
+    sensitive_env_pattern: str = DEFAULT_SENSITIVE_ENV
+
+    @field_validator("sensitive_env_pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
+        if not value.strip() or re.search(value, "", re.IGNORECASE):
+            raise ValueError("the pattern matches every name (even an empty one)")
+        return value
+
+    @field_validator("toolsets", mode="before")
+    @classmethod
+    def _split_toolsets(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, (list, tuple)):
+            return tuple(str(v).strip().lower() for v in value if str(v).strip())
+        return value
+
+    @field_validator("toolsets")
+    @classmethod
+    def _known_toolsets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [v for v in value if v != "all" and v not in TOOLSETS]
+        if unknown:
+            raise ValueError(
+                f"unknown toolset {', '.join(map(repr, unknown))}; valid: {', '.join(TOOLSETS)}, all"
+            )
+        return () if "all" in value else value
 
     @field_validator("log_level", "transport", mode="before")
     @classmethod

@@ -1,16 +1,19 @@
-"""The raw list/watch call for a kind, shared by the live source and the watch reflectors.
+"""Raw calls into an API server: the list/watch call per cached kind, shared by the live source
+and the watch reflectors, and a GET of any path (discovery, any kind, logs, metrics).
 
-Both read raw JSON (`_preload_content=False`, decoded with orjson) rather than the client's model
+All read raw JSON (`_preload_content=False`, decoded with orjson) rather than the client's model
 classes: several times faster, and the records are built from the same dicts either way.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from k8s_multicluster_mcp.records import Kind
+import orjson
+
+from k8s_multicluster_mcp.records import Kind, Raw
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -33,4 +36,50 @@ def list_call(client: ApiClient, kind: Kind, namespace: str | None = None) -> Ca
     return functools.partial(namespaced, namespace) if namespace and namespaced else cluster_wide
 
 
-__all__ = ["list_call"]
+def get(
+    client: ApiClient,
+    path: str,
+    query: Mapping[str, str | int | bool | None] | None = None,
+    *,
+    accept: str = "application/json",
+    timeout: float,
+) -> bytes:
+    """The body of `GET path?query` (with the context's credentials); a status other than 2xx
+    raises the client's `ApiException`, which `apierrors.classify` explains. Uses the client's
+    `param_serialize`/`call_api` pair (kubernetes >= 37; older clients have another API)."""
+    from kubernetes.client.exceptions import ApiException
+
+    params = [
+        (k, str(v).lower() if isinstance(v, bool) else str(v))
+        for k, v in (query or {}).items()
+        if v is not None
+    ]
+    method, url, headers, body, post = client.param_serialize(
+        "GET", path, query_params=params, header_params={"Accept": accept}, auth_settings=["BearerToken"]
+    )
+    response = client.call_api(method, url, headers, body, post, _request_timeout=(timeout, timeout))
+    data: bytes = response.read()
+    if not 200 <= response.status <= 299:
+        raise ApiException(
+            status=response.status,
+            reason=response.reason,
+            http_resp=response,
+            body=data.decode("utf-8", "replace"),
+        )
+    return data
+
+
+def get_json(
+    client: ApiClient,
+    path: str,
+    query: Mapping[str, str | int | bool | None] | None = None,
+    *,
+    accept: str = "application/json",
+    timeout: float,
+) -> Raw:
+    """`get`, decoded."""
+    decoded = orjson.loads(get(client, path, query, accept=accept, timeout=timeout))
+    return decoded if isinstance(decoded, dict) else {}
+
+
+__all__ = ["get", "get_json", "list_call"]

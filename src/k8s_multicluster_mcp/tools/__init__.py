@@ -8,6 +8,7 @@ call the query layer (in a worker thread: the kubernetes client blocks), render.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from mcp.server import MCPServer
@@ -15,16 +16,25 @@ from mcp_types import ToolAnnotations
 
 from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.settings import Settings
-from k8s_multicluster_mcp.tools import core, fleet
+from k8s_multicluster_mcp.tools import config, core, diagnostics, fleet, listings, workloads
 from k8s_multicluster_mcp.tools.base import ToolSpec, as_tool_errors, enabled, run_blocking
 
-__all__ = ["ToolSpec", "as_tool_errors", "core", "enabled", "fleet", "register_tools", "run_blocking"]
+__all__ = ["ALL_TOOLS", "ToolSpec", "as_tool_errors", "enabled", "register_tools", "run_blocking"]
+
+ALL_TOOLS: tuple[ToolSpec, ...] = (
+    *core.TOOLS,
+    *fleet.TOOLS,
+    *workloads.TOOLS,
+    *config.TOOLS,
+    *listings.TOOLS,
+    *diagnostics.TOOLS,
+)
 
 
 def register_tools(server: MCPServer[Any], state: ClusterState, settings: Settings) -> list[str]:
     """Add every enabled tool to `server`; returns their names."""
     names = []
-    for spec in (*core.TOOLS, *fleet.TOOLS):
+    for spec in ALL_TOOLS:
         if not enabled(spec, settings):
             continue
         fn = as_tool_errors(spec.make(state))
@@ -32,9 +42,8 @@ def register_tools(server: MCPServer[Any], state: ClusterState, settings: Settin
             fn,
             name=spec.name,
             title=spec.title,
-            description=fn.__doc__,
+            description=" ".join(inspect.cleandoc(fn.__doc__ or "").split()),
             annotations=ToolAnnotations(
-                title=spec.title,
                 read_only_hint=not spec.writes,
                 destructive_hint=spec.destructive,
                 idempotent_hint=spec.idempotent,

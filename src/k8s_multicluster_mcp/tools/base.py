@@ -35,6 +35,9 @@ class ToolSpec:
     writes: bool = False
     destructive: bool = False
     idempotent: bool = True
+    output_schema: bool = False
+    """Advertise the output schema in `tools/list` (the fleet tools' items are an interface);
+    every tool returns structured content either way, but schemas cost tokens on every request."""
 
 
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -84,10 +87,12 @@ def _expected(schema: Mapping[str, Any]) -> str:
     """What a JSON schema accepts, in a few words: 'string or array of string or null'."""
     if "anyOf" in schema:
         return " or ".join(_expected(s) for s in schema["anyOf"])
-    kind = schema.get("type")
-    if kind == "array":
+    kinds = schema.get("type")
+    if isinstance(kinds, list):
+        return " or ".join(_expected({**schema, "type": kind}) for kind in kinds)
+    if kinds == "array":
         return f"array of {_expected(schema.get('items') or {})}"
-    return str(kind or "any value")
+    return str(kinds or "any value")
 
 
 def argument_errors(tool: str, schema: Mapping[str, Any], error: ValidationError) -> str:
@@ -111,6 +116,8 @@ def argument_errors(tool: str, schema: Mapping[str, Any], error: ValidationError
 
 
 def enabled(spec: ToolSpec, settings: Settings) -> bool:
+    if settings.toolsets and spec.toolset not in settings.toolsets:
+        return False
     if settings.read_only and spec.writes:
         return False
     return not (settings.disable_destructive and spec.destructive)

@@ -8,15 +8,15 @@ also be omitted (every cluster), a glob (`prod-*`) or a comma-separated list.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-import yaml
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, BeforeValidator, Field
 
-from k8s_multicluster_mcp.errors import UnknownKindError, UserError
-from k8s_multicluster_mcp.query import ClusterState
+from k8s_multicluster_mcp.errors import ClusterError, UnknownKindError, UserError
+from k8s_multicluster_mcp.query import ClusterReport, ClusterState
 from k8s_multicluster_mcp.records import Kind, parse_kind, utcnow
 from k8s_multicluster_mcp.render import (
     CacheStatusOutput,
@@ -28,30 +28,41 @@ from k8s_multicluster_mcp.render import (
     render_list,
     table,
 )
-from k8s_multicluster_mcp.text import one_line, shown
+from k8s_multicluster_mcp.render_objects import (
+    ObjectsOutput,
+    dump,
+    render_describe,
+    render_objects,
+    render_table,
+)
+from k8s_multicluster_mcp.sources import api
+from k8s_multicluster_mcp.text import one_line
 from k8s_multicluster_mcp.tools.base import ToolSpec, no_bool, run_blocking
 
 MAX_LIMIT = 1000
 
 ContextArg = Annotated[
     str | list[str] | None,
+    Field(description="Context name, part, glob ('prod-*') or list; omit for all."),
+]
+OneContextArg = Annotated[
+    str | None, Field(description="One context: name or unique part (omit if only one).")
+]
+NamespaceArg = Annotated[str | None, Field(description="Namespace; omit for all.")]
+SelectorArg = Annotated[str | None, Field(description="Label selector, e.g. 'app=web,tier!=db'.")]
+LimitArg = Annotated[int, BeforeValidator(no_bool), Field(description=f"Most rows (1-{MAX_LIMIT}).")]
+KindArg = Annotated[
+    str,
+    Field(description="Any served kind, e.g. pods, deploy, foos.example.com."),
+]
+GroupArg = Annotated[str | None, Field(description="API group ('core', 'apps', ...).")]
+VersionArg = Annotated[str | None, Field(description="API version.")]
+OutputArg = Annotated[
+    Literal["yaml", "json"] | None,
     Field(
-        description="Which clusters: a context name or unique part of one, a glob like 'prod-*', a "
-        "comma-separated list, or omit for every context."
+        description="Whole object as yaml or json; omit for a summary of pods/deployments/nodes/namespaces."
     ),
 ]
-NamespaceArg = Annotated[str | None, Field(description="Namespace; omit for all namespaces.")]
-SelectorArg = Annotated[
-    str | None, Field(description="Label selector, e.g. 'app=web,tier!=db' or 'env in (prod,staging)'.")
-]
-LimitArg = Annotated[
-    int, BeforeValidator(no_bool), Field(description=f"Most rows to return (1-{MAX_LIMIT}).")
-]
-KindArg = Annotated[str, Field(description="pods (po), deployments (deploy), nodes (no) or namespaces (ns).")]
-GroupArg = Annotated[
-    str | None, Field(description="API group ('' or 'core' for pods/nodes, 'apps' for deployments).")
-]
-VersionArg = Annotated[str | None, Field(description="API version ('v1').")]
 
 
 def check_limit(limit: int) -> int:
@@ -60,16 +71,18 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-def resolve_kind(kind: str, group: str | None = None, version: str | None = None) -> Kind:
-    """The served kind for `kind` (+ optional group/version as the original tools took them)."""
-    parsed = parse_kind(kind)
+def cached_kind(kind: str, group: str | None = None, version: str | None = None) -> Kind | None:
+    """The query layer's kind `kind` names (pods, deployments, nodes, namespaces: answered by
+    the watch cache in --watch mode), or None for any other kind (read live via discovery)."""
+    try:
+        parsed = parse_kind(kind)
+    except UnknownKindError:
+        return None
     groups = ("apps",) if parsed is Kind.DEPLOYMENT else ("", "core")
     if group is not None and group.strip().lower() not in groups:
-        raise UnknownKindError(
-            f"{parsed.singular} is served from API group {groups[0] or 'core'!r}, not {shown(group)}"
-        )
+        return None
     if version is not None and version.strip() not in ("v1", ""):
-        raise UnknownKindError(f"{parsed.singular} is served at version 'v1', not {shown(version)}")
+        return None
     return parsed
 
 
@@ -112,17 +125,10 @@ class ContextsOutput(BaseModel):
     searched: list[str]
 
 
-class DetailOutput(BaseModel):
-    kind: str
-    clusters: list[ClusterOut]
-    objects: list[dict[str, Any]]
-
-
 def _contexts_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
     async def k8s_get_contexts() -> Annotated[CallToolResult, ContextsOutput]:
-        """List every Kubernetes context this server can use (all kubeconfig files), with its file,
-        API server, auth method and, when known, whether it answered last time. Also reports
-        kubeconfig files that could not be read and context names defined in several files."""
+        """Every usable kubeconfig context (all files): file, API server, auth, last status; plus
+        unreadable kubeconfig files and names defined in several files."""
         inventory = await run_blocking(state.registry.inventory)
         last = state.last_reports
         contexts = [
@@ -208,13 +214,24 @@ def _resources_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
         group: GroupArg = None,
         version: VersionArg = None,
     ) -> Annotated[CallToolResult, ListOutput]:
-        """List pods, deployments, nodes or namespaces across clusters as a compact table, with
-        per-cluster provenance (which clusters answered, live or cached, how old)."""
+        """List objects of any kind (CRDs too) across clusters as a compact table with the columns
+        kubectl prints, and per-cluster provenance."""
         check_limit(limit)
-        result = await run_blocking(
-            state.list, resolve_kind(kind, group, version), context, namespace, label_selector
+        cached = cached_kind(kind, group, version)
+        if cached is not None:
+            result = await run_blocking(state.list, cached, context, namespace, label_selector)
+            return answer(*render_list(result, limit))
+        table = await run_blocking(
+            state.objects.table,
+            kind,
+            context,
+            namespace,
+            label_selector,
+            limit=limit,
+            group=group,
+            version=version,
         )
-        return answer(*render_list(result, limit))
+        return answer(*render_table(table, limit))
 
     return k8s_get_resources
 
@@ -227,42 +244,225 @@ def _resource_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
         namespace: NamespaceArg = None,
         group: GroupArg = None,
         version: VersionArg = None,
-    ) -> Annotated[CallToolResult, DetailOutput]:
-        """Show one pod, deployment, node or namespace by name (from every selected cluster that
-        has it): containers and their states, images, resources, conditions, owner. Secret values
-        and environment variable values are never included."""
-        parsed = resolve_kind(kind, group, version)
-        result = await run_blocking(state.get, parsed, name, context, namespace)
-        now = utcnow()
-        objects = [detail(r) for r in result.items]
-        output = DetailOutput(
-            kind=parsed.value, clusters=[ClusterOut.of(c, now) for c in result.clusters], objects=objects
-        )
-        lines = provenance(result.clusters, now)
-        if objects:
-            lines.append(
-                yaml.safe_dump(
-                    objects if len(objects) > 1 else objects[0], sort_keys=False, width=120
-                ).rstrip()
+        output: OutputArg = None,
+    ) -> Annotated[CallToolResult, ObjectsOutput]:
+        """Show one object of any kind by name, from every selected cluster that has it (YAML,
+        managedFields dropped, Secret values and sensitive env values redacted)."""
+        cached = cached_kind(kind, group, version)
+        if cached is not None and output is None:
+            result = await run_blocking(state.get, cached, name, context, namespace)
+            now = utcnow()
+            objects = [detail(r) for r in result.items]
+            structured = ObjectsOutput(
+                kind=cached.value, clusters=[ClusterOut.of(c, now) for c in result.clusters], objects=objects
             )
-        else:
-            lines.append(f"{parsed.singular} {shown(name)} not found in the clusters that answered.")
-        return answer("\n".join(lines), output)
+            lines = provenance(result.clusters, now)
+            if objects:
+                lines.append(dump(objects if len(objects) > 1 else objects[0]))
+            return answer("\n".join(lines), structured)
+        found = await run_blocking(
+            state.objects.get, kind, name, context, namespace, group=group, version=version
+        )
+        return answer(*render_objects(found, kind, output or "yaml"))
 
     return k8s_get_resource
 
 
+def _describe_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_describe(
+        resource_type: KindArg,
+        name: Annotated[
+            str | None, Field(description="Object name; omit for objects matching selector.")
+        ] = None,
+        context: ContextArg = None,
+        namespace: NamespaceArg = None,
+        selector: SelectorArg = None,
+        all_namespaces: Annotated[bool, Field(description="Ignore namespace.")] = False,
+    ) -> Annotated[CallToolResult, ObjectsOutput]:
+        """Describe objects of any kind like kubectl describe: metadata, owner, spec and status,
+        and the newest events (at most 10 objects per cluster; secret values redacted)."""
+        found = await run_blocking(
+            state.objects.get,
+            resource_type,
+            name,
+            context,
+            None if all_namespaces else namespace,
+            label_selector=selector,
+            events=True,
+        )
+        return answer(*render_describe(found, resource_type))
+
+    return k8s_describe
+
+
 def _cache_status_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
     async def k8s_cache_status(context: ContextArg = None) -> Annotated[CallToolResult, CacheStatusOutput]:
-        """Show the watch cache (--watch mode): per context and kind (pods, deployments, nodes)
-        whether it is synced and healthy, how many objects it holds, when the last event or
-        bookmark came, relists, reconnects, the last error and approximate memory. In on-demand
-        mode it says the cache is off."""
+        """The --watch cache per context and kind: synced, healthy, objects, last event, relists,
+        reconnects, last error, memory (in on-demand mode: off)."""
         status = state.cache_status()
         wanted = {c.name for c in await run_blocking(state.registry.resolve, context)} if status else set()
         return answer(*render_cache_status(status, wanted))
 
     return k8s_cache_status
+
+
+class ClusterInfoOut(BaseModel):
+    context: str
+    server: str | None = None
+    version: str | None = None
+    platform: str | None = None
+    nodes: int | None = None
+    nodes_ready: int | None = None
+    namespaces: int | None = None
+
+
+class ClusterInfoOutput(BaseModel):
+    clusters: list[ClusterOut]
+    items: list[ClusterInfoOut]
+
+
+def _cluster_info_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_cluster_info(context: ContextArg = None) -> Annotated[CallToolResult, ClusterInfoOutput]:
+        """API server address, Kubernetes version, node count (ready/total) and namespace count
+        of each selected cluster."""
+
+        def ask() -> tuple[Any, Any, Any]:
+            versions = state.objects.call(
+                context,
+                lambda ctx, _: api.get_json(
+                    state.objects.client(ctx), "/version", timeout=state.objects.timeout
+                ),
+                what="reading /version",
+            )
+            return versions, state.nodes(context), state.namespaces(context)
+
+        (contexts, versions, reports), nodes, namespaces = await run_blocking(ask)
+        now = utcnow()
+        items = []
+        for ctx in contexts:
+            version = versions.get(ctx.name)
+            version = version if isinstance(version, dict) else {}
+            node_items = [n for n in nodes.items if n.context == ctx.name]
+            answered_nodes = any(c.context == ctx.name and c.status == "ok" for c in nodes.clusters)
+            answered_ns = any(c.context == ctx.name and c.status == "ok" for c in namespaces.clusters)
+            items.append(
+                ClusterInfoOut(
+                    context=ctx.name,
+                    server=ctx.server,
+                    version=version.get("gitVersion"),
+                    platform=version.get("platform"),
+                    nodes=len(node_items) if answered_nodes else None,
+                    nodes_ready=sum(n.ready == "True" for n in node_items) if answered_nodes else None,
+                    namespaces=sum(n.context == ctx.name for n in namespaces.items) if answered_ns else None,
+                )
+            )
+        output = ClusterInfoOutput(clusters=[ClusterOut.of(c, now) for c in reports], items=items)
+        lines = provenance(reports, now)
+        lines.append(
+            table(
+                ["CONTEXT", "VERSION", "NODES READY", "NAMESPACES", "SERVER"],
+                [
+                    [
+                        i.context,
+                        i.version or "-",
+                        f"{i.nodes_ready}/{i.nodes}" if i.nodes is not None else "-",
+                        str(i.namespaces) if i.namespaces is not None else "-",
+                        i.server or "-",
+                    ]
+                    for i in items
+                ],
+            )
+        )
+        return answer("\n".join(lines), output)
+
+    return k8s_cluster_info
+
+
+class ApiGroupOut(BaseModel):
+    context: str
+    group: str
+    versions: list[str]
+    kinds: list[str]
+
+
+class ApisOutput(BaseModel):
+    clusters: list[ClusterOut]
+    items: list[ApiGroupOut]
+
+
+def _apis_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_apis(context: ContextArg = None) -> Annotated[CallToolResult, ApisOutput]:
+        """The API groups, versions and kinds each selected cluster serves (CRDs included)."""
+        contexts, answers = await run_blocking(state.objects.types, context)
+        now = utcnow()
+        reports = [
+            ClusterReport(c.name, a.status, error=a.message)
+            if isinstance(a := answers[c.name], ClusterError)
+            else ClusterReport(c.name, "ok", "live", now, count=len(a))
+            for c in contexts
+        ]
+        items: list[ApiGroupOut] = []
+        for ctx in contexts:
+            types = answers[ctx.name]
+            if isinstance(types, ClusterError):
+                continue
+            groups: dict[str, ApiGroupOut] = {}
+            for t in types:
+                entry = groups.setdefault(
+                    t.group, ApiGroupOut(context=ctx.name, group=t.group or "core", versions=[], kinds=[])
+                )
+                if t.version not in entry.versions:
+                    entry.versions.append(t.version)
+                if t.kind not in entry.kinds:
+                    entry.kinds.append(t.kind)
+            items.extend(groups.values())
+        output = ApisOutput(clusters=[ClusterOut.of(c, now) for c in reports], items=items)
+        lines = provenance(reports, now)
+        lines.append(
+            table(
+                ["CONTEXT", "GROUP", "VERSIONS", "KINDS"],
+                [[i.context, i.group, ",".join(i.versions), ",".join(i.kinds)] for i in items],
+            )
+        )
+        return answer("\n".join(lines), output)
+
+    return k8s_apis
+
+
+def _crds_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_crds(
+        context: ContextArg = None, limit: LimitArg = 200
+    ) -> Annotated[CallToolResult, ListOutput]:
+        """Custom resource definitions in each selected cluster: name, kind, scope, versions, age."""
+        check_limit(limit)
+
+        def ask() -> tuple[Any, Any]:
+            found = state.objects.table(
+                "customresourcedefinitions.apiextensions.k8s.io", context, limit=limit
+            )
+            return found, state.objects.types(
+                [c.context for c in found.clusters if c.status == "ok"] or context
+            )
+
+        found, (_, types) = await run_blocking(ask)
+        by_name = {
+            (ctx, t.qualified): t for ctx, ts in types.items() if not isinstance(ts, ClusterError) for t in ts
+        }
+        rows = []
+        for row in found.rows:
+            served = [t for (ctx, q), t in by_name.items() if ctx == row.context and q == row.name]
+            kind = served[0].kind if served else "?"
+            scope = ("Namespaced" if served[0].namespaced else "Cluster") if served else "?"
+            versions = ",".join(t.version for t in served) or "?"
+            rows.append(
+                replace(row, cells=(row.name, kind, scope, versions, row.cells[-1] if row.cells else ""))
+            )
+        crds = replace(
+            found, columns=("NAME", "KIND", "SCOPE", "VERSIONS", "AGE"), rows=rows, namespaced=False
+        )
+        return answer(*render_table(crds, limit))
+
+    return k8s_crds
 
 
 TOOLS = [
@@ -272,4 +472,8 @@ TOOLS = [
     ToolSpec("k8s_get_resources", "List resources by kind", "core", _resources_tool),
     ToolSpec("k8s_get_resource", "Get one resource", "core", _resource_tool),
     ToolSpec("k8s_cache_status", "Watch cache status", "core", _cache_status_tool),
+    ToolSpec("k8s_describe", "Describe resources", "core", _describe_tool),
+    ToolSpec("k8s_cluster_info", "Cluster info", "core", _cluster_info_tool),
+    ToolSpec("k8s_apis", "Served API groups and kinds", "core", _apis_tool),
+    ToolSpec("k8s_crds", "Custom resource definitions", "core", _crds_tool),
 ]

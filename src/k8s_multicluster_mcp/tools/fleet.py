@@ -42,11 +42,9 @@ def _failing_pods(state: ClusterState) -> Callable[..., Awaitable[Any]]:
         ] = None,
         limit: FleetLimitArg = 50,
     ) -> Annotated[CallToolResult, render_fleet.FailingPodsOutput]:
-        """Every failing pod in every selected cluster, classified the way `kubectl get pods` names it
-        (CrashLoopBackOff, ImagePullBackOff, ErrImagePull, CreateContainerConfigError, OOMKilled,
-        Evicted, Unschedulable, Pending, NotReady, Terminating, Restarting, Init:…, Failed reasons),
-        most severe first, then most recent; with owner (Deployment/name), node, restarts and the
-        message. All are counted (by reason and by cluster); at most `limit` are listed."""
+        """Failing pods in every selected cluster, classified as kubectl names them (CrashLoopBackOff,
+        ImagePullBackOff, OOMKilled, Evicted, Unschedulable, Pending, NotReady, Restarting, ...),
+        most severe first, with owner, node, restarts, message; counted by reason and cluster."""
         check_limit(limit)
         found = await run_blocking(fleet.failing_pods, state, context, namespace, label_selector, reasons)
         return answer(*render_fleet.failing_pods(found, limit), exclude_none=False)
@@ -152,10 +150,8 @@ def _recent_changes(state: ClusterState) -> Callable[..., Awaitable[Any]]:
         namespace: NamespaceArg = None,
         limit: FleetLimitArg = 50,
     ) -> Annotated[CallToolResult, render_fleet.ChangesOutput]:
-        """What changed in the last `minutes`: pods that started failing (with the reason) or
-        recovered, restart counts that rose, rollouts that started, finished or stalled, nodes whose
-        readiness changed. With --watch from the watch journal; otherwise from the Events API (the
-        answer says which)."""
+        """What changed in the last `minutes`: pods that started failing or recovered, restarts
+        that rose, rollouts started/finished/stalled, node readiness (--watch journal, else Events)."""
         check_limit(limit)
         if not 1 <= minutes <= MAX_MINUTES:
             raise UserError(f"minutes must be between 1 and {MAX_MINUTES}, got {minutes:g}")
@@ -166,13 +162,23 @@ def _recent_changes(state: ClusterState) -> Callable[..., Awaitable[Any]]:
 
 
 TOOLS = [
-    ToolSpec("k8s_fleet_failing_pods", "Failing pods everywhere", "fleet", _failing_pods),
-    ToolSpec("k8s_fleet_summary", "Fleet summary", "fleet", _summary),
-    ToolSpec("k8s_fleet_unhealthy_deployments", "Unhealthy deployments", "fleet", _unhealthy_deployments),
-    ToolSpec("k8s_fleet_node_problems", "Node problems", "fleet", _node_problems),
-    ToolSpec("k8s_fleet_find_pods", "Find pods across the fleet", "fleet", _find_pods),
+    ToolSpec("k8s_fleet_failing_pods", "Failing pods everywhere", "fleet", _failing_pods, output_schema=True),
+    ToolSpec("k8s_fleet_summary", "Fleet summary", "fleet", _summary, output_schema=True),
     ToolSpec(
-        "k8s_fleet_compare_deployment", "Compare a deployment across clusters", "fleet", _compare_deployment
+        "k8s_fleet_unhealthy_deployments",
+        "Unhealthy deployments",
+        "fleet",
+        _unhealthy_deployments,
+        output_schema=True,
     ),
-    ToolSpec("k8s_fleet_recent_changes", "Recent changes", "fleet", _recent_changes),
+    ToolSpec("k8s_fleet_node_problems", "Node problems", "fleet", _node_problems, output_schema=True),
+    ToolSpec("k8s_fleet_find_pods", "Find pods across the fleet", "fleet", _find_pods, output_schema=True),
+    ToolSpec(
+        "k8s_fleet_compare_deployment",
+        "Compare a deployment across clusters",
+        "fleet",
+        _compare_deployment,
+        output_schema=True,
+    ),
+    ToolSpec("k8s_fleet_recent_changes", "Recent changes", "fleet", _recent_changes, output_schema=True),
 ]
