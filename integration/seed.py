@@ -250,3 +250,88 @@ def create_fleet_pods(api: ApiClient, namespace: str, pods: int, failing: int) -
             pool.map(lambda i: set_pod_status(api, namespace, names[i], "running"), range(failing, pods, 10))
         )
     return names[:failing]
+
+
+def create_crd(
+    api: ApiClient,
+    group: str = "example.com",
+    kind: str = "CronTab",
+    plural: str = "crontabs",
+    short_names: tuple[str, ...] = (),
+) -> None:
+    """A namespaced CRD with a printer column (`SPEC` from .spec.cronSpec), served at v1; waits
+    until the API server serves it."""
+    import time
+
+    from kubernetes.client import ApiextensionsV1Api, CustomObjectsApi
+    from kubernetes.client.exceptions import ApiException
+
+    ApiextensionsV1Api(api).create_custom_resource_definition(
+        {
+            "metadata": {"name": f"{plural}.{group}"},
+            "spec": {
+                "group": group,
+                "scope": "Namespaced",
+                "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "shortNames": list(short_names)},
+                "versions": [
+                    {
+                        "name": "v1", "served": True, "storage": True,
+                        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                        "additionalPrinterColumns": [
+                            {"name": "Spec", "type": "string", "jsonPath": ".spec.cronSpec"},
+                            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                        ],
+                    }
+                ],
+            },
+        }
+    )  # fmt: skip
+    for _ in range(100):
+        try:
+            CustomObjectsApi(api).list_cluster_custom_object(group, "v1", plural, limit=1)
+            return
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        time.sleep(0.1)
+    raise TimeoutError(f"{plural}.{group} was not served within 10 s")
+
+
+def create_custom_object(
+    api: ApiClient,
+    namespace: str,
+    name: str,
+    spec: dict[str, Any],
+    group: str = "example.com",
+    kind: str = "CronTab",
+    plural: str = "crontabs",
+) -> None:
+    from kubernetes.client import CustomObjectsApi
+
+    CustomObjectsApi(api).create_namespaced_custom_object(
+        group, "v1", namespace, plural,
+        {"apiVersion": f"{group}/v1", "kind": kind, "metadata": {"name": name}, "spec": spec},
+    )  # fmt: skip
+
+
+def create_secret(
+    api: ApiClient, namespace: str, name: str, values: dict[str, str], *, applied: bool = False
+) -> None:
+    """A Secret holding `values`; `applied`: as `kubectl apply` leaves it, with the whole Secret
+    (values included) in the last-applied-configuration annotation."""
+    import base64
+    import json
+
+    body: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
+    }  # fmt: skip
+    if applied:
+        last = json.dumps({**body, "metadata": dict(body["metadata"])}, sort_keys=True)
+        body["metadata"]["annotations"] = {"kubectl.kubernetes.io/last-applied-configuration": last}
+    CoreV1Api(api).create_namespaced_secret(namespace, body)
+
+
+def create_configmap(api: ApiClient, namespace: str, name: str, data: dict[str, str]) -> None:
+    CoreV1Api(api).create_namespaced_config_map(namespace, {"metadata": {"name": name}, "data": data})

@@ -36,6 +36,32 @@ TOOLS = {
     "k8s_fleet_find_pods",
     "k8s_fleet_compare_deployment",
     "k8s_fleet_recent_changes",
+    "k8s_describe",
+    "k8s_cluster_info",
+    "k8s_apis",
+    "k8s_crds",
+    "k8s_rollout_status",
+    "k8s_rollout_history",
+    "k8s_get_jobs",
+    "k8s_get_cronjobs",
+    "k8s_list_secret",
+    "k8s_get_secret_detail",
+    "k8s_list_configmap",
+    "k8s_get_configmap_detail",
+    "k8s_get_roles",
+    "k8s_get_clusterroles",
+    "k8s_get_rolebindings",
+    "k8s_get_clusterrolebindings",
+    "k8s_get_service_accounts",
+    "k8s_get_pvcs",
+    "k8s_get_pvs",
+    "k8s_get_storage_classes",
+    "k8s_get_network_policies",
+    "k8s_get_events",
+    "k8s_get_pod_logs",
+    "k8s_top_nodes",
+    "k8s_top_pods",
+    "k8s_diagnose_application",
 }
 
 
@@ -206,11 +232,17 @@ def test_fleet_answers_with_provenance_and_user_errors(
             assert "unknown context" in text(hidden)
 
             for args, message in (
-                ({"kind": "widgets"}, "unknown or unsupported kind 'widgets'"),
+                (
+                    {"kind": "widgets"},
+                    "'widgets' is not a served kind; k8s_apis lists the served kinds (not asked: ",
+                ),
                 ({"kind": "pods", "label_selector": "app in (web"}, "invalid label selector"),
                 ({"kind": "pods", "limit": 10**9}, "limit must be between 1 and 1000"),
                 ({"kind": "pods", "context": running_fleet.contexts[0][:-1]}, "is ambiguous; it matches"),
-                ({"kind": "deploy", "group": "batch"}, "served from API group 'apps'"),
+                (
+                    {"kind": "deploy", "group": "batch"},
+                    "'deploy' group 'batch' is not a served kind; closest served kinds: ",
+                ),
             ):
                 failed = await client.call_tool("k8s_get_resources", args)
                 assert failed.is_error, args
