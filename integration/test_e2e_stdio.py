@@ -233,8 +233,8 @@ def test_fleet_answers_with_provenance_and_user_errors(
 
             for args, message in (
                 (
-                    {"kind": "widgets"},
-                    "'widgets' is not a served kind; k8s_apis lists the served kinds (not asked: ",
+                    {"kind": "gizmoz"},
+                    "'gizmoz' is not a served kind; k8s_apis lists the served kinds (not asked: ",
                 ),
                 ({"kind": "pods", "label_selector": "app in (web"}, "invalid label selector"),
                 ({"kind": "pods", "limit": 10**9}, "limit must be between 1 and 1000"),

@@ -25,7 +25,7 @@ from k8s_multicluster_mcp.redact import Redactor
 from k8s_multicluster_mcp.settings import Settings
 from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.sources.watch import WatchSource
-from k8s_multicluster_mcp.tools import ALL_TOOLS, register_tools
+from k8s_multicluster_mcp.tools import register_tools
 from k8s_multicluster_mcp.tools.base import argument_errors
 from k8s_multicluster_mcp.tools.schemas import compact
 from k8s_multicluster_mcp.triage import Rules
@@ -84,17 +84,12 @@ class _Server(MCPServer[Any]):
     (the SDK's are pydantic's multi-line report with documentation URLs), and whose `tools/list`
     is compact: it is sent to the model with every request."""
 
-    advertised_outputs: frozenset[str] = frozenset()
-    """Tools whose output schema `tools/list` shows (see `ToolSpec.output_schema`)."""
-
     async def list_tools(self) -> list[MCPTool]:
         return [
             tool.model_copy(
                 update={
                     "input_schema": compact(tool.input_schema),
-                    "output_schema": compact(tool.output_schema)
-                    if tool.name in self.advertised_outputs
-                    else None,
+                    "output_schema": compact(tool.output_schema, descriptions=False),
                 }
             )
             for tool in await super().list_tools()
@@ -137,7 +132,6 @@ def build_server(settings: Settings, state: ClusterState) -> MCPServer[Any]:
         lifespan=lifespan,
     )
     names = register_tools(server, state, settings)
-    server.advertised_outputs = frozenset(s.name for s in ALL_TOOLS if s.output_schema and s.name in names)
     log.info("registered %d tools: %s", len(names), ", ".join(names))
     return server
 

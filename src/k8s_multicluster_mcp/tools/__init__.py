@@ -49,6 +49,7 @@ def register_tools(server: MCPServer[Any], state: ClusterState, settings: Settin
                 idempotent_hint=spec.idempotent,
                 open_world_hint=True,
             ),
+            structured_output=spec.output_schema,
         )
         names.append(spec.name)
     return names

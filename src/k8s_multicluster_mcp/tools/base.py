@@ -36,8 +36,9 @@ class ToolSpec:
     destructive: bool = False
     idempotent: bool = True
     output_schema: bool = False
-    """Advertise the output schema in `tools/list` (the fleet tools' items are an interface);
-    every tool returns structured content either way, but schemas cost tokens on every request."""
+    """Declare (and validate) the output schema (the fleet tools' items are an interface); every
+    tool returns structured content either way, but schemas cost tokens on every request and
+    building them costs startup time."""
 
 
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
