@@ -12,8 +12,10 @@ SCRIPT = Path(sys.executable).with_name("k8s-multicluster-mcp")
 
 
 def check(kubeconfig_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # A generous timeout: these run first, against API servers just started, on a loaded machine
+    # (CI runs the benchmarks just before); a stopped cluster refuses at once anyway.
     return subprocess.run(
-        [str(SCRIPT), "check", "--kubeconfig-dir", str(kubeconfig_dir), "--request-timeout", "3", *args],
+        [str(SCRIPT), "check", "--kubeconfig-dir", str(kubeconfig_dir), "--request-timeout", "10", *args],
         capture_output=True,
         text=True,
         timeout=60,
