@@ -63,6 +63,34 @@ TOOLS = {
     "k8s_top_pods",
     "k8s_diagnose_application",
 }
+WRITE_TOOLS = {
+    "k8s_create_ns",
+    "k8s_delete_ns",
+    "k8s_create_resource",
+    "k8s_apply_resource",
+    "k8s_delete_resource",
+    "k8s_patch_resource",
+    "k8s_label_resource",
+    "k8s_annotate_resource",
+    "k8s_create_secret_resource",
+    "k8s_create_configmap_resource",
+    "k8s_expose_resource",
+    "k8s_run_pod",
+    "k8s_scale_resource",
+    "k8s_autoscale_resource",
+    "k8s_update_resources",
+    "k8s_set_resources_for_container",
+    "k8s_rollout_undo",
+    "k8s_rollout_restart",
+    "k8s_rollout_pause",
+    "k8s_rollout_resume",
+    "k8s_cordon_node",
+    "k8s_uncordon_node",
+    "k8s_drain_node",
+    "k8s_taint_node",
+    "k8s_untaint_node",
+    "k8s_pod_exec",
+}
 
 
 def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -119,8 +147,9 @@ def test_contexts_over_stdio(tmp_path: Path, sample_dir: Path) -> None:
             assert client.server_info is not None
             assert client.server_info.name == "k8s-multicluster-mcp"
             tools = {t.name: t for t in (await client.list_tools()).tools}
-            assert set(tools) == TOOLS
-            assert all(t.annotations and t.annotations.read_only_hint for t in tools.values())
+            assert set(tools) == TOOLS | WRITE_TOOLS
+            assert all(tools[n].annotations and tools[n].annotations.read_only_hint for n in TOOLS)
+            assert not any(tools[n].annotations and tools[n].annotations.read_only_hint for n in WRITE_TOOLS)
             result = await client.call_tool("k8s_get_contexts", {})
             assert not result.is_error
             body = text(result)
@@ -177,10 +206,31 @@ def test_stdout_carries_only_protocol(tmp_path: Path, sample_dir: Path) -> None:
     assert "broken.yaml" in stderr, "logs go to stderr"
 
 
+DESTRUCTIVE = {"k8s_delete_ns", "k8s_delete_resource", "k8s_drain_node", "k8s_rollout_undo", "k8s_pod_exec"}
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [("--read-only", TOOLS), ("--disable-destructive", (TOOLS | WRITE_TOOLS) - DESTRUCTIVE)],
+)
+def test_safety_flags_register_exactly_the_safe_tools(
+    tmp_path: Path, sample_dir: Path, flag: str, expected: set[str]
+) -> None:
+    async def run() -> None:
+        async with session(server_env(tmp_path, KUBECONFIG_DIR=str(sample_dir)), flag) as client:
+            assert {t.name for t in (await client.list_tools()).tools} == expected
+            dropped = await client.call_tool("k8s_delete_resource", {"resource_type": "cm", "name": "x"})
+            assert dropped.is_error and "Unknown tool: k8s_delete_resource" in text(dropped)
+            still = await client.call_tool("k8s_get_contexts", {})
+            assert not still.is_error
+
+    anyio.run(run)
+
+
 def test_no_kubeconfig_at_all_still_serves_and_explains(tmp_path: Path) -> None:
     async def run() -> None:
         async with session(server_env(tmp_path)) as client:
-            assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+            assert {t.name for t in (await client.list_tools()).tools} == TOOLS | WRITE_TOOLS
             result = await client.call_tool("k8s_get_contexts", {})
             body = text(result)
             assert "no Kubernetes contexts found" in body

@@ -74,12 +74,31 @@ def test_environment_and_flags_flag_wins(tmp_path: Path) -> None:
         ),
         ([], {"K8S_MCP_READ_ONLY": "maybe"}, "K8S_MCP_READ_ONLY='maybe': expected one of 1/0"),
         (["--contexts", " , "], {}, "--contexts was given but names nothing"),
+        (
+            ["--toolsets", "core,secrets"],
+            {},
+            "--toolsets / K8S_MCP_TOOLSETS: unknown toolset 'secrets'; valid: core, fleet, workloads, "
+            "config, rbac, storage, network, diagnostics, write, scaling, nodes, exec, all",
+        ),
+        (
+            [],
+            {"K8S_MCP_SENSITIVE_ENV_PATTERN": "(pass"},
+            "K8S_MCP_SENSITIVE_ENV_PATTERN: not a regular expression",
+        ),
+        (["--sensitive-env-pattern", ".*"], {}, "the pattern matches every name"),
     ],
 )
 def test_bad_values_are_clear_one_line_errors(argv: list[str], env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as info:
         settings(argv, env)
     assert message in str(info.value)
+
+
+def test_toolsets_and_secret_flags_from_flags_or_environment() -> None:
+    s, _ = settings([], {"K8S_MCP_TOOLSETS": "Fleet, core", "K8S_MCP_ALLOW_SECRET_VALUES": "yes"})
+    assert s.toolsets == ("fleet", "core") and s.allow_secret_values
+    s, _ = settings(["--toolsets", "all", "--sensitive-env-pattern", "licen[cs]e"], {})
+    assert s.toolsets == () and s.sensitive_env_pattern == "licen[cs]e" and not s.allow_secret_values
 
 
 def test_bad_value_exits_2_with_message(

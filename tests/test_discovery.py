@@ -122,7 +122,7 @@ def test_discovery_is_refreshed_on_a_miss_at_most_every_few_seconds(monkeypatch:
         discovery.resolve("c", None, 1, "ct")
     assert len(calls) == 1, "the first fetch is too recent to fetch again"
     served[0] = TYPES
-    clock[0] += 11
+    clock[0] += 1.5
     assert discovery.resolve("c", None, 1, "ct").kind == "CronTab"
     assert len(calls) == 2
     assert discovery.resolve("c", None, 1, "pods").kind == "Pod"

@@ -5,70 +5,99 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
-from k8s_multicluster_mcp import tools as toolsets
-from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.server import build_registry, build_server, build_state
 from k8s_multicluster_mcp.settings import Settings
-from k8s_multicluster_mcp.tools import ALL_TOOLS, ToolSpec, register_tools
+
+WRITES = {
+    # tool: (destructive_hint, idempotent_hint, dropped by --disable-destructive)
+    "k8s_create_ns": (False, False, False),
+    "k8s_delete_ns": (True, True, True),
+    "k8s_create_resource": (False, False, False),
+    "k8s_apply_resource": (True, True, False),
+    "k8s_delete_resource": (True, True, True),
+    "k8s_patch_resource": (True, True, False),
+    "k8s_label_resource": (True, True, False),
+    "k8s_annotate_resource": (True, True, False),
+    "k8s_create_secret_resource": (False, False, False),
+    "k8s_create_configmap_resource": (False, False, False),
+    "k8s_expose_resource": (False, False, False),
+    "k8s_run_pod": (False, False, False),
+    "k8s_scale_resource": (True, True, False),
+    "k8s_autoscale_resource": (True, True, False),
+    "k8s_update_resources": (True, True, False),
+    "k8s_set_resources_for_container": (True, True, False),
+    "k8s_rollout_undo": (True, False, True),
+    "k8s_rollout_restart": (True, False, False),
+    "k8s_rollout_pause": (False, True, False),
+    "k8s_rollout_resume": (False, True, False),
+    "k8s_cordon_node": (False, True, False),
+    "k8s_uncordon_node": (False, True, False),
+    "k8s_drain_node": (True, True, True),
+    "k8s_taint_node": (True, True, False),
+    "k8s_untaint_node": (True, True, False),
+    "k8s_pod_exec": (True, False, True),
+}
+"""The original's 26 write tools and what their annotations must say (a table, not the code's list)."""
 
 
-def _noop(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-    async def tool() -> str:
-        """Does nothing."""
-        return "ok"
-
-    return tool
-
-
-WRITE = ToolSpec("k8s_label_resource", "Label", "write", _noop, writes=True, idempotent=True)
-DELETE = ToolSpec(
-    "k8s_delete_resource", "Delete", "write", _noop, writes=True, destructive=True, idempotent=False
-)
-
-
-def tools_for(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setattr(toolsets, "ALL_TOOLS", (*ALL_TOOLS, WRITE, DELETE))
-    state = build_state(settings, build_registry(settings))
-    server: MCPServer[Any] = MCPServer("t")
-    register_tools(server, state, settings)
-    listed = anyio.run(server.list_tools)
-    state.source.close()
-    return {t.name: t for t in listed}
+def tools_for(tmp_path: Path, **flags: Any) -> dict[str, Any]:
+    return {t.name: t for t in listed_tools(tmp_path, **flags)}
 
 
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
-        ({}, {"k8s_label_resource", "k8s_delete_resource"}),
+        ({}, set(WRITES)),
         ({"read_only": True}, set()),
-        ({"disable_destructive": True}, {"k8s_label_resource"}),
+        ({"disable_destructive": True}, {name for name, (_, _, dropped) in WRITES.items() if not dropped}),
     ],
 )
-def test_safety_flags_drop_tools(
-    flags: dict[str, bool], expected: set[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    tools = tools_for(Settings(kubeconfig_dir=tmp_path, **flags), monkeypatch)
-    read_tools = {spec.name for spec in ALL_TOOLS if not spec.writes}
-    assert set(tools) == read_tools | expected
+def test_safety_flags_drop_tools(flags: dict[str, bool], expected: set[str], tmp_path: Path) -> None:
+    tools = tools_for(tmp_path, **flags)
+    assert set(tools) == READS | expected
+    if flags.get("disable_destructive"):
+        assert {
+            "k8s_delete_ns",
+            "k8s_delete_resource",
+            "k8s_drain_node",
+            "k8s_rollout_undo",
+            "k8s_pod_exec",
+        }.isdisjoint(tools)
 
 
-def test_annotations_say_what_each_tool_does(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    tools = tools_for(Settings(kubeconfig_dir=tmp_path), monkeypatch)
-    for name in ("k8s_get_contexts", "k8s_get_resources"):
+def test_annotations_say_what_each_tool_does(tmp_path: Path) -> None:
+    tools = tools_for(tmp_path)
+    for name in READS:
         hints = tools[name].annotations
-        assert (hints.read_only_hint, hints.destructive_hint) == (True, False)
-    delete = tools["k8s_delete_resource"].annotations
-    assert (delete.read_only_hint, delete.destructive_hint, delete.idempotent_hint) == (False, True, False)
-    label = tools["k8s_label_resource"].annotations
-    assert (label.read_only_hint, label.destructive_hint) == (False, False)
+        assert (hints.read_only_hint, hints.destructive_hint, hints.open_world_hint) == (True, False, True), (
+            name
+        )
+    for name, (destructive, idempotent, _) in WRITES.items():
+        hints = tools[name].annotations
+        assert (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint) == (
+            False, destructive, idempotent, True
+        ), name  # fmt: skip
+
+
+def test_a_dropped_tool_is_unknown(tmp_path: Path) -> None:
+    config = Settings(kubeconfig_dir=tmp_path, read_only=True)
+    state = build_state(config, build_registry(config))
+    try:
+        with pytest.raises(ToolError, match="Unknown tool: k8s_delete_resource"):
+            anyio.run(
+                build_server(config, state).call_tool,
+                "k8s_delete_resource",
+                {"resource_type": "cm", "name": "x"},
+            )
+    finally:
+        state.close()
 
 
 def listed_tools(tmp_path: Path, **settings: Any) -> list[Any]:
@@ -85,6 +114,7 @@ def test_every_tool_has_a_description_and_the_fleet_tools_their_output_schema(tm
         assert tool.description, tool.name
         assert "\n" not in tool.description and "  " not in tool.description, tool.name
         assert bool(tool.output_schema) == tool.name.startswith("k8s_fleet_"), tool.name
+    assert len(set(WRITES) & {t.name for t in listed_tools(tmp_path)}) == 26
 
 
 def test_tools_list_costs_at_most_one_kilobyte_per_tool(tmp_path: Path) -> None:
@@ -96,7 +126,7 @@ def test_tools_list_costs_at_most_one_kilobyte_per_tool(tmp_path: Path) -> None:
         )
         for t in tools
     }
-    assert len(tools) >= 39
+    assert len(tools) == 65
     assert sum(sizes.values()) / len(tools) <= 1024, sorted(sizes.items(), key=lambda kv: -kv[1])[:5]
 
 
@@ -114,7 +144,16 @@ TOOLSETS = {
     "network": {"k8s_get_network_policies"},
     "diagnostics": {"k8s_get_events", "k8s_get_pod_logs", "k8s_top_nodes", "k8s_top_pods",
                     "k8s_diagnose_application"},
+    "write": {"k8s_create_ns", "k8s_delete_ns", "k8s_create_resource", "k8s_apply_resource", "k8s_delete_resource",
+              "k8s_patch_resource", "k8s_label_resource", "k8s_annotate_resource", "k8s_create_secret_resource",
+              "k8s_create_configmap_resource", "k8s_expose_resource", "k8s_run_pod"},
+    "scaling": {"k8s_scale_resource", "k8s_autoscale_resource", "k8s_update_resources",
+                "k8s_set_resources_for_container", "k8s_rollout_undo", "k8s_rollout_restart", "k8s_rollout_pause",
+                "k8s_rollout_resume"},
+    "nodes": {"k8s_cordon_node", "k8s_uncordon_node", "k8s_drain_node", "k8s_taint_node", "k8s_untaint_node"},
+    "exec": {"k8s_pod_exec"},
 }  # fmt: skip
+READS = set().union(*(v for k, v in TOOLSETS.items() if k not in ("write", "scaling", "nodes", "exec")))
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,8 @@ OPTIONS: tuple[Option, ...] = (
            "masked (default: pass|secret|token|key|credential|auth|...)", metavar="REGEX"),
     Option(("--read-only",), "read_only", "K8S_MCP_READ_ONLY", "register no tool that writes", "bool"),
     Option(("--disable-destructive",), "disable_destructive", "K8S_MCP_DISABLE_DESTRUCTIVE",
-           "register no destructive tool (delete, drain, scale to zero, rollout undo)", "bool"),
+           "register no destructive tool (delete, namespace deletion, drain, rollout undo, exec) and "
+           "refuse scaling to zero", "bool"),
     Option(("--transport",), "transport", "K8S_MCP_TRANSPORT",
            "stdio (default, for MCP clients that start the server) or http (streamable HTTP)",
            choices=("stdio", "http")),

@@ -4,7 +4,8 @@
 (`deploy`) or a qualified name (`deployments.apps`, `deployments.v1.apps`); so does every tool
 here, for every kind a cluster serves, CRDs included. Discovery is asked once per context (one
 request with aggregated discovery, one per API group without it), kept for `TTL` seconds and asked
-again when a word names nothing (a CRD installed since), at most every `REFRESH_ON_MISS` seconds.
+again when a word names nothing (a CRD installed since), at most every `REFRESH_ON_MISS` seconds
+(so a model retrying a typo costs at most two requests a second).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
 TTL = 600.0
-REFRESH_ON_MISS = 10.0
+REFRESH_ON_MISS = 1.0
 AGGREGATED = (
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
     "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"

@@ -30,6 +30,7 @@ from k8s_multicluster_mcp.triage import Rules
 
 if TYPE_CHECKING:
     from k8s_multicluster_mcp.objects import ObjectReader
+    from k8s_multicluster_mcp.writes import ObjectWriter
 
 R = TypeVar("R", bound=Record, covariant=True)
 ContextSpec = str | Sequence[str] | None
@@ -80,6 +81,7 @@ class ClusterState:
         rules: Rules | None = None,
         journal: ChangeJournal | None = None,
         objects: ObjectReader | None = None,
+        writer: ObjectWriter | None = None,
     ) -> None:
         self.registry = registry
         self.source = source
@@ -90,6 +92,12 @@ class ClusterState:
             objects = ObjectReader(registry, Fanout())
         self.objects = objects
         """Reads of any other kind (live, via discovery), with secrets redacted."""
+        if writer is None:
+            from k8s_multicluster_mcp.writes import ObjectWriter
+
+            writer = ObjectWriter(objects)
+        self.writer = writer
+        """Writes to one context (dry run, server-side apply, audit log)."""
         self.rules = rules or Rules()
         """Thresholds of failure triage (`--pending-grace`, `--restart-threshold`)."""
         self.journal = journal

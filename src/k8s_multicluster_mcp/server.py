@@ -29,6 +29,7 @@ from k8s_multicluster_mcp.tools import register_tools
 from k8s_multicluster_mcp.tools.base import argument_errors
 from k8s_multicluster_mcp.tools.schemas import compact
 from k8s_multicluster_mcp.triage import Rules
+from k8s_multicluster_mcp.writes import ObjectWriter
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,9 @@ def build_state(settings: Settings, registry: ContextRegistry) -> ClusterState:
         allow_secret_values=settings.allow_secret_values, sensitive_env=settings.sensitive_env_pattern
     )
     objects = ObjectReader(registry, live.fanout, redactor)
+    writer = ObjectWriter(objects, disable_destructive=settings.disable_destructive)
     if not settings.watch:
-        return ClusterState(registry, live, rules, objects=objects)
+        return ClusterState(registry, live, rules, objects=objects, writer=writer)
     journal = ChangeJournal(rules)
     source = WatchSource(
         registry,
@@ -76,7 +78,7 @@ def build_state(settings: Settings, registry: ContextRegistry) -> ClusterState:
         idle_ttl=settings.idle_ttl,
         on_change=journal.record,
     )
-    return ClusterState(registry, source, rules, journal, objects)
+    return ClusterState(registry, source, rules, journal, objects, writer)
 
 
 class _Server(MCPServer[Any]):

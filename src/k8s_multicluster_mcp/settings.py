@@ -24,6 +24,10 @@ TOOLSETS: dict[str, str] = {
     "storage": "persistent volumes and claims, storage classes",
     "network": "network policies",
     "diagnostics": "events, pod logs, top nodes/pods, application diagnosis",
+    "write": "create, apply, patch, label, annotate, delete objects and namespaces; secrets, configmaps",
+    "scaling": "scale, autoscale, container resources, rollout restart/pause/resume/undo",
+    "nodes": "cordon, uncordon, drain, taint, untaint",
+    "exec": "run a command in a container",
 }
 """Every toolset `--toolsets` may name (`all` = every one)."""
 

@@ -40,4 +40,9 @@ def shown(value: object, limit: int = ECHO_LIMIT) -> str:
     return f"'{one_line(text[:limit], limit * 4)}…' ({len(text)} characters)"
 
 
-__all__ = ["CELL_LIMIT", "ECHO_LIMIT", "LINE_LIMIT", "one_line", "shown"]
+def safe_lines(text: str, limit: int = 2000) -> str:
+    """Multi-line output (logs, command output) kept as lines, each made safe with `one_line`."""
+    return "\n".join(one_line(line, limit) for line in text.splitlines())
+
+
+__all__ = ["CELL_LIMIT", "ECHO_LIMIT", "LINE_LIMIT", "one_line", "safe_lines", "shown"]

@@ -36,17 +36,24 @@ def list_call(client: ApiClient, kind: Kind, namespace: str | None = None) -> Ca
     return functools.partial(namespaced, namespace) if namespace and namespaced else cluster_wide
 
 
-def get(
+Query = Mapping[str, str | int | bool | None]
+
+
+def request(
     client: ApiClient,
+    method: str,
     path: str,
-    query: Mapping[str, str | int | bool | None] | None = None,
+    query: Query | None = None,
     *,
+    body: Any = None,
+    content_type: str | None = None,
     accept: str = "application/json",
     timeout: float,
 ) -> bytes:
-    """The body of `GET path?query` (with the context's credentials); a status other than 2xx
-    raises the client's `ApiException`, which `apierrors.classify` explains. Uses the client's
-    `param_serialize`/`call_api` pair (kubernetes >= 37; older clients have another API)."""
+    """The response body of `METHOD path?query` (with the context's credentials; `body` is sent
+    as JSON); a status other than 2xx raises the client's `ApiException`, which
+    `apierrors.classify` explains. Uses the client's `param_serialize`/`call_api` pair
+    (kubernetes >= 37; older clients have another API)."""
     from kubernetes.client.exceptions import ApiException
 
     params = [
@@ -54,10 +61,11 @@ def get(
         for k, v in (query or {}).items()
         if v is not None
     ]
-    method, url, headers, body, post = client.param_serialize(
-        "GET", path, query_params=params, header_params={"Accept": accept}, auth_settings=["BearerToken"]
+    headers = {"Accept": accept} | ({"Content-Type": content_type} if content_type else {})
+    serialized = client.param_serialize(
+        method, path, query_params=params, header_params=headers, body=body, auth_settings=["BearerToken"]
     )
-    response = client.call_api(method, url, headers, body, post, _request_timeout=(timeout, timeout))
+    response = client.call_api(*serialized, _request_timeout=(timeout, timeout))
     data: bytes = response.read()
     if not 200 <= response.status <= 299:
         raise ApiException(
@@ -69,10 +77,39 @@ def get(
     return data
 
 
+def get(
+    client: ApiClient,
+    path: str,
+    query: Query | None = None,
+    *,
+    accept: str = "application/json",
+    timeout: float,
+) -> bytes:
+    """The body of `GET path?query` (see `request`)."""
+    return request(client, "GET", path, query, accept=accept, timeout=timeout)
+
+
+def call_json(
+    client: ApiClient,
+    method: str,
+    path: str,
+    query: Query | None = None,
+    *,
+    body: Any = None,
+    content_type: str | None = None,
+    timeout: float,
+) -> Raw:
+    """`request`, decoded."""
+    decoded = orjson.loads(
+        request(client, method, path, query, body=body, content_type=content_type, timeout=timeout) or b"{}"
+    )
+    return decoded if isinstance(decoded, dict) else {}
+
+
 def get_json(
     client: ApiClient,
     path: str,
-    query: Mapping[str, str | int | bool | None] | None = None,
+    query: Query | None = None,
     *,
     accept: str = "application/json",
     timeout: float,
@@ -82,4 +119,4 @@ def get_json(
     return decoded if isinstance(decoded, dict) else {}
 
 
-__all__ = ["get", "get_json", "list_call"]
+__all__ = ["call_json", "get", "get_json", "list_call", "request"]

@@ -5,7 +5,8 @@ live source's lists and the reads of any other kind (`objects`). A call runs on 
 under `deadlines.deadline(budget)` (when it passes, the call's sockets are cut and its credential
 plugin killed); its failure becomes the `ClusterError` that says why. A cluster that already has
 `per_context` calls running gets no new thread until one ends, so one hung cluster never takes the
-pool from the others.
+pool from the others. A `UserError` raised by a call (bad input found only once the cluster was
+asked) reaches the caller as it is.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
 
 from k8s_multicluster_mcp import deadlines
-from k8s_multicluster_mcp.errors import ClusterError, ClusterTimeoutError
+from k8s_multicluster_mcp.errors import ClusterError, ClusterTimeoutError, UserError
 from k8s_multicluster_mcp.kubeconfig import ContextInfo, capture_client_errors, load_kubernetes
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class Fanout:
                 self._running.add(deadline)
             try:
                 return fn(deadline)
+            except UserError:
+                raise
             except Exception as exc:
                 load_kubernetes()  # classify knows the client's exceptions
                 from k8s_multicluster_mcp.sources.apierrors import classify
@@ -89,6 +92,17 @@ class Fanout:
             finally:
                 with self._lock:
                     self._running.discard(deadline)
+
+    def one(self, ctx: ContextInfo, fn: Callable[[deadlines.Deadline], T], *, budget: float, what: str) -> T:
+        """`fn(deadline)` for one context, waiting up to `budget`; its `ClusterError` (or the
+        caller's `UserError`) is raised."""
+        future = self.submit(ctx, fn, budget=budget, what=what)
+        try:
+            return future.result(timeout=budget + 1)
+        except FutureTimeout as exc:
+            raise ClusterTimeoutError(f"{what} did not finish within {budget:g}s") from exc
+        except CancelledError as exc:
+            raise ClusterError("the server is shutting down") from exc
 
     def gather(
         self, futures: Mapping[str, Future[T]], *, late: str | None = None

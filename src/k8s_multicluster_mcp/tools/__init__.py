@@ -16,7 +16,7 @@ from mcp_types import ToolAnnotations
 
 from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.settings import Settings
-from k8s_multicluster_mcp.tools import config, core, diagnostics, fleet, listings, workloads
+from k8s_multicluster_mcp.tools import config, core, diagnostics, fleet, listings, workloads, writes
 from k8s_multicluster_mcp.tools.base import ToolSpec, as_tool_errors, enabled, run_blocking
 
 __all__ = ["ALL_TOOLS", "ToolSpec", "as_tool_errors", "enabled", "register_tools", "run_blocking"]
@@ -28,6 +28,7 @@ ALL_TOOLS: tuple[ToolSpec, ...] = (
     *config.TOOLS,
     *listings.TOOLS,
     *diagnostics.TOOLS,
+    *writes.TOOLS,
 )
 
 
@@ -45,7 +46,7 @@ def register_tools(server: MCPServer[Any], state: ClusterState, settings: Settin
             description=" ".join(inspect.cleandoc(fn.__doc__ or "").split()),
             annotations=ToolAnnotations(
                 read_only_hint=not spec.writes,
-                destructive_hint=spec.destructive,
+                destructive_hint=spec.destructive or spec.overwrites,
                 idempotent_hint=spec.idempotent,
                 open_world_hint=True,
             ),

@@ -34,6 +34,10 @@ class ToolSpec:
     make: Callable[[ClusterState], Callable[..., Awaitable[Any]]]
     writes: bool = False
     destructive: bool = False
+    """Deletes, drains, rolls back or runs commands: not registered under --disable-destructive."""
+    overwrites: bool = False
+    """May change or remove existing state (patch, apply, scale, restart): destructive_hint, but
+    kept under --disable-destructive."""
     idempotent: bool = True
     output_schema: bool = False
     """Declare (and validate) the output schema (the fleet tools' items are an interface); every

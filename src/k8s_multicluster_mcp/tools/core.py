@@ -86,18 +86,22 @@ def cached_kind(kind: str, group: str | None = None, version: str | None = None)
     return parsed
 
 
-def answer(text: str, structured: BaseModel, *, exclude_none: bool = True) -> CallToolResult:
+def answer(
+    text: str, structured: BaseModel, *, exclude_none: bool = True, failed: bool = False
+) -> CallToolResult:
     """A tool result: the compact text for the model, and the same answer as structured content.
 
     A cluster that fails never fails the call; when no cluster asked could answer, the result is
     a tool error (`isError`), still naming each cluster and why. `exclude_none=False` keeps every
     field of every item (null when unknown): the fleet tools' item fields are an interface.
+    `failed`: the call did not do what was asked even though its cluster answered (a write whose
+    every object failed).
     """
     clusters: list[ClusterOut] = getattr(structured, "clusters", None) or []
     return CallToolResult(
         content=[TextContent(type="text", text=text)],
         structured_content=structured.model_dump(mode="json", exclude_none=exclude_none),
-        is_error=bool(clusters) and not any(c.status in ("ok", "stale") for c in clusters),
+        is_error=failed or (bool(clusters) and not any(c.status in ("ok", "stale") for c in clusters)),
     )
 
 

@@ -14,7 +14,7 @@ from k8s_multicluster_mcp.fleet import FailingPod
 from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.records import EventRecord, Kind, utcnow
 from k8s_multicluster_mcp.render import ClusterOut, age, more_line, provenance, table
-from k8s_multicluster_mcp.text import one_line
+from k8s_multicluster_mcp.text import one_line, safe_lines
 from k8s_multicluster_mcp.tools.base import ToolSpec, no_bool, run_blocking
 from k8s_multicluster_mcp.tools.core import (
     ContextArg,
@@ -110,11 +110,6 @@ class LogsOutput(BaseModel):
     text: str | None = None
 
 
-def _safe_lines(text: str) -> str:
-    """Log lines as they are, each made safe (control characters escaped, long lines clipped)."""
-    return "\n".join(one_line(line, 2000) for line in text.splitlines())
-
-
 def _logs_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
     async def k8s_get_pod_logs(
         namespace: Annotated[str, Field(description="Namespace.")],
@@ -133,7 +128,7 @@ def _logs_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
             container=container, since=since, tail=tail, previous=previous,
         )  # fmt: skip
         now = utcnow()
-        text = _safe_lines(logs.text) if logs else None
+        text = safe_lines(logs.text) if logs else None
         output = LogsOutput(
             clusters=[ClusterOut.of(report, now)], pod=pod, container=container,
             truncated=bool(logs and logs.truncated), text=text,
@@ -265,7 +260,7 @@ def _diagnose_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
             )  # fmt: skip
         for pod, _, text in d.logs:
             lines.append(f"Logs of {one_line(pod)} (last {diagnostics.DIAGNOSE_TAIL} lines):")
-            lines.append(_safe_lines(text))
+            lines.append(safe_lines(text))
         return answer("\n".join(lines), output)
 
     return k8s_diagnose_application

@@ -1,0 +1,445 @@
+"""Writes to one cluster, safe by construction: every write can be a server-side dry run, answers
+say what changed (a diff of cleaned objects, so secret values never appear), apply is server-side
+apply, and every write is logged to stderr for audit.
+
+The original's write tools all act on one context, so `ObjectWriter` resolves exactly one and runs
+the write in the same `Fanout` as every read (deadline, per-cluster bound). A failure of the API
+(403, 404, 409, 422, unreachable ...) is that cluster's `ClusterError`, one line; bad input is a
+`UserError`, refused before any request where it can be.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import yaml
+
+from k8s_multicluster_mcp import deadlines
+from k8s_multicluster_mcp.discovery import ResourceType, check_word
+from k8s_multicluster_mcp.errors import ClusterError, NotFoundError, UnknownKindError, UserError
+from k8s_multicluster_mcp.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.logs import AUDIT
+from k8s_multicluster_mcp.names import check_name, check_namespace, check_path_name
+from k8s_multicluster_mcp.objects import KindNotServedError, ObjectReader
+from k8s_multicluster_mcp.query import ClusterReport, ContextSpec
+from k8s_multicluster_mcp.records import Raw, utcnow
+from k8s_multicluster_mcp.sources import api
+from k8s_multicluster_mcp.text import shown
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "default")
+"""Namespaces no tool deletes (the original protected the same)."""
+FIELD_MANAGER = "k8s-multicluster-mcp"
+PATCH_TYPES = {
+    "strategic": "application/strategic-merge-patch+json",
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+}
+APPLY = "application/apply-patch+yaml"
+_IGNORED = (
+    "metadata.resourceVersion",
+    "metadata.generation",
+    "metadata.uid",
+    "metadata.creationTimestamp",
+    "metadata.managedFields",
+    "status",
+)
+"""Fields a diff does not show: bookkeeping the API server changes on every write."""
+
+audit = logging.getLogger(AUDIT)
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one write did (or, in a dry run, would do) to one object."""
+
+    verb: str
+    """created, configured, unchanged, deleted, evicted, skipped, failed, ..."""
+    kind: str
+    namespace: str | None
+    name: str
+    changes: Sequence[Change] = ()
+    object: dict[str, Any] | None = None
+    """The object as created (cleaned), for creations."""
+    error: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class WriteResult:
+    context: str
+    dry_run: bool
+    report: ClusterReport
+    outcomes: list[Outcome] = field(default_factory=list)
+    output: str | None = None
+    """Command output (exec)."""
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Leaves of an object by path (`spec.template.spec.containers[name=web].image`)."""
+    if isinstance(value, Mapping):
+        if not value:
+            return {prefix: {}} if prefix else {}
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, list):
+        if not value:
+            return {prefix: []}
+        named = all(isinstance(i, Mapping) and isinstance(i.get("name"), str) for i in value)
+        out = {}
+        for index, item in enumerate(value):
+            out.update(flatten(item, f"{prefix}[name={item['name']}]" if named else f"{prefix}[{index}]"))
+        return out
+    return {prefix: value}
+
+
+def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[Change]:
+    """The leaves that differ between two (cleaned) objects, bookkeeping fields left out."""
+    old, new = flatten(before or {}), flatten(after or {})
+    changes = []
+    paths = sorted(set(old) | set(new))
+    for path in paths:
+        if any(path == i or path.startswith((f"{i}.", f"{i}[")) for i in _IGNORED):
+            continue
+        was, now = old.get(path), new.get(path)
+        if old.get(path, _MISSING) == new.get(path, _MISSING):
+            continue
+        # An empty map that gained (or a map that lost all) entries: the entries say it.
+        emptied = was in ({}, []) or now in ({}, [])
+        if emptied and any(p.startswith((f"{path}.", f"{path}[")) for p in paths):
+            continue
+        changes.append(Change(path, was, now))
+    return changes
+
+
+_MISSING = object()
+
+
+def parse_manifests(text: str) -> list[dict[str, Any]]:
+    """The objects of a YAML or JSON manifest (several documents, `kind: List` expanded)."""
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"invalid YAML{where}: {problem}") from exc
+    objects: list[dict[str, Any]] = []
+    for doc in documents:
+        if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+            objects.extend(doc["items"])
+        else:
+            objects.append(doc)
+    if not objects:
+        raise UserError("the manifest holds no object")
+    for index, obj in enumerate(objects, 1):
+        if not isinstance(obj, dict):
+            raise UserError(f"document {index} is not an object (a mapping with apiVersion, kind, metadata)")
+        missing = [k for k in ("apiVersion", "kind") if not isinstance(obj.get(k), str) or not obj.get(k)]
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict) or not (meta.get("name") or meta.get("generateName")):
+            missing.append("metadata.name")
+        if missing:
+            raise UserError(f"document {index} has no {', '.join(missing)}")
+    return objects
+
+
+def _group_version(api_version: str) -> tuple[str, str]:
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+class ObjectWriter:
+    """Writes of any kind to one context at a time."""
+
+    def __init__(
+        self, reader: ObjectReader, *, disable_destructive: bool = False, budget: float | None = None
+    ) -> None:
+        self.reader = reader
+        self.disable_destructive = disable_destructive
+        self.budget = budget
+
+    @property
+    def timeout(self) -> float:
+        return self.reader.timeout
+
+    def run(
+        self,
+        context: ContextSpec,
+        tool: str,
+        fn: Callable[[ContextInfo, ApiClient, deadlines.Deadline], list[Outcome] | tuple[list[Outcome], str]],
+        *,
+        dry_run: bool,
+        budget: float | None = None,
+    ) -> WriteResult:
+        """`fn` on the one context `context` names; its outcomes, or the cluster's error."""
+        ctx = self.reader.one(context, tool)
+        seconds = budget or self.budget or self.timeout * 3
+        started = utcnow()
+        try:
+            done = self.reader.fanout.one(
+                ctx, lambda d: fn(ctx, self.reader.client(ctx), d), budget=seconds, what=tool
+            )
+        except KindNotServedError as exc:
+            raise UnknownKindError(exc.message) from exc
+        except ClusterError as exc:
+            audit.info("%s: %s%s failed: %s", ctx.name, tool, " (dry run)" if dry_run else "", exc.message)
+            return WriteResult(ctx.name, dry_run, ClusterReport(ctx.name, exc.status, error=exc.message))
+        outcomes, output = done if isinstance(done, tuple) else (done, None)
+        for o in outcomes:
+            where = f"{o.namespace}/" if o.namespace else ""
+            audit.info(
+                "%s: %s %s %s%s: %s%s",
+                ctx.name,
+                tool,
+                o.kind,
+                where,
+                o.name,
+                o.verb,
+                " (dry run)" if dry_run else "",
+            )
+        report = ClusterReport(ctx.name, "ok", "live", started, count=len(outcomes))
+        return WriteResult(ctx.name, dry_run, report, outcomes, output)
+
+    # Building blocks, called inside `run`'s function.
+
+    def kind(
+        self, ctx: ContextInfo, word: str, group: str | None = None, version: str | None = None
+    ) -> ResourceType:
+        check_word(word)
+        return self.reader.kind(ctx, word, group, version)
+
+    def namespace_for(self, ctx: ContextInfo, resource: ResourceType, namespace: str | None) -> str | None:
+        """The namespace of a namespaced object: as given, else the context's, else `default`."""
+        if not resource.namespaced:
+            return None
+        return check_namespace(namespace) or ctx.namespace or "default"
+
+    def get(
+        self, client: ApiClient, resource: ResourceType, namespace: str | None, name: str, sub: str = ""
+    ) -> Raw | None:
+        """The raw object, or None when it does not exist."""
+        try:
+            return api.get_json(client, resource.path(namespace, name) + sub, timeout=self.timeout)
+        except Exception as exc:
+            if getattr(exc, "status", None) == 404:
+                return None
+            raise
+
+    def existing(
+        self,
+        ctx: ContextInfo,
+        client: ApiClient,
+        resource: ResourceType,
+        namespace: str | None,
+        name: str,
+        sub: str = "",
+    ) -> Raw:
+        found = self.get(client, resource, namespace, name, sub)
+        if found is None:
+            where = f" in namespace {namespace!r}" if namespace else ""
+            raise NotFoundError(f"{resource.kind} {name!r} not found{where} in {ctx.name}")
+        return found
+
+    def clean(self, resource: ResourceType | None, obj: Raw | None) -> dict[str, Any] | None:
+        if obj is None:
+            return None
+        return self.reader.redactor.clean(obj, secret=bool(resource and resource.is_secret))
+
+    def patch(
+        self,
+        ctx: ContextInfo,
+        client: ApiClient,
+        resource: ResourceType,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        *,
+        patch_type: str = "merge",
+        dry_run: bool,
+        sub: str = "",
+        before: Raw | None = None,
+    ) -> Outcome:
+        """PATCH one object; the outcome lists the fields that changed."""
+        before = before if before is not None else self.existing(ctx, client, resource, namespace, name, sub)
+        query = {"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER}
+        path = resource.path(namespace, name) + sub
+        try:
+            after = api.call_json(
+                client,
+                "PATCH",
+                path,
+                query,
+                body=body,
+                content_type=PATCH_TYPES[patch_type],
+                timeout=self.timeout,
+            )
+        except Exception as exc:
+            if getattr(exc, "status", None) != 415 or patch_type != "strategic":
+                raise
+            # Custom resources take no strategic merge patch; kubectl falls back the same way.
+            after = api.call_json(
+                client,
+                "PATCH",
+                path,
+                query,
+                body=body,
+                content_type=PATCH_TYPES["merge"],
+                timeout=self.timeout,
+            )
+        changes = diff(self.clean(resource, before), self.clean(resource, after))
+        return Outcome("configured" if changes else "unchanged", resource.qualified, namespace, name, changes)
+
+    def create(
+        self, client: ApiClient, resource: ResourceType, namespace: str | None, body: Raw, *, dry_run: bool
+    ) -> Outcome:
+        created = api.call_json(
+            client,
+            "POST",
+            resource.path(namespace),
+            {"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER},
+            body=body,
+            timeout=self.timeout,
+        )
+        meta = created.get("metadata") or {}
+        return Outcome(
+            "created",
+            resource.qualified,
+            namespace,
+            str(meta.get("name") or ""),
+            object=self.clean(resource, created),
+        )
+
+    def delete(
+        self,
+        ctx: ContextInfo,
+        client: ApiClient,
+        resource: ResourceType,
+        namespace: str | None,
+        name: str,
+        *,
+        dry_run: bool,
+    ) -> Outcome:
+        self.existing(ctx, client, resource, namespace, name)
+        api.call_json(
+            client,
+            "DELETE",
+            resource.path(namespace, name),
+            {"dryRun": "All" if dry_run else None, "propagationPolicy": "Background"},
+            timeout=self.timeout,
+        )
+        return Outcome("deleted", resource.qualified, namespace, name)
+
+    def manifest_kind(self, ctx: ContextInfo, obj: Mapping[str, Any]) -> ResourceType:
+        group, version = _group_version(str(obj["apiVersion"]))
+        return self.kind(ctx, str(obj["kind"]), group or "core", version)
+
+    def apply_one(
+        self,
+        ctx: ContextInfo,
+        client: ApiClient,
+        obj: dict[str, Any],
+        namespace: str | None,
+        *,
+        dry_run: bool,
+        force: bool,
+    ) -> Outcome:
+        """Server-side apply of one object; a conflict names the fields and their managers."""
+        resource = self.manifest_kind(ctx, obj)
+        meta = obj.setdefault("metadata", {})
+        name = str(meta.get("name") or "")
+        check_path_name(name)
+        ns = self.namespace_for(ctx, resource, meta.get("namespace") or namespace)
+        if ns:
+            meta["namespace"] = ns
+        before = self.get(client, resource, ns, name)
+        query = {"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER, "force": force or None}
+        try:
+            after = api.call_json(
+                client,
+                "PATCH",
+                resource.path(ns, name),
+                query,
+                body=obj,
+                content_type=APPLY,
+                timeout=self.timeout,
+            )
+        except Exception as exc:
+            if getattr(exc, "status", None) != 409:
+                raise
+            return Outcome("conflict", resource.qualified, ns, name, error=conflict_message(exc))
+        if before is None:
+            return Outcome("created", resource.qualified, ns, name, object=self.clean(resource, after))
+        changes = diff(self.clean(resource, before), self.clean(resource, after))
+        return Outcome("configured" if changes else "unchanged", resource.qualified, ns, name, changes)
+
+
+def conflict_message(exc: BaseException) -> str:
+    """'conflicts: .spec.replicas (managed by kubectl-client-side-apply); pass force=true to take them'."""
+    try:
+        status = orjson.loads(getattr(exc, "body", None) or b"{}")
+    except orjson.JSONDecodeError:
+        status = {}
+    causes = (status.get("details") or {}).get("causes") or []
+    fields = [
+        f"{c.get('field')} ({c.get('message', '').split(' using ')[0].removeprefix('conflict with ')})"
+        for c in causes
+        if c.get("field")
+    ]
+    listed = "; ".join(fields) if fields else str(status.get("message") or "conflict")
+    return f"apply conflicts with other field managers: {listed}; pass force=true to take these fields"
+
+
+def secret_body(
+    name: str, namespace: str, data: Mapping[str, str], secret_type: str, labels: Mapping[str, str] | None
+) -> Raw:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": secret_type,
+        "metadata": {"name": name, "namespace": namespace, **({"labels": dict(labels)} if labels else {})},
+        "data": {k: base64.b64encode(str(v).encode()).decode() for k, v in data.items()},
+    }
+
+
+def check_labels(labels: Mapping[str, Any], what: str = "label") -> None:
+    for key, value in labels.items():
+        if not key or len(key) > 316 or any(c.isspace() for c in key):
+            raise UserError(f"invalid {what} key {shown(key)}")
+        if value is not None and not isinstance(value, str):
+            raise UserError(f"{what} {shown(key)}: the value must be a string, or null to remove it")
+
+
+def owned_names(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names)) or "none"
+
+
+__all__ = [
+    "FIELD_MANAGER",
+    "PROTECTED_NAMESPACES",
+    "Change",
+    "ObjectWriter",
+    "Outcome",
+    "WriteResult",
+    "check_labels",
+    "check_name",
+    "diff",
+    "parse_manifests",
+    "secret_body",
+]

@@ -1,0 +1,92 @@
+"""The pure parts of writes: the diff of two objects, manifests, conflict messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from k8s_multicluster_mcp.errors import UserError
+from k8s_multicluster_mcp.operations import _handshake
+from k8s_multicluster_mcp.writes import Change, conflict_message, diff, flatten, parse_manifests
+
+
+def test_flatten_names_list_items_by_name() -> None:
+    obj = {"spec": {"containers": [{"name": "web", "image": "a"}], "ports": [80, 443], "empty": {}}}
+    assert flatten(obj) == {
+        "spec.containers[name=web].image": "a",
+        "spec.containers[name=web].name": "web",
+        "spec.ports[0]": 80,
+        "spec.ports[1]": 443,
+        "spec.empty": {},
+    }
+
+
+def test_diff_leaves_out_bookkeeping_and_emptied_maps() -> None:
+    before = {"metadata": {"resourceVersion": "1", "generation": 1, "labels": {"a": "1"}},
+              "spec": {"replicas": 2, "resources": {}}, "status": {"replicas": 2}}  # fmt: skip
+    after = {"metadata": {"resourceVersion": "2", "generation": 2, "labels": {"a": "1", "b": "2"}},
+             "spec": {"replicas": 3, "resources": {"limits": {"cpu": "1"}}}, "status": {"replicas": 3}}  # fmt: skip
+    assert diff(before, after) == [
+        Change("metadata.labels.b", None, "2"),
+        Change("spec.replicas", 2, 3),
+        Change("spec.resources.limits.cpu", None, "1"),
+    ]
+    assert diff(after, after) == []
+
+
+def test_manifests_several_documents_and_lists() -> None:
+    text = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n---\n" \
+           '{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "b"}}\n'  # fmt: skip
+    assert [o["metadata"]["name"] for o in parse_manifests(text)] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: [1", "invalid YAML at line 1"),
+        ("", "the manifest holds no object"),
+        ("- 1\n", "document 1 is not an object"),
+        ("apiVersion: v1\nkind: Pod\n", "document 1 has no metadata.name"),
+    ],
+)
+def test_bad_manifests(text: str, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        parse_manifests(text)
+
+
+class _Conflict(Exception):
+    def __init__(self, body: str) -> None:
+        self.body = body
+
+
+def test_conflicts_name_fields_and_managers() -> None:
+    body = json.dumps({"message": "Apply failed with 1 conflict", "details": {"causes": [
+        {"reason": "FieldManagerConflict", "message": 'conflict with "kubectl-edit" using apps/v1', "field": ".spec.replicas"}]}})  # fmt: skip
+    assert conflict_message(_Conflict(body)) == (
+        'apply conflicts with other field managers: .spec.replicas ("kubectl-edit"); pass force=true to take these fields'
+    )
+
+
+def test_exec_refusals_are_the_api_servers_message() -> None:
+    class Refused(Exception):
+        reason = 'Handshake status 400 Bad Request -+-+- {"a": 1} -+-+- {"kind":"Status","message":"pod p does not have a host assigned"}\n'
+
+    assert _handshake(Refused()) == "pod p does not have a host assigned"
+
+
+def test_writes_are_logged_whatever_the_log_level(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from k8s_multicluster_mcp import logs
+    from k8s_multicluster_mcp.writes import audit
+
+    logs.configure("ERROR")
+    audit.info("cp-1: k8s_scale_resource deployments.apps shop/web: configured")
+    logging.getLogger("k8s_multicluster_mcp.query").info("not shown at ERROR")
+    err = capsys.readouterr().err
+    assert (
+        "INFO k8s_multicluster_mcp.audit: cp-1: k8s_scale_resource deployments.apps shop/web: configured"
+        in err
+    )
+    assert "not shown" not in err
