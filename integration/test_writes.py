@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes.client import AppsV1Api, AutoscalingV2Api, CoreV1Api, PolicyV1Api
+from kubernetes.client import AppsV1Api, AutoscalingV2Api, CoreV1Api, CustomObjectsApi, PolicyV1Api
 
 from integration import seed
 from integration.backends import Fleet
@@ -47,9 +47,19 @@ def server(fleet: Fleet) -> Iterator[Server]:
 
 
 def snapshot(api: Any, namespace: str) -> str:
-    """Everything a write in `namespace` could have changed, to compare before and after."""
+    """Everything a write in `namespace` could have changed (and nodes and namespaces), to
+    compare before and after."""
     core, apps = CoreV1Api(api), AppsV1Api(api)
+    hpas = AutoscalingV2Api(api).list_namespaced_horizontal_pod_autoscaler(namespace).items
+    pdbs = PolicyV1Api(api).list_namespaced_pod_disruption_budget(namespace).items
     parts = [
+        [(h.metadata.name, h.metadata.resource_version) for h in hpas],
+        [(p.metadata.name, p.metadata.resource_version) for p in pdbs],
+        [(n.metadata.name, n.metadata.resource_version) for n in core.list_node().items],
+        [
+            (r.metadata.name, r.metadata.resource_version)
+            for r in apps.list_namespaced_replica_set(namespace).items
+        ],
         [
             (d.metadata.name, d.metadata.resource_version)
             for d in apps.list_namespaced_deployment(namespace).items
@@ -135,9 +145,30 @@ def test_create_apply_and_delete(server: Server, fleet: Fleet, namespace: str) -
     assert data["items"][0]["verb"] == "configured"
     assert apps.read_namespaced_deployment("web", namespace).spec.replicas == 5
 
-    multi = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"
-    _, data, _ = server.call("k8s_create_resource", context=ctx, namespace=namespace, yaml_content=multi)
+    multi = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"
+    )
+    _, data = both(
+        server, api, namespace, "k8s_create_resource", context=ctx, namespace=namespace, yaml_content=multi
+    )
     assert [(i["name"], i["verb"]) for i in data["items"]] == [("a", "created"), ("b", "created")]
+    # Apply, several documents in order: one configured, one unchanged, one created.
+    first = multi.replace("name: a", "name: a2").replace("name: b", "name: b2")
+    server.call("k8s_apply_resource", context=ctx, namespace=namespace, yaml_content=first)
+    applied = (
+        first.replace("data: {k: v}", "data: {k: w}")
+        + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c2}\n"
+    )
+    _, data = both(
+        server, api, namespace, "k8s_apply_resource", context=ctx, namespace=namespace, yaml_content=applied
+    )
+    assert [(i["name"], i["verb"]) for i in data["items"]] == [
+        ("a2", "configured"),
+        ("b2", "unchanged"),
+        ("c2", "created"),
+    ]
+    assert data["items"][0]["changes"] == [{"path": "data.k", "before": "v", "after": "w"}]
     body, data, is_error = server.call(
         "k8s_create_resource", context=ctx, namespace=namespace, yaml_content=multi
     )
@@ -173,17 +204,31 @@ def test_a_custom_resource_is_created_patched_and_deleted(
     manifest = (
         f"apiVersion: {group}/v1\nkind: Gadget\nmetadata:\n  name: g1\nspec:\n  cronSpec: '* * * * *'\n"
     )
-    _, data, _ = server.call("k8s_create_resource", context=ctx, namespace=namespace, yaml_content=manifest)
-    assert data["items"][0]["verb"] == "created"
-    _, data, _ = server.call("k8s_patch_resource", context=ctx, namespace=namespace, resource_type="gadget", name="g1",
-                             patch={"spec": {"cronSpec": "0 * * * *"}})  # fmt: skip
-    assert data["items"][0]["changes"] == [
-        {"path": "spec.cronSpec", "before": "* * * * *", "after": "0 * * * *"}
+    custom = CustomObjectsApi(api)
+
+    def gadgets() -> list[tuple[str, str]]:
+        listed = custom.list_namespaced_custom_object(group, "v1", namespace, "gadgets")["items"]
+        return [(g["metadata"]["name"], g["metadata"]["resourceVersion"]) for g in listed]
+
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("k8s_create_resource", {"yaml_content": manifest}),
+        (
+            "k8s_patch_resource",
+            {"resource_type": "gadget", "name": "g1", "patch": {"spec": {"cronSpec": "0 * * * *"}}},
+        ),
+        ("k8s_delete_resource", {"resource_type": f"gadgets.{group}", "name": "g1"}),
     ]
-    _, data, _ = server.call(
-        "k8s_delete_resource", context=ctx, namespace=namespace, resource_type=f"gadgets.{group}", name="g1"
-    )
-    assert data["items"][0]["verb"] == "deleted"
+    answers = []
+    for tool, arguments in calls:
+        before = gadgets()
+        body, dry, is_error = server.call(tool, context=ctx, namespace=namespace, dry_run=True, **arguments)
+        assert not is_error and dry["dry_run"], body
+        assert gadgets() == before, f"{tool} dry run changed something"
+        _, real, _ = server.call(tool, context=ctx, namespace=namespace, **arguments)
+        answers.append(real["items"][0])
+    assert [a["verb"] for a in answers] == ["created", "configured", "deleted"]
+    assert answers[1]["changes"] == [{"path": "spec.cronSpec", "before": "* * * * *", "after": "0 * * * *"}]
+    assert gadgets() == []
 
 
 def test_scale_label_annotate_patch_resources(server: Server, fleet: Fleet, namespace: str) -> None:
@@ -466,6 +511,8 @@ def test_bad_input_is_one_line_and_changes_nothing(
     context = {} if "context" in arguments else {"context": fleet.contexts[0]}
     assert expected in server.error(tool, **context, **arguments)
     assert snapshot(api, "default") == before
+    _, _, is_error = server.call("k8s_get_namespaces", context=fleet.contexts[0])
+    assert not is_error, "the server keeps serving"
 
 
 def test_forbidden_writes_are_reported_and_change_nothing(
