@@ -237,7 +237,11 @@ def test_scale_label_annotate_patch_resources(server: Server, fleet: Fleet, name
     apps = AppsV1Api(api)
     server.call("k8s_apply_resource", context=ctx, namespace=namespace, yaml_content=DEPLOYMENT)
     scope = {"context": ctx, "namespace": namespace, "resource_type": "deployment", "name": "web"}
+    listed = {"kind": "deployments", "context": ctx, "namespace": namespace}
+    assert server.call("k8s_get_resources", **listed)[1]["items"][0]["ready"] == "0/2"
     _, real = both(server, api, namespace, "k8s_scale_resource", **scope, replicas=3)
+    # The on-demand lists of this context were cached; the write made the next question list again.
+    assert server.call("k8s_get_resources", **listed)[1]["items"][0]["ready"] == "0/3"
     assert real["items"][0]["changes"] == [{"path": "spec.replicas", "before": 2, "after": 3}]
     assert apps.read_namespaced_deployment("web", namespace).spec.replicas == 3
 

@@ -110,3 +110,17 @@ def test_slow_cluster_times_out_then_lands_in_cache(
     assert isinstance(source.fetch(reg.resolve("one"), Kind.POD)["one"], Snapshot)
     assert len(source.calls) == 1
     source.close()
+
+
+def test_a_write_makes_the_next_question_list_again(
+    tmp_path: Path, write_kubeconfig: WriteKubeconfig
+) -> None:
+    reg = registry(tmp_path, write_kubeconfig)
+    contexts = reg.resolve(None)
+    with freeze_time("2026-11-24 12:00:00"):
+        source = CountingSource(reg, ttl=10)
+        source.fetch(contexts, Kind.DEPLOYMENT, "shop")
+        source.forget("one")
+        source.fetch(contexts, Kind.DEPLOYMENT, "shop")
+        assert [c[0] for c in source.calls] == ["one", "two", "one"], "only the written context lists again"
+        source.close()

@@ -66,7 +66,7 @@ def build_state(settings: Settings, registry: ContextRegistry) -> ClusterState:
         allow_secret_values=settings.allow_secret_values, sensitive_env=settings.sensitive_env_pattern
     )
     objects = ObjectReader(registry, live.fanout, redactor)
-    writer = ObjectWriter(objects, disable_destructive=settings.disable_destructive)
+    writer = ObjectWriter(objects, disable_destructive=settings.disable_destructive, on_write=live.forget)
     if not settings.watch:
         return ClusterState(registry, live, rules, objects=objects, writer=writer)
     journal = ChangeJournal(rules)

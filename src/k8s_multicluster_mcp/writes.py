@@ -169,11 +169,19 @@ class ObjectWriter:
     """Writes of any kind to one context at a time."""
 
     def __init__(
-        self, reader: ObjectReader, *, disable_destructive: bool = False, budget: float | None = None
+        self,
+        reader: ObjectReader,
+        *,
+        disable_destructive: bool = False,
+        budget: float | None = None,
+        on_write: Callable[[str], None] | None = None,
     ) -> None:
         self.reader = reader
         self.disable_destructive = disable_destructive
         self.budget = budget
+        self.on_write = on_write
+        """Called with the context after a write that may have changed something (not dry runs):
+        the on-demand source forgets its cached lists of it."""
 
     @property
     def timeout(self) -> float:
@@ -199,9 +207,13 @@ class ObjectWriter:
         except KindNotServedError as exc:
             raise UnknownKindError(exc.message) from exc
         except ClusterError as exc:
+            if not dry_run and self.on_write is not None:
+                self.on_write(ctx.name)
             audit.info("%s: %s%s failed: %s", ctx.name, tool, " (dry run)" if dry_run else "", exc.message)
             return WriteResult(ctx.name, dry_run, ClusterReport(ctx.name, exc.status, error=exc.message))
         outcomes, output = done if isinstance(done, tuple) else (done, None)
+        if not dry_run and self.on_write is not None:
+            self.on_write(ctx.name)
         for o in outcomes:
             where = f"{o.namespace}/" if o.namespace else ""
             audit.info(

@@ -165,6 +165,14 @@ class LiveSource:
             if token == previous:
                 raise ClusterApiError("the API server returned the same continue token twice")
 
+    def forget(self, context: str) -> None:
+        """Drop what the TTL cache holds for `context` (it was just written to: the next question
+        must see the write, not a list from before it)."""
+        with self._lock:
+            if self._cache is not None:
+                for key in [k for k in self._cache if k[0] == context]:
+                    self._cache.pop(key, None)
+
     def start(self) -> None:
         """Nothing runs in the background until a question is asked."""
 
