@@ -245,19 +245,19 @@ def test_scale_label_annotate_patch_resources(server: Server, fleet: Fleet, name
     assert real["items"][0]["changes"] == [{"path": "spec.replicas", "before": 2, "after": 3}]
     assert apps.read_namespaced_deployment("web", namespace).spec.replicas == 3
 
-    both(server, api, namespace, "k8s_label_resource", **scope, values={"tier": "front"})
+    both(server, api, namespace, "k8s_label_resource", **scope, labels={"tier": "front"})
     assert apps.read_namespaced_deployment("web", namespace).metadata.labels == {
         "app": "web",
         "tier": "front",
     }
-    message = server.error("k8s_label_resource", **scope, values={"app": "api"})
+    message = server.error("k8s_label_resource", **scope, labels={"app": "api"})
     assert (
         message
         == "label 'app' already set to another value on Deployment 'web'; pass overwrite=true to replace"
     )
-    server.call("k8s_label_resource", **scope, values={"app": "api", "tier": None}, overwrite=True)
+    server.call("k8s_label_resource", **scope, labels={"app": "api", "tier": None}, overwrite=True)
     assert apps.read_namespaced_deployment("web", namespace).metadata.labels == {"app": "api"}
-    both(server, api, namespace, "k8s_annotate_resource", **scope, values={"owner": "team-a"})
+    both(server, api, namespace, "k8s_annotate_resource", **scope, annotations={"owner": "team-a"})
     assert apps.read_namespaced_deployment("web", namespace).metadata.annotations["owner"] == "team-a"
 
     both(server, api, namespace, "k8s_patch_resource", **scope, patch={"spec": {"minReadySeconds": 5}})

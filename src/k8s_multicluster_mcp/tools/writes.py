@@ -126,39 +126,62 @@ def _patch_resource(state: ClusterState) -> Callable[..., Awaitable[Any]]:
     return k8s_patch_resource
 
 
-def _metadata_tool(field: str) -> Callable[[ClusterState], Callable[..., Awaitable[Any]]]:
-    tool_name = f"k8s_{'label' if field == 'labels' else 'annotate'}_resource"
+Values = Annotated[dict[str, str | None], Field(description="Keys to set; null removes a key.")]
+Overwrite = Annotated[bool, Field(description="Replace keys that have another value.")]
 
-    def make(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-        async def tool(
-            resource_type: Kind,
-            name: Name,
-            values: Annotated[dict[str, str | None], Field(description="Keys to set; null removes a key.")],
-            context: OneContextArg = None,
-            namespace: Namespace = None,
-            overwrite: Annotated[bool, Field(description="Replace keys that have another value.")] = False,
-            dry_run: DryRun = False,
-        ) -> Result:
-            return await _tool(ops.set_metadata)(
-                state.writer,
-                context,
-                tool_name,
-                field,
-                resource_type,
-                name,
-                values,
-                namespace,
-                overwrite,
-                dry_run,
-            )
 
-        tool.__name__ = tool.__qualname__ = tool_name
-        tool.__doc__ = (
-            f"Set or remove {field} of one object (kubectl {'label' if field == 'labels' else 'annotate'})."
+def _label(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_label_resource(
+        resource_type: Kind,
+        name: Name,
+        labels: Values,
+        context: OneContextArg = None,
+        namespace: Namespace = None,
+        overwrite: Overwrite = False,
+        dry_run: DryRun = False,
+    ) -> Result:
+        """Set or remove labels of one object (kubectl label)."""
+        return await _tool(ops.set_metadata)(
+            state.writer,
+            context,
+            "k8s_label_resource",
+            "labels",
+            resource_type,
+            name,
+            labels,
+            namespace,
+            overwrite,
+            dry_run,
         )
-        return tool
 
-    return make
+    return k8s_label_resource
+
+
+def _annotate(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_annotate_resource(
+        resource_type: Kind,
+        name: Name,
+        annotations: Values,
+        context: OneContextArg = None,
+        namespace: Namespace = None,
+        overwrite: Overwrite = False,
+        dry_run: DryRun = False,
+    ) -> Result:
+        """Set or remove annotations of one object (kubectl annotate)."""
+        return await _tool(ops.set_metadata)(
+            state.writer,
+            context,
+            "k8s_annotate_resource",
+            "annotations",
+            resource_type,
+            name,
+            annotations,
+            namespace,
+            overwrite,
+            dry_run,
+        )
+
+    return k8s_annotate_resource
 
 
 def _scale(state: ClusterState) -> Callable[..., Awaitable[Any]]:
@@ -412,30 +435,38 @@ def _drain(state: ClusterState) -> Callable[..., Awaitable[Any]]:
     return k8s_drain_node
 
 
-def _taint(remove: bool) -> Callable[[ClusterState], Callable[..., Awaitable[Any]]]:
-    tool_name = "k8s_untaint_node" if remove else "k8s_taint_node"
+Effect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
-    def make(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-        async def tool(
-            node_name: Node,
-            key: Annotated[str, Field(description="Taint key.")],
-            context: OneContextArg = None,
-            value: str | None = None,
-            effect: Annotated[
-                Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None,
-                Field(description="Default NoSchedule (untaint: any)."),
-            ] = None,
-            dry_run: DryRun = False,
-        ) -> Result:
-            return await _tool(ops.taint)(
-                state.writer, context, node_name, key, value, effect, remove, dry_run
-            )
 
-        tool.__name__ = tool.__qualname__ = tool_name
-        tool.__doc__ = "Remove a taint from a node." if remove else "Add or replace a taint on a node."
-        return tool
+def _taint(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_taint_node(
+        node_name: Node,
+        key: Annotated[str, Field(description="Taint key.")],
+        context: OneContextArg = None,
+        value: Annotated[str | None, Field(description="Taint value.")] = None,
+        effect: Annotated[Effect, Field(description="What the taint does to pods.")] = "NoSchedule",
+        dry_run: DryRun = False,
+    ) -> Result:
+        """Add a taint to a node, or replace the one with the same key and effect."""
+        return await _tool(ops.taint)(state.writer, context, node_name, key, value, effect, False, dry_run)
 
-    return make
+    return k8s_taint_node
+
+
+def _untaint(state: ClusterState) -> Callable[..., Awaitable[Any]]:
+    async def k8s_untaint_node(
+        node_name: Node,
+        key: Annotated[str, Field(description="Taint key.")],
+        context: OneContextArg = None,
+        effect: Annotated[
+            Effect | None, Field(description="Only the taint with this effect (default: any).")
+        ] = None,
+        dry_run: DryRun = False,
+    ) -> Result:
+        """Remove a node's taints with this key (and effect)."""
+        return await _tool(ops.taint)(state.writer, context, node_name, key, None, effect, True, dry_run)
+
+    return k8s_untaint_node
 
 
 def _exec(state: ClusterState) -> Callable[..., Awaitable[Any]]:
@@ -523,10 +554,8 @@ TOOLS = [
     _w("k8s_apply_resource", "Apply manifests (server-side)", "write", _apply_resource, overwrites=True),
     _w("k8s_delete_resource", "Delete an object", "write", _delete_resource, destructive=True),
     _w("k8s_patch_resource", "Patch an object", "write", _patch_resource, overwrites=True),
-    _w("k8s_label_resource", "Label an object", "write", _metadata_tool("labels"), overwrites=True),
-    _w(
-        "k8s_annotate_resource", "Annotate an object", "write", _metadata_tool("annotations"), overwrites=True
-    ),
+    _w("k8s_label_resource", "Label an object", "write", _label, overwrites=True),
+    _w("k8s_annotate_resource", "Annotate an object", "write", _annotate, overwrites=True),
     _w("k8s_create_secret_resource", "Create a secret", "write", _create_secret, idempotent=False),
     _w("k8s_create_configmap_resource", "Create a configmap", "write", _create_configmap, idempotent=False),
     _w("k8s_expose_resource", "Expose as a service", "write", _expose, idempotent=False),
@@ -555,7 +584,7 @@ TOOLS = [
     _w("k8s_cordon_node", "Cordon a node", "nodes", _cordon(True)),
     _w("k8s_uncordon_node", "Uncordon a node", "nodes", _cordon(False)),
     _w("k8s_drain_node", "Drain a node", "nodes", _drain, destructive=True),
-    _w("k8s_taint_node", "Taint a node", "nodes", _taint(False), overwrites=True),
-    _w("k8s_untaint_node", "Untaint a node", "nodes", _taint(True), overwrites=True),
+    _w("k8s_taint_node", "Taint a node", "nodes", _taint, overwrites=True),
+    _w("k8s_untaint_node", "Untaint a node", "nodes", _untaint, overwrites=True),
     _w("k8s_pod_exec", "Run a command in a pod", "exec", _exec, destructive=True, idempotent=False),
 ]
