@@ -379,6 +379,11 @@ def test_diagnose_application(server: Server, fleet: Fleet, namespace: str) -> N
         ),
         (
             "k8s_get_pod_logs",
+            {"namespace": "default", "pod": "p", "sinceDuration": "yesterday"},
+            "invalid since 'yesterday'",
+        ),
+        (
+            "k8s_get_pod_logs",
             {"namespace": "default", "pod": "p", "context": "cp-*"},
             "k8s_get_pod_logs works on one context",
         ),

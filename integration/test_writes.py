@@ -499,6 +499,11 @@ def test_exec_says_why_the_cluster_cannot_run_it(server: Server, fleet: Fleet, n
         ("k8s_create_ns", {"name": "Bad_Name"}, "invalid namespace name 'Bad_Name'"),
         ("k8s_drain_node", {"node_name": "n", "timeout": 0}, "timeout must be between 1 and 600"),
         ("k8s_pod_exec", {"pod_name": "p", "command": []}, "command is empty"),
+        (
+            "k8s_pod_exec",
+            {"pod_name": "p", "command": ["sh"], "tty": True},
+            "interactive exec (stdin, tty) is not supported",
+        ),
         ("k8s_create_secret_resource", {"name": "s", "data": {}}, "data is empty"),
         (
             "k8s_scale_resource",

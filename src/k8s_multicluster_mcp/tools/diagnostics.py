@@ -121,12 +121,21 @@ def _logs_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
         since: Annotated[str | None, Field(description="Only newer than this, e.g. '10m', '1h'.")] = None,
         tail: Annotated[int, BeforeValidator(no_bool), Field(description="Last lines (1-5000).")] = 100,
         previous: Annotated[bool, Field(description="The previous (crashed) container's logs.")] = False,
+        previousContainer: Annotated[bool, Field(description="The original's name for previous.")] = False,
+        sinceDuration: Annotated[str | None, Field(description="The original's name for since.")] = None,
     ) -> Annotated[CallToolResult, LogsOutput]:
         """The last lines of a pod's container log (at most 64 KB), from one cluster."""
         logs, report = await run_blocking(
-            diagnostics.pod_logs, state, context, namespace, pod,
-            container=container, since=since, tail=tail, previous=previous,
-        )  # fmt: skip
+            diagnostics.pod_logs,
+            state,
+            context,
+            namespace,
+            pod,
+            container=container,
+            since=since or sinceDuration,
+            tail=tail,
+            previous=previous or previousContainer,
+        )
         now = utcnow()
         text = safe_lines(logs.text) if logs else None
         output = LogsOutput(

@@ -10,6 +10,7 @@ from mcp_types import CallToolResult
 from pydantic import BeforeValidator, Field
 
 from k8s_multicluster_mcp import operations as ops
+from k8s_multicluster_mcp.errors import UserError
 from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.render_objects import WriteOutput, render_write
 from k8s_multicluster_mcp.tools.base import ToolSpec, no_bool, run_blocking
@@ -481,8 +482,14 @@ def _exec(state: ClusterState) -> Callable[..., Awaitable[Any]]:
         namespace: Namespace = None,
         shell: Annotated[bool, Field(description="Run through /bin/sh -c.")] = False,
         timeout: Annotated[int, BeforeValidator(no_bool), Field(description="Seconds (1-300).")] = 30,
+        stdin: Annotated[bool, Field(description="Not supported: must be false.")] = False,
+        tty: Annotated[bool, Field(description="Not supported: must be false.")] = False,
     ) -> Result:
         """Run a command in a container; returns its output (at most 64 KB) and exit code."""
+        if stdin or tty:
+            raise UserError(
+                "interactive exec (stdin, tty) is not supported: run a command that needs no input"
+            )
         return await _tool(ops.pod_exec)(
             state.writer, context, pod_name, command, container, namespace, shell, float(timeout)
         )
