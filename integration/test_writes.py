@@ -50,35 +50,22 @@ def snapshot(api: Any, namespace: str) -> str:
     """Everything a write in `namespace` could have changed (and nodes and namespaces), to
     compare before and after."""
     core, apps = CoreV1Api(api), AppsV1Api(api)
-    hpas = AutoscalingV2Api(api).list_namespaced_horizontal_pod_autoscaler(namespace).items
-    pdbs = PolicyV1Api(api).list_namespaced_pod_disruption_budget(namespace).items
-    parts = [
-        [(h.metadata.name, h.metadata.resource_version) for h in hpas],
-        [(p.metadata.name, p.metadata.resource_version) for p in pdbs],
-        [(n.metadata.name, n.metadata.resource_version) for n in core.list_node().items],
-        [
-            (r.metadata.name, r.metadata.resource_version)
-            for r in apps.list_namespaced_replica_set(namespace).items
-        ],
-        [
-            (d.metadata.name, d.metadata.resource_version)
-            for d in apps.list_namespaced_deployment(namespace).items
-        ],
-        [
-            (s.metadata.name, s.metadata.resource_version)
-            for s in core.list_namespaced_service(namespace).items
-        ],
-        [
-            (c.metadata.name, c.metadata.resource_version)
-            for c in core.list_namespaced_config_map(namespace).items
-        ],
-        [
-            (s.metadata.name, s.metadata.resource_version)
-            for s in core.list_namespaced_secret(namespace).items
-        ],
-        [(p.metadata.name, p.metadata.resource_version) for p in core.list_namespaced_pod(namespace).items],
-        sorted(n.metadata.name for n in core.list_namespace().items),
+    listed = [
+        AutoscalingV2Api(api).list_namespaced_horizontal_pod_autoscaler(namespace),
+        PolicyV1Api(api).list_namespaced_pod_disruption_budget(namespace),
+        apps.list_namespaced_replica_set(namespace),
+        apps.list_namespaced_deployment(namespace),
+        apps.list_namespaced_stateful_set(namespace),
+        apps.list_namespaced_daemon_set(namespace),
+        apps.list_namespaced_controller_revision(namespace),
+        core.list_namespaced_service(namespace),
+        core.list_namespaced_config_map(namespace),
+        core.list_namespaced_secret(namespace),
+        core.list_namespaced_pod(namespace),
+        core.list_node(),
+        core.list_namespace(),
     ]
+    parts = [[(o.metadata.name, o.metadata.resource_version) for o in items.items] for items in listed]
     return json.dumps(parts, default=str)
 
 
@@ -545,3 +532,42 @@ def test_scale_to_zero_is_refused_under_disable_destructive(fleet: Fleet, namesp
         assert message == "scaling to zero is refused: the server runs with --disable-destructive"
     finally:
         guarded.state.close()
+
+
+def test_undo_of_a_statefulset_applies_its_controller_revision(
+    server: Server, fleet: Fleet, namespace: str
+) -> None:
+    ctx = fleet.contexts[0]
+    api = fleet.admin(ctx)
+    apps = AppsV1Api(api)
+    labels = {"app": "db"}
+
+    def template(image: str) -> dict[str, Any]:
+        return {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "db", "image": image}]}}
+
+    sts = apps.create_namespaced_stateful_set(
+        namespace,
+        {"metadata": {"name": "db"},
+         "spec": {"serviceName": "db", "replicas": 1, "selector": {"matchLabels": labels}, "template": template("db:2")}},
+    )  # fmt: skip
+    for revision, image in ((1, "db:1"), (2, "db:2")):
+        apps.create_namespaced_controller_revision(
+            namespace,
+            {"metadata": {"name": f"db-{revision}", "labels": labels,
+                          "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db",
+                                               "uid": sts.metadata.uid, "controller": True}]},
+             "revision": revision, "data": {"spec": {"template": {**template(image), "$patch": "replace"}}}},
+        )  # fmt: skip
+    apps.patch_namespaced_stateful_set_status("db", namespace, {"status": {
+        "observedGeneration": 1, "replicas": 1, "currentRevision": "db-2", "updateRevision": "db-2"}})  # fmt: skip
+    _, data, _ = server.call(
+        "k8s_rollout_history", context=ctx, namespace=namespace, resource_type="sts", name="db"
+    )
+    assert [(i["revision"], i["current"], i["images"]) for i in data["items"]] == [
+        (1, False, ["db:1"]),
+        (2, True, ["db:2"]),
+    ]
+    _, real = both(server, api, namespace, "k8s_rollout_undo", context=ctx, namespace=namespace,
+                   resource_type="statefulset", name="db")  # fmt: skip
+    assert real["items"][0]["detail"] == "rolled back to revision 1"
+    assert apps.read_namespaced_stateful_set("db", namespace).spec.template.spec.containers[0].image == "db:1"
