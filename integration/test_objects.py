@@ -183,6 +183,27 @@ def test_dedicated_listings(server: Server, fleet: Fleet, namespace: str) -> Non
     assert len(body) < 3000
 
 
+def test_describe_without_a_name_says_how_many_more(server: Server, fleet: Fleet, namespace: str) -> None:
+    ctx = fleet.contexts[0]
+    for i in range(12):
+        seed.create_configmap(fleet.admin(ctx), namespace, f"cm-{i:02}", {"k": "v"})
+    body, data, _ = server.call("k8s_describe", resource_type="cm", context=ctx, namespace=namespace)
+    assert len(data["objects"]) == 10
+    assert body.splitlines()[-1] == f"… 2 more not shown ({ctx}: 2); name one object or narrow the selector."
+
+
+def test_events_a_user_may_not_read_are_said_so(server: Server, fleet: Fleet) -> None:
+    ctx = fleet.contexts[0]
+    seed.create_pod(fleet.admin(ctx), "team-a", f"p-{secrets.token_hex(3)}")
+    viewer = fleet.viewer(ctx)
+    name = CoreV1Api(fleet.admin(ctx)).list_namespaced_pod("team-a").items[0].metadata.name
+    body, _, is_error = server.call(
+        "k8s_describe", resource_type="pod", name=name, namespace="team-a", context=viewer
+    )
+    assert not is_error
+    assert 'Events:       not read (forbidden: User "viewer" cannot list resource "events"' in body
+
+
 def test_limit_cuts_every_listing_saying_how_many_more(server: Server, fleet: Fleet, namespace: str) -> None:
     ctx = fleet.contexts[0]
     for i in range(7):

@@ -85,12 +85,16 @@ class Found:
     type: ResourceType
     object: dict[str, Any]
     events: Sequence[dict[str, Any]] = ()
+    events_error: str | None = None
+    """Why the object's events could not be read (forbidden, timeout ...)."""
 
 
 @dataclass(frozen=True)
 class ObjectsResult:
     items: Sequence[Found]
     clusters: Sequence[ClusterReport] = field(default_factory=list)
+    unread: dict[str, int] = field(default_factory=dict)
+    """Per cluster, objects beyond the `limit` read (-1: some, the server did not say how many)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ class _Page:
 class _Objects:
     items: list[Found]
     note: str | None = None
+    unread: int = 0
 
 
 class ObjectReader:
@@ -325,21 +330,16 @@ class ObjectReader:
         def read(ctx: ContextInfo, deadline: deadlines.Deadline) -> _Objects:
             resource = self.kind(ctx, word, group, version)
             text = str(selector) if selector else None
-            objects, note = self._in_scope(
+            (objects, unread), note = self._in_scope(
                 ctx, resource, scope, lambda ns: self._objects(ctx, resource, name, ns, text, limit)
             )
-            return _Objects(
-                [
-                    Found(
-                        ctx.name,
-                        resource,
-                        self.redactor.clean(obj, secret=resource.is_secret),
-                        self._events(ctx, obj) if events and not deadline.expired else (),
-                    )
-                    for obj in objects
-                ],
-                note,
-            )
+            found = []
+            for obj in objects:
+                seen, why = self._events(ctx, obj) if events and not deadline.expired else ([], None)
+                found.append(
+                    Found(ctx.name, resource, self.redactor.clean(obj, secret=resource.is_secret), seen, why)
+                )
+            return _Objects(found, note, unread)
 
         contexts, answers = self.run(context, read, what=f"reading {word} {name or ''}".rstrip())
         found = [f for a in answers.values() if isinstance(a, _Objects) for f in a.items]
@@ -349,7 +349,8 @@ class ObjectReader:
             raise NotFoundError(
                 f"{word} {name!r} not found{where} in: {format_names([c.name for c in contexts])}"
             )
-        return ObjectsResult(found, reports)
+        unread = {n: a.unread for n, a in answers.items() if isinstance(a, _Objects) and a.unread}
+        return ObjectsResult(found, reports, unread)
 
     def _in_scope(
         self, ctx: ContextInfo, resource: ResourceType, namespace: str | None, read: Callable[[str | None], T]
@@ -377,30 +378,35 @@ class ObjectReader:
         namespace: str | None,
         selector: str | None,
         limit: int,
-    ) -> list[Raw]:
+    ) -> tuple[list[Raw], int]:
+        """The objects, and how many more the list holds beyond `limit` (-1: some)."""
         client = self.client(ctx)
         if name is not None and (namespace or not resource.namespaced):
             try:
-                return [api.get_json(client, resource.path(namespace, name), timeout=self.timeout)]
+                return [api.get_json(client, resource.path(namespace, name), timeout=self.timeout)], 0
             except Exception as exc:
                 if getattr(exc, "status", None) == 404:
-                    return []
+                    return [], 0
                 raise
         query: dict[str, str | int | None] = {"labelSelector": selector, "limit": limit}
         if name is not None:
             query["fieldSelector"] = f"metadata.name={name}"
         body = api.get_json(client, resource.path(namespace), query, timeout=self.timeout)
+        meta = body.get("metadata") or {}
+        unread = int(meta.get("remainingItemCount") or -1) if meta.get("continue") else 0
         kind = resource.kind
-        return [
+        items: list[Raw] = [
             {"apiVersion": resource.api_version, "kind": kind, **item} for item in body.get("items") or ()
         ]
+        return items, unread
 
-    def _events(self, ctx: ContextInfo, obj: Raw) -> list[dict[str, Any]]:
-        """The newest events about `obj` (by uid), cleaned; empty when they cannot be read."""
+    def _events(self, ctx: ContextInfo, obj: Raw) -> tuple[list[dict[str, Any]], str | None]:
+        """The newest events about `obj` (by uid), cleaned; or why they could not be read (the
+        object is still shown: its events are extra)."""
         meta = obj.get("metadata") or {}
         uid = meta.get("uid")
         if not uid:
-            return []
+            return [], None
         path = f"/api/v1/namespaces/{meta['namespace']}/events" if meta.get("namespace") else "/api/v1/events"
         try:
             body = api.get_json(
@@ -409,10 +415,13 @@ class ObjectReader:
                 {"fieldSelector": f"involvedObject.uid={uid}", "limit": 500},
                 timeout=self.timeout,
             )
-        except Exception:
-            return []
+        except Exception as exc:
+            from k8s_multicluster_mcp.sources.apierrors import classify
+
+            error = classify(exc)
+            return [], f"{error.status}: {error.message}"
         items = sorted(body.get("items") or (), key=event_time, reverse=True)[:MAX_EVENTS]
-        return [self.redactor.clean(e) for e in items]
+        return [self.redactor.clean(e) for e in items], None
 
     def call(
         self, context: ContextSpec, fn: Callable[[ContextInfo, deadlines.Deadline], T], *, what: str

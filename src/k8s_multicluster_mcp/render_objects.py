@@ -83,6 +83,7 @@ def render_objects(
     parts = [(f"# {one_line(f.context)}\n" if several else "") + dump(f.object, output) for f in result.items]
     if parts:
         lines.append(_clip("\n".join(parts)))
+    lines.extend(_unread(result))
     return "\n".join(lines), structured
 
 
@@ -145,6 +146,8 @@ def describe(found: Found, now: datetime) -> str:
     if found.events:
         lines.append("Events:")
         lines.append(events_table(found.events, now))
+    elif found.events_error:
+        lines.append(one_line(f"Events:       not read ({found.events_error})"))
     else:
         lines.append("Events:       <none>")
     return "\n".join(lines)
@@ -162,7 +165,18 @@ def render_describe(
     lines = provenance(result.clusters, now)
     if result.items:
         lines.append(_clip("\n\n".join(describe(f, now) for f in result.items)))
+    lines.extend(_unread(result))
     return "\n".join(lines), structured
+
+
+def _unread(result: ObjectsResult) -> list[str]:
+    """The "… N more not shown" line for objects beyond the limit read per cluster."""
+    if not result.unread:
+        return []
+    counts = Counter({ctx: n for ctx, n in result.unread.items() if n > 0})
+    exact = all(n > 0 for n in result.unread.values())
+    total = sum(counts.values()) or 1
+    return [more_line(counts, total, exact, hint="name one object or narrow the selector.")]
 
 
 class ChangeOut(BaseModel):
