@@ -194,14 +194,17 @@ def test_describe_without_a_name_says_how_many_more(server: Server, fleet: Fleet
 
 def test_events_a_user_may_not_read_are_said_so(server: Server, fleet: Fleet) -> None:
     ctx = fleet.contexts[0]
-    seed.create_pod(fleet.admin(ctx), "team-a", f"p-{secrets.token_hex(3)}")
-    viewer = fleet.viewer(ctx)
-    name = CoreV1Api(fleet.admin(ctx)).list_namespaced_pod("team-a").items[0].metadata.name
-    body, _, is_error = server.call(
-        "k8s_describe", resource_type="pod", name=name, namespace="team-a", context=viewer
-    )
-    assert not is_error
-    assert 'Events:       not read (forbidden: User "viewer" cannot list resource "events"' in body
+    name = f"p-{secrets.token_hex(3)}"
+    seed.create_pod(fleet.admin(ctx), "team-a", name)  # the one namespace the viewer may read
+    try:
+        body, _, is_error = server.call(
+            "k8s_describe", resource_type="pod", name=name, namespace="team-a", context=fleet.viewer(ctx)
+        )
+        assert not is_error
+        assert 'Events:       not read (forbidden: User "viewer" cannot list resource "events"' in body
+    finally:
+        # team-a is shared by the session: other tests count its pods.
+        CoreV1Api(fleet.admin(ctx)).delete_namespaced_pod(name, "team-a", grace_period_seconds=0)
 
 
 def test_limit_cuts_every_listing_saying_how_many_more(server: Server, fleet: Fleet, namespace: str) -> None:
