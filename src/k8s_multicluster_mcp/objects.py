@@ -29,6 +29,7 @@ from k8s_multicluster_mcp.names import check_namespace, check_path_name
 from k8s_multicluster_mcp.query import ClusterReport, ContextSpec
 from k8s_multicluster_mcp.records import Raw, parse_time, utcnow
 from k8s_multicluster_mcp.redact import Redactor
+from k8s_multicluster_mcp.render import age
 from k8s_multicluster_mcp.selectors import parse_selector
 from k8s_multicluster_mcp.sources import api
 from k8s_multicluster_mcp.sources.fanout import Fanout
@@ -382,12 +383,8 @@ class ObjectReader:
         """The objects, and how many more the list holds beyond `limit` (-1: some)."""
         client = self.client(ctx)
         if name is not None and (namespace or not resource.namespaced):
-            try:
-                return [api.get_json(client, resource.path(namespace, name), timeout=self.timeout)], 0
-            except Exception as exc:
-                if getattr(exc, "status", None) == 404:
-                    return [], 0
-                raise
+            found = api.find_json(client, resource.path(namespace, name), timeout=self.timeout)
+            return ([found] if found is not None else []), 0
         query: dict[str, str | int | None] = {"labelSelector": selector, "limit": limit}
         if name is not None:
             query["fieldSelector"] = f"metadata.name={name}"
@@ -457,8 +454,6 @@ def _cell(value: Any, date: bool) -> str:
     if value is None:
         return "<none>"
     if date and isinstance(value, str):
-        from k8s_multicluster_mcp.render import age
-
         when = parse_time(value)
         return age(when) if when else value
     if isinstance(value, list):

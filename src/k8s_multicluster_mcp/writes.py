@@ -247,12 +247,7 @@ class ObjectWriter:
         self, client: ApiClient, resource: ResourceType, namespace: str | None, name: str, sub: str = ""
     ) -> Raw | None:
         """The raw object, or None when it does not exist."""
-        try:
-            return api.get_json(client, resource.path(namespace, name) + sub, timeout=self.timeout)
-        except Exception as exc:
-            if getattr(exc, "status", None) == 404:
-                return None
-            raise
+        return api.find_json(client, resource.path(namespace, name) + sub, timeout=self.timeout)
 
     def existing(
         self,
@@ -273,6 +268,13 @@ class ObjectWriter:
         if obj is None:
             return None
         return self.reader.redactor.clean(obj, secret=bool(resource and resource.is_secret))
+
+    def compared(
+        self, resource: ResourceType, namespace: str | None, name: str, before: Raw, after: Raw
+    ) -> Outcome:
+        """`configured` with the fields that changed between the cleaned objects, or `unchanged`."""
+        changes = diff(self.clean(resource, before), self.clean(resource, after))
+        return Outcome("configured" if changes else "unchanged", resource.qualified, namespace, name, changes)
 
     def patch(
         self,
@@ -315,8 +317,7 @@ class ObjectWriter:
                 content_type=PATCH_TYPES["merge"],
                 timeout=self.timeout,
             )
-        changes = diff(self.clean(resource, before), self.clean(resource, after))
-        return Outcome("configured" if changes else "unchanged", resource.qualified, namespace, name, changes)
+        return self.compared(resource, namespace, name, before, after)
 
     def create(
         self, client: ApiClient, resource: ResourceType, namespace: str | None, body: Raw, *, dry_run: bool
@@ -398,8 +399,7 @@ class ObjectWriter:
             return Outcome("conflict", resource.qualified, ns, name, error=conflict_message(exc))
         if before is None:
             return Outcome("created", resource.qualified, ns, name, object=self.clean(resource, after))
-        changes = diff(self.clean(resource, before), self.clean(resource, after))
-        return Outcome("configured" if changes else "unchanged", resource.qualified, ns, name, changes)
+        return self.compared(resource, ns, name, before, after)
 
 
 def conflict_message(exc: BaseException) -> str:

@@ -106,6 +106,16 @@ def call_json(
     return decoded if isinstance(decoded, dict) else {}
 
 
+def find_json(client: ApiClient, path: str, *, timeout: float) -> Raw | None:
+    """The object at `path`, or None when the API server says it does not exist (404)."""
+    try:
+        return get_json(client, path, timeout=timeout)
+    except Exception as exc:
+        if getattr(exc, "status", None) == 404:
+            return None
+        raise
+
+
 def get_json(
     client: ApiClient,
     path: str,
@@ -119,4 +129,4 @@ def get_json(
     return decoded if isinstance(decoded, dict) else {}
 
 
-__all__ = ["call_json", "get", "get_json", "list_call", "request"]
+__all__ = ["call_json", "find_json", "get", "get_json", "list_call", "request"]
