@@ -159,11 +159,9 @@ def patch_resource(
 ) -> WriteResult:
     check_path_name(name)
     if isinstance(patch, str):
-        import json
-
         try:
-            patch = json.loads(patch)
-        except ValueError as exc:
+            patch = orjson.loads(patch)
+        except orjson.JSONDecodeError as exc:
             raise UserError(f"patch is not JSON: {exc}") from exc
     kind = patch_type or ("json" if isinstance(patch, list) else "strategic")
     if (kind == "json") != isinstance(patch, list):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from k8s_multicluster_mcp.discovery import ResourceType, check_word
 from k8s_multicluster_mcp.errors import ClusterError, NotFoundError, UnknownKindError, UserError
 from k8s_multicluster_mcp.kubeconfig import ContextInfo
 from k8s_multicluster_mcp.logs import AUDIT
-from k8s_multicluster_mcp.names import check_name, check_namespace, check_path_name
+from k8s_multicluster_mcp.names import check_namespace, check_path_name
 from k8s_multicluster_mcp.objects import KindNotServedError, ObjectReader
 from k8s_multicluster_mcp.query import ClusterReport, ContextSpec
 from k8s_multicluster_mcp.records import Raw, utcnow
@@ -438,10 +438,6 @@ def check_labels(labels: Mapping[str, Any], what: str = "label") -> None:
             raise UserError(f"{what} {shown(key)}: the value must be a string, or null to remove it")
 
 
-def owned_names(names: Iterable[str]) -> str:
-    return ", ".join(sorted(names)) or "none"
-
-
 __all__ = [
     "FIELD_MANAGER",
     "PROTECTED_NAMESPACES",
@@ -450,8 +446,9 @@ __all__ = [
     "Outcome",
     "WriteResult",
     "check_labels",
-    "check_name",
+    "conflict_message",
     "diff",
+    "flatten",
     "parse_manifests",
     "secret_body",
 ]
