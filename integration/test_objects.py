@@ -94,6 +94,17 @@ def test_a_custom_resource_is_listed_got_and_described_by_every_name(
     assert {"context": first, "group": GROUP, "versions": ["v1"], "kinds": ["Widget"]} in data["items"]
 
 
+def test_cluster_info(server: Server, fleet: Fleet) -> None:
+    first = fleet.contexts[0]
+    body, data, is_error = server.call("k8s_cluster_info", context=f"{first},{fleet.viewer(first)}")
+    assert not is_error
+    admin, viewer = data["items"]
+    assert admin["context"] == first and admin["version"].startswith("v1.") and admin["namespaces"] >= 4
+    assert admin["nodes"] is not None and admin["server"].startswith("https://127.0.0.1:")
+    assert viewer["version"] == admin["version"] and "nodes" not in viewer, "the viewer may not list nodes"
+    assert body.splitlines()[1].split()[:2] == ["CONTEXT", "VERSION"]
+
+
 def test_an_unknown_kind_names_the_closest_served_ones(server: Server, fleet: Fleet) -> None:
     message = server.error("k8s_get_resources", kind="deploymnets", context=fleet.contexts[0])
     assert message.startswith("'deploymnets' is not a served kind; closest served kinds: deployments.apps")

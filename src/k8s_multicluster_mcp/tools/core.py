@@ -8,15 +8,16 @@ also be omitted (every cluster), a glob (`prod-*`) or a comma-separated list.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, BeforeValidator, Field
 
-from k8s_multicluster_mcp.errors import ClusterError, UnknownKindError, UserError
-from k8s_multicluster_mcp.query import ClusterReport, ClusterState
+from k8s_multicluster_mcp import cluster
+from k8s_multicluster_mcp.errors import UnknownKindError, UserError
+from k8s_multicluster_mcp.query import ClusterState
 from k8s_multicluster_mcp.records import Kind, parse_kind, utcnow
 from k8s_multicluster_mcp.render import (
     CacheStatusOutput,
@@ -35,7 +36,6 @@ from k8s_multicluster_mcp.render_objects import (
     render_objects,
     render_table,
 )
-from k8s_multicluster_mcp.sources import api
 from k8s_multicluster_mcp.text import one_line
 from k8s_multicluster_mcp.tools.base import ToolSpec, no_bool, run_blocking
 
@@ -329,37 +329,9 @@ def _cluster_info_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
     async def k8s_cluster_info(context: ContextArg = None) -> Annotated[CallToolResult, ClusterInfoOutput]:
         """API server address, Kubernetes version, node count (ready/total) and namespace count
         of each selected cluster."""
-
-        def ask() -> tuple[Any, Any, Any]:
-            versions = state.objects.call(
-                context,
-                lambda ctx, _: api.get_json(
-                    state.objects.client(ctx), "/version", timeout=state.objects.timeout
-                ),
-                what="reading /version",
-            )
-            return versions, state.nodes(context), state.namespaces(context)
-
-        (contexts, versions, reports), nodes, namespaces = await run_blocking(ask)
+        found, reports = await run_blocking(cluster.cluster_info, state, context)
         now = utcnow()
-        items = []
-        for ctx in contexts:
-            version = versions.get(ctx.name)
-            version = version if isinstance(version, dict) else {}
-            node_items = [n for n in nodes.items if n.context == ctx.name]
-            answered_nodes = any(c.context == ctx.name and c.status == "ok" for c in nodes.clusters)
-            answered_ns = any(c.context == ctx.name and c.status == "ok" for c in namespaces.clusters)
-            items.append(
-                ClusterInfoOut(
-                    context=ctx.name,
-                    server=ctx.server,
-                    version=version.get("gitVersion"),
-                    platform=version.get("platform"),
-                    nodes=len(node_items) if answered_nodes else None,
-                    nodes_ready=sum(n.ready == "True" for n in node_items) if answered_nodes else None,
-                    namespaces=sum(n.context == ctx.name for n in namespaces.items) if answered_ns else None,
-                )
-            )
+        items = [ClusterInfoOut(**asdict(i)) for i in found]
         output = ClusterInfoOutput(clusters=[ClusterOut.of(c, now) for c in reports], items=items)
         lines = provenance(reports, now)
         lines.append(
@@ -397,29 +369,9 @@ class ApisOutput(BaseModel):
 def _apis_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
     async def k8s_apis(context: ContextArg = None) -> Annotated[CallToolResult, ApisOutput]:
         """The API groups, versions and kinds each selected cluster serves (CRDs included)."""
-        contexts, answers = await run_blocking(state.objects.types, context)
+        groups, reports = await run_blocking(cluster.api_groups, state, context)
         now = utcnow()
-        reports = [
-            ClusterReport(c.name, a.status, error=a.message)
-            if isinstance(a := answers[c.name], ClusterError)
-            else ClusterReport(c.name, "ok", "live", now, count=len(a))
-            for c in contexts
-        ]
-        items: list[ApiGroupOut] = []
-        for ctx in contexts:
-            types = answers[ctx.name]
-            if isinstance(types, ClusterError):
-                continue
-            groups: dict[str, ApiGroupOut] = {}
-            for t in types:
-                entry = groups.setdefault(
-                    t.group, ApiGroupOut(context=ctx.name, group=t.group or "core", versions=[], kinds=[])
-                )
-                if t.version not in entry.versions:
-                    entry.versions.append(t.version)
-                if t.kind not in entry.kinds:
-                    entry.kinds.append(t.kind)
-            items.extend(groups.values())
+        items = [ApiGroupOut(**asdict(g)) for g in groups]
         output = ApisOutput(clusters=[ClusterOut.of(c, now) for c in reports], items=items)
         lines = provenance(reports, now)
         lines.append(
@@ -439,31 +391,7 @@ def _crds_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
     ) -> Annotated[CallToolResult, ListOutput]:
         """Custom resource definitions in each selected cluster: name, kind, scope, versions, age."""
         check_limit(limit)
-
-        def ask() -> tuple[Any, Any]:
-            found = state.objects.table(
-                "customresourcedefinitions.apiextensions.k8s.io", context, limit=limit
-            )
-            return found, state.objects.types(
-                [c.context for c in found.clusters if c.status == "ok"] or context
-            )
-
-        found, (_, types) = await run_blocking(ask)
-        by_name = {
-            (ctx, t.qualified): t for ctx, ts in types.items() if not isinstance(ts, ClusterError) for t in ts
-        }
-        rows = []
-        for row in found.rows:
-            served = [t for (ctx, q), t in by_name.items() if ctx == row.context and q == row.name]
-            kind = served[0].kind if served else "?"
-            scope = ("Namespaced" if served[0].namespaced else "Cluster") if served else "?"
-            versions = ",".join(t.version for t in served) or "?"
-            rows.append(
-                replace(row, cells=(row.name, kind, scope, versions, row.cells[-1] if row.cells else ""))
-            )
-        crds = replace(
-            found, columns=("NAME", "KIND", "SCOPE", "VERSIONS", "AGE"), rows=rows, namespaced=False
-        )
+        crds = await run_blocking(cluster.crds, state, context, limit)
         return answer(*render_table(crds, limit))
 
     return k8s_crds
