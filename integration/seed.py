@@ -181,8 +181,7 @@ def pod_status(preset: str, image: str = "nginx:1.27", restarts: int = 5) -> dic
         "oom_killed": {
             "phase": "Running", "conditions": not_ready,
             "containerStatuses": [_container(
-                image, {"terminated": {"reason": "OOMKilled", "exitCode": 137, "startedAt": _ts(20), "finishedAt": _ts(5)}},
-                restarts=restarts)],
+                image, {"terminated": {"reason": "OOMKilled", "exitCode": 137, "startedAt": _ts(20), "finishedAt": _ts(5)}})],
         },
         "error": {
             "phase": "Failed",

@@ -15,6 +15,9 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 
 def pod(status: dict[str, Any], *, init: bool = False, deleting: bool = False, **spec: Any) -> dict[str, Any]:
     containers = [{"name": "app", "image": "nginx:1.27", "env": [{"name": "PASSWORD", "value": "hunter2"}]}]
+    names = [c["name"] for c in status.get("containerStatuses", ())]
+    if names and names != ["app"]:  # spec in the reverse order: the status list's order must win
+        containers = [{"name": n, "image": "nginx:1.27"} for n in reversed(names)]
     body: dict[str, Any] = {
         "metadata": {
             "name": "web-1", "namespace": "shop", "uid": "u1", "resourceVersion": "7",
@@ -56,7 +59,24 @@ def waiting(state_reason: str, restarts: int = 0, **last: Any) -> dict[str, Any]
             {"name": "app", "restartCount": 1, "state": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}}]}, "OOMKilled"),
         ({"phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."}, "Evicted"),
         ({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]},
-         "Pending (Unschedulable)"),
+         "Pending"),
+        # A real kubelet between two crashes: terminated in a Running pod (kubectl: "Error").
+        ({"phase": "Running", "containerStatuses": [
+            {"name": "app", "restartCount": 4, "state": {"terminated": {"reason": "Error", "exitCode": 1}}}]}, "Error"),
+        ({"phase": "Running", "containerStatuses": [
+            {"name": "app", "restartCount": 0, "state": {"terminated": {"exitCode": 3}}}]}, "ExitCode:3"),
+        # Two containers: the first in the status list (sorted by name by the kubelet) wins.
+        ({"phase": "Running", "containerStatuses": [
+            {"name": "a", "state": {"waiting": {"reason": "CrashLoopBackOff"}}},
+            {"name": "b", "state": {"terminated": {"reason": "Error", "exitCode": 1}}}]}, "CrashLoopBackOff"),
+        # A finished sidecar-less container beside a running one: Running when the pod is Ready.
+        ({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [
+            {"name": "a", "state": {"terminated": {"reason": "Completed", "exitCode": 0}}},
+            {"name": "b", "ready": True, "state": {"running": {}}}]}, "Running"),
+        ({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "SchedulingGated"}]},
+         "SchedulingGated"),
+        ({"phase": "Succeeded", "containerStatuses": [
+            {"name": "app", "state": {"terminated": {"reason": "Completed", "exitCode": 0}}}]}, "Completed"),
     ],
 )  # fmt: skip
 def test_pod_status_reads_like_kubectl(raw: dict[str, Any], expected: str) -> None:
@@ -72,6 +92,8 @@ def test_init_container_failure_and_terminating() -> None:
     }
     assert pod_status(pod_record("c", pod(failing_init, init=True))) == "Init:CrashLoopBackOff"
     assert pod_status(pod_record("c", pod({"phase": "Running"}, deleting=True))) == "Terminating"
+    # A finished pod being deleted is not "Terminating" for kubectl.
+    assert pod_status(pod_record("c", pod({"phase": "Succeeded"}, deleting=True))) == "Succeeded"
 
 
 def test_pod_record_keeps_what_answers_need_and_no_env_values() -> None:

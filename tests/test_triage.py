@@ -164,3 +164,68 @@ def test_severity_orders_crash_loops_before_slow_restarts() -> None:
     )
     assert ordered[:2] == ["OOMKilled", "Init:CrashLoopBackOff"]
     assert ordered[-1] == "Restarting"
+
+
+def crash_cycle(restarts: int = 4, reason_: str = "Error", code: int = 1) -> dict[str, dict[str, Any]]:
+    """One container's states through a real kubelet's crash-loop cycle, in order."""
+    last = {"terminated": {"reason": reason_, "exitCode": code, "finishedAt": ts(50)}}
+    return {
+        "terminated": {"phase": "Running", "containerStatuses": [container(
+            {"terminated": {"reason": reason_, "exitCode": code, "startedAt": ts(20), "finishedAt": ts(12)}},
+            restarts=restarts, last=last)]},
+        "back-off": {"phase": "Running", "containerStatuses": [container(
+            {"waiting": {"reason": "CrashLoopBackOff",
+                         "message": "back-off 40s restarting failed container=app pod=p_ns(u)"}},
+            restarts=restarts, last={"terminated": {"reason": reason_, "exitCode": code, "finishedAt": ts(12)}})]},
+        "running-again": {"phase": "Running", "conditions": READY, "containerStatuses": [container(
+            {"running": {"startedAt": ts(3)}}, ready=True, restarts=restarts + 1,
+            last={"terminated": {"reason": reason_, "exitCode": code, "finishedAt": ts(5)}})]},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("moment", ["terminated", "back-off", "running-again"])
+def test_a_crash_loop_is_failing_at_every_moment_of_the_kubelets_cycle(moment: str) -> None:
+    failure = classify(pod(crash_cycle()[moment]), NOW, RULES)
+    assert failure is not None and failure.reason == "CrashLoopBackOff", moment
+    assert "Error (exit code 1)" in (failure.message or ""), "the line names the last termination"
+
+
+def test_an_oom_loop_names_oomkilled_and_its_exit_code_in_the_crashloop_line() -> None:
+    for moment, status in crash_cycle(reason_="OOMKilled", code=137).items():
+        failure = classify(pod(status), NOW, RULES)
+        assert failure is not None and failure.reason == "CrashLoopBackOff", moment
+        assert "OOMKilled (exit code 137)" in (failure.message or ""), moment
+    back_off = classify(pod(crash_cycle(reason_="OOMKilled", code=137)["back-off"]), NOW, RULES)
+    assert back_off is not None
+    assert back_off.message == (
+        "last exit: OOMKilled (exit code 137) 12s ago; back-off 40s restarting failed container=app pod=p_ns(u)"
+    )
+
+
+def test_the_first_crash_before_any_restart_reads_as_kubectl_says_it() -> None:
+    first = {"phase": "Running", "containerStatuses": [
+        container({"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": ts(5)}})]}  # fmt: skip
+    assert reason(pod(first)) == "Error"
+    no_reason = {"phase": "Running", "containerStatuses": [
+        container({"terminated": {"exitCode": 3, "finishedAt": ts(5)}})]}  # fmt: skip
+    assert reason(pod(no_reason)) == "ExitCode:3"
+    done = {"phase": "Running", "containerStatuses": [
+        container({"terminated": {"reason": "Completed", "exitCode": 0, "finishedAt": ts(5)}})]}  # fmt: skip
+    assert reason(pod(done)) is None, "a container that exited 0 and was never restarted is done"
+
+
+def test_a_restarted_container_counts_as_recovered_only_after_it_settled() -> None:
+    def running_for(seconds: float) -> PodRecord:
+        last = {"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": ts(seconds + 10)}}
+        return pod({"phase": "Running", "conditions": READY, "containerStatuses": [
+            container({"running": {"startedAt": ts(seconds)}}, ready=True, restarts=2, last=last)]})  # fmt: skip
+
+    assert reason(running_for(RULES.settle - 1)) == "CrashLoopBackOff"
+    assert reason(running_for(RULES.settle + 1)) is None
+
+
+def test_an_init_container_crash_cycle_stays_init_crashloopbackoff() -> None:
+    status = {"phase": "Pending", "initContainerStatuses": [container(
+        {"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": ts(5)}}, restarts=2, name="init")],
+        "containerStatuses": [container({"waiting": {"reason": "PodInitializing"}})]}  # fmt: skip
+    assert reason(pod(status, init=True)) == "Init:CrashLoopBackOff"

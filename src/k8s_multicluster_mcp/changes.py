@@ -2,9 +2,9 @@
 
 In watch mode every change the watch stores see (old record -> new record) goes through `derive`,
 and what matters lands in a bounded `ChangeJournal`: pods that started failing or recovered,
-restart counts that rose, rollouts that started, finished or stalled, nodes whose readiness
-changed. In on-demand mode there is no stream to learn from, so the same question is answered from
-the Events API (`events_as_changes`); the answer says which.
+restart counts that rose, failing pods that were deleted, rollouts that started, finished or
+stalled, nodes whose readiness changed. In on-demand mode there is no stream to learn from, so
+the same question is answered from the Events API (`events_as_changes`); the answer says which.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from k8s_multicluster_mcp import triage
+from k8s_multicluster_mcp import rollouts, triage
 from k8s_multicluster_mcp.records import (
     DeploymentRecord,
     EventRecord,
@@ -41,12 +41,18 @@ class Change:
 
 
 def _rollout_done(d: DeploymentRecord) -> bool:
-    return (
-        d.observed_generation >= d.generation
-        and d.updated_replicas == d.replicas
-        and d.available_replicas == d.replicas
-        and d.ready_replicas == d.replicas
+    """Done as `kubectl rollout status` judges it (`rollouts.deployment_status`): during a surge
+    the old pods still count in status.replicas, so "all new pods available" is not yet done."""
+    if d.observed_generation < d.generation:
+        return False
+    done, _ = rollouts.deployment_status(
+        d.name,
+        wanted=d.replicas,
+        updated=d.updated_replicas,
+        replicas=d.status_replicas,
+        available=d.available_replicas,
     )
+    return done
 
 
 def _stalled(d: DeploymentRecord) -> str | None:
@@ -67,7 +73,17 @@ def derive(
         return Change(now, context, kind.singular, namespace, current.name, what, detail)
 
     out: list[Change] = []
-    if kind is Kind.POD and isinstance(new, PodRecord):
+    if (
+        kind is Kind.POD
+        and isinstance(old, PodRecord)
+        and (new is None or getattr(new, "deleting_since", None))
+    ):
+        # A failing pod that is deleted did not recover: say "deleted", once (when its deletion
+        # starts, or when it vanishes without a graceful deletion).
+        before = triage.classify(old, now, rules)
+        if before is not None and (old.deleting_since is None or new is None):
+            out.append(change("deleted", f"was {before.reason}"))
+    elif kind is Kind.POD and isinstance(new, PodRecord):
         before = triage.classify(old, now, rules) if isinstance(old, PodRecord) else None
         after = triage.classify(new, now, rules)
         if after is not None and (before is None or before.reason != after.reason):
@@ -112,23 +128,64 @@ class ChangeJournal:
         self._clock = clock
         self._lock = threading.Lock()
         self._changes: deque[Change] = deque(maxlen=size)
+        self._settling: dict[tuple[str, str, str], Change] = {}
+        """Pods that will have recovered at `Change.at` unless another change of theirs comes:
+        a restarted container counts as crash-looping until it has run `Rules.settle` seconds,
+        and no watch event marks that moment."""
 
     def record(self, context: str, kind: Kind, old: Record | None, new: Record | None) -> None:
         """`sources.watch.store.ChangeListener`: called by the stores for every change."""
-        found = derive(context, kind, old, new, self._clock(), self._rules)
-        if found:
-            with self._lock:
-                self._changes.extend(found)
+        now = self._clock()
+        found = derive(context, kind, old, new, now, self._rules)
+        settled = _settles(new, now, self._rules) if kind is Kind.POD else None
+        current = new or old
+        key = (context, getattr(current, "namespace", ""), current.name if current else "")
+        if not found and settled is None and key not in self._settling:
+            return
+        with self._lock:
+            self._settle(now)
+            self._changes.extend(found)
+            if settled is None:
+                self._settling.pop(key, None)
+            else:
+                self._settling[key] = settled
+
+    def _settle(self, now: datetime) -> None:
+        """Move the recoveries whose time has come into the journal (lock held)."""
+        due = [key for key, change in self._settling.items() if change.at <= now]
+        for key in due:
+            self._changes.append(self._settling.pop(key))
 
     def since(self, when: datetime, contexts: set[str], namespace: str | None = None) -> list[Change]:
         """Changes at or after `when` in `contexts` (and `namespace`), newest first."""
         with self._lock:
+            self._settle(self._clock())
             changes = list(self._changes)
-        return [
+        found = [
             c
             for c in reversed(changes)
             if c.at >= when and c.context in contexts and (namespace is None or c.namespace == namespace)
         ]
+        found.sort(key=lambda c: c.at, reverse=True)
+        return found
+
+
+def _settles(pod: Record | None, now: datetime, rules: triage.Rules) -> Change | None:
+    """The "recovered" change a failing pod will have at the end of its settle time, if it then
+    stops failing with nothing else changing; None when that is not how it stops failing."""
+    if not isinstance(pod, PodRecord) or pod.deleting_since is not None:
+        return None
+    starts = [
+        c.started_at for c in pod.containers if c.state == "running" and c.restart_count and c.started_at
+    ]
+    if not starts:
+        return None
+    at = max(starts) + timedelta(seconds=rules.settle)
+    failure = triage.classify(pod, now, rules) if at > now else None
+    if failure is None or triage.classify(pod, at, rules) is not None:
+        return None
+    was = f"was {failure.reason}"
+    return Change(at, pod.context, Kind.POD.singular, pod.namespace, pod.name, "recovered", was)
 
 
 def _event_detail(event: EventRecord) -> str:

@@ -194,6 +194,8 @@ class DeploymentRecord:
     created: datetime | None
     revision: str | None = None
     """The rollout revision (`deployment.kubernetes.io/revision`)."""
+    status_replicas: int = 0
+    """`status.replicas`: pods of every revision, old ones included while a rollout surges."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,10 +337,15 @@ def _containers(spec: Raw, status: Raw) -> tuple[ContainerStatus, ...]:
         (True, "initContainers", "initContainerStatuses"),
         (False, "containers", "containerStatuses"),
     ):
-        statuses = {s.get("name"): s for s in status.get(status_key) or () if isinstance(s, Mapping)}
-        for c in spec.get(spec_key) or ():
-            if isinstance(c, Mapping):
-                out.append(_container_status(c, statuses.get(c.get("name")), init))
+        listed = [s for s in status.get(status_key) or () if isinstance(s, Mapping)]
+        statuses = {s.get("name"): s for s in listed}
+        order = {s.get("name"): i for i, s in enumerate(listed)}
+        specs = [c for c in spec.get(spec_key) or () if isinstance(c, Mapping)]
+        if not init:
+            # kubectl reads main containers in the order of the status list (the kubelet sorts it
+            # by name), and which container's state wins in STATUS depends on that order.
+            specs.sort(key=lambda c: order.get(c.get("name"), len(order)))
+        out.extend(_container_status(c, statuses.get(c.get("name")), init) for c in specs)
     return tuple(out)
 
 
@@ -424,6 +431,7 @@ def deployment_record(context: str, obj: Raw) -> DeploymentRecord:
         conditions=_conditions(status),
         created=parse_time(meta.get("creationTimestamp")),
         revision=_opt((meta.get("annotations") or {}).get("deployment.kubernetes.io/revision")),
+        status_replicas=int(status.get("replicas") or 0),
     )
 
 

@@ -17,6 +17,7 @@ from k8s_multicluster_mcp.errors import ClusterStatus
 from k8s_multicluster_mcp.kubeconfig import format_names
 from k8s_multicluster_mcp.query import ClusterReport, FleetResult
 from k8s_multicluster_mcp.records import (
+    ContainerStatus,
     DeploymentRecord,
     Kind,
     NamespaceRecord,
@@ -117,33 +118,47 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def _exit_words(c: ContainerStatus, prefix: str = "") -> str:
+    return prefix + (c.reason or f"ExitCode:{c.exit_code}")
+
+
 def pod_status(pod: PodRecord) -> str:
-    """What kubectl shows in the STATUS column."""
-    if pod.deleting_since is not None:
-        return "Terminating"
-    if pod.reason:
-        return pod.reason
+    """What kubectl shows in the STATUS column (its printPod, step by step): the pod's reason,
+    then the first init container that has not succeeded, then the main containers in the
+    order of the status list, the first one with a waiting or terminated reason winning."""
+    status = pod.reason or pod.phase
+    if any(c.type == "PodScheduled" and c.reason == "SchedulingGated" for c in pod.conditions):
+        status = "SchedulingGated"
     init = [c for c in pod.containers if c.init]
+    initializing = False
     for index, c in enumerate(init):
         if c.state == "terminated" and c.exit_code == 0:
             continue
+        initializing = True
         if c.state == "terminated":
-            return f"Init:{c.reason or 'Error'}" if c.reason else f"Init:ExitCode:{c.exit_code}"
-        if c.state == "waiting" and c.reason and c.reason != "PodInitializing":
-            return f"Init:{c.reason}"
-        return f"Init:{index}/{len(init)}"
-    status = pod.phase
-    for c in (c for c in pod.containers if not c.init):
-        if (c.state == "waiting" and c.reason) or (c.state == "terminated" and c.reason):
-            status = c.reason
-        elif c.state == "terminated":
-            status = f"ExitCode:{c.exit_code}" if c.exit_code is not None else status
-    if pod.phase == "Pending" and status == "Pending":
-        unschedulable = next(
-            (c for c in pod.conditions if c.type == "PodScheduled" and c.reason == "Unschedulable"), None
-        )
-        if unschedulable is not None:
-            return "Pending (Unschedulable)"
+            status = _exit_words(c, "Init:")
+        elif c.state == "waiting" and c.reason and c.reason != "PodInitializing":
+            status = f"Init:{c.reason}"
+        else:
+            status = f"Init:{index}/{len(init)}"
+        break
+    initialized = any(c.type == "Initialized" and c.status == "True" for c in pod.conditions)
+    if not initializing or initialized:
+        running = False
+        for c in reversed([c for c in pod.containers if not c.init]):
+            if c.state == "waiting" and c.reason:
+                status = c.reason
+            elif c.state == "terminated":
+                status = _exit_words(c)
+            elif c.ready and c.state == "running":
+                running = True
+        if status == "Completed" and running:
+            ready = any(c.type == "Ready" and c.status == "True" for c in pod.conditions)
+            status = "Running" if ready else "NotReady"
+    if pod.deleting_since is not None and pod.reason == "NodeLost":
+        return "Unknown"
+    if pod.deleting_since is not None and pod.phase not in ("Succeeded", "Failed"):
+        return "Terminating"
     return status
 
 

@@ -27,6 +27,32 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def deployment_status(
+    name: str,
+    *,
+    wanted: int,
+    updated: int,
+    replicas: int,
+    available: int,
+    paused: bool = False,
+    deadline_exceeded: bool = False,
+) -> tuple[bool, str]:
+    """(done, message) of a Deployment whose spec the controller has observed, as kubectl says it:
+    done only when every wanted replica is updated, no old replica is left (`replicas` is
+    status.replicas, which counts surging old pods) and every updated replica is available."""
+    if deadline_exceeded:
+        return False, f'deployment "{name}" exceeded its progress deadline'
+    suffix = " (paused)" if paused else ""
+    prefix = f'Waiting for deployment "{name}" rollout to finish: '
+    if updated < wanted:
+        return False, f"{prefix}{updated} out of {wanted} new replicas have been updated...{suffix}"
+    if replicas > updated:
+        return False, f"{prefix}{replicas - updated} old replicas are pending termination...{suffix}"
+    if available < updated:
+        return False, f"{prefix}{available} of {updated} updated replicas are available...{suffix}"
+    return True, f'deployment "{name}" successfully rolled out{suffix}'
+
+
 def status(kind: str, obj: dict[str, Any]) -> tuple[bool, str]:
     """(done, message) as `kubectl rollout status` prints it, without waiting."""
     meta, spec, st = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
@@ -34,22 +60,19 @@ def status(kind: str, obj: dict[str, Any]) -> tuple[bool, str]:
     if _int(meta.get("generation")) > _int(st.get("observedGeneration")):
         return False, f"Waiting for {kind.lower()} spec update to be observed..."
     if kind == "Deployment":
-        for cond in st.get("conditions") or ():
-            if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
-                return False, f'deployment "{name}" exceeded its progress deadline'
-        wanted = spec.get("replicas", 1)
-        updated, replicas, available = (
-            _int(st.get(k)) for k in ("updatedReplicas", "replicas", "availableReplicas")
+        exceeded = any(
+            cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded"
+            for cond in st.get("conditions") or ()
         )
-        paused = " (paused)" if spec.get("paused") else ""
-        prefix = f'Waiting for deployment "{name}" rollout to finish: '
-        if updated < wanted:
-            return False, f"{prefix}{updated} out of {wanted} new replicas have been updated...{paused}"
-        if replicas > updated:
-            return False, f"{prefix}{replicas - updated} old replicas are pending termination...{paused}"
-        if available < updated:
-            return False, f"{prefix}{available} of {updated} updated replicas are available...{paused}"
-        return True, f'deployment "{name}" successfully rolled out{paused}'
+        return deployment_status(
+            name,
+            wanted=_int(spec.get("replicas", 1)),
+            updated=_int(st.get("updatedReplicas")),
+            replicas=_int(st.get("replicas")),
+            available=_int(st.get("availableReplicas")),
+            paused=bool(spec.get("paused")),
+            deadline_exceeded=exceeded,
+        )
     if kind == "DaemonSet":
         if (spec.get("updateStrategy") or {}).get("type") == "OnDelete":
             return True, "rollout status is only available for the RollingUpdate strategy type"

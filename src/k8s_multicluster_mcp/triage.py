@@ -9,8 +9,12 @@ and every row of the table is unit-tested with a fixed `now`. The table, first m
 | phase Failed with status.reason Evicted | `Evicted` |
 | phase Failed otherwise | status.reason, else the terminated container's reason, else `Failed` |
 | an init container waiting with a reason in `WAITING_REASONS` | `Init:` + that reason |
+| an init container that exited non-zero, pod not finished | `Init:` + the main-container rule's word |
 | a container waiting with a reason in `WAITING_REASONS` | that reason |
-| a container terminated now with OOMKilled, or its last termination OOMKilled within `recent` | `OOMKilled` |
+| a container terminated, pod not finished (to be restarted), restarted before | `CrashLoopBackOff` |
+| the same, never restarted yet, not exit 0 | `OOMKilled`, else kubectl's word: `Error`, `ExitCode:N` |
+| a restarted container running again for less than `settle` | `CrashLoopBackOff` |
+| a container's last termination OOMKilled within `recent` | `OOMKilled` |
 | Pending with PodScheduled=False, reason Unschedulable | `Unschedulable` |
 | Pending for any other cause, created more than `pending_grace` ago | `Pending` |
 | Running with a container not ready, Ready=False for more than `pending_grace` | `NotReady` |
@@ -18,6 +22,11 @@ and every row of the table is unit-tested with a fixed `now`. The table, first m
 
 Never reported: Running+Ready pods below the restart rule, Succeeded pods, pods being deleted
 within their grace period, and pods merely Pending for less than `pending_grace`.
+
+A real kubelet moves a crash-looping container through running -> terminated (10-45 s, pod
+still Running) -> waiting CrashLoopBackOff -> running; the rows above keep such a pod failing, under
+one reason, at every moment of that cycle, and its message names the last termination (reason,
+exit code), which the kubelet's own back-off message does not.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from k8s_multicluster_mcp.records import Condition, PodRecord
+from k8s_multicluster_mcp.records import Condition, ContainerStatus, PodRecord
 
 WAITING_REASONS = frozenset(
     {
@@ -52,6 +61,9 @@ class Rules:
     restart_threshold: int = 5
     recent: float = 3600.0
     """How recent an OOM kill or a restart must be to count."""
+    settle: float = 120.0
+    """How long a restarted container must run before its pod stops counting as crash-looping
+    (a real crash loop runs for a few seconds between back-offs of up to 5 minutes)."""
 
 
 @dataclass(frozen=True)
@@ -76,11 +88,43 @@ def _ago(now: datetime, when: datetime) -> str:
     return f"{seconds // 60}m" if seconds >= 60 else f"{seconds}s"
 
 
+def _exit(reason: str | None, code: int | None) -> str:
+    words = reason or "Error"
+    return f"{words} (exit code {code})" if code is not None else words
+
+
+def _last_exit(c: ContainerStatus, now: datetime) -> str | None:
+    """ "last exit: OOMKilled (exit code 137) 40s ago" from the container's last termination."""
+    if c.last_reason is None and c.last_exit_code is None:
+        return None
+    when = f" {_ago(now, c.last_finished_at)} ago" if c.last_finished_at else ""
+    return f"last exit: {_exit(c.last_reason, c.last_exit_code)}{when}"
+
+
+def _joined(*parts: str | None) -> str | None:
+    return "; ".join(p for p in parts if p) or None
+
+
+def _terminated(c: ContainerStatus, now: datetime) -> Failure | None:
+    """A container that ended in a pod that is not finished: the kubelet restarts it (a crash
+    loop once it has been restarted), or it exited 0 and is simply done."""
+    when = f" {_ago(now, c.finished_at)} ago" if c.finished_at else ""
+    ended = f"{c.name}: {_exit(c.reason, c.exit_code)}{when}"
+    if c.restart_count:
+        return Failure("CrashLoopBackOff", c.finished_at, f"{ended}, restarting ({c.restart_count} restarts)")
+    if c.reason == "OOMKilled":
+        return Failure("OOMKilled", c.finished_at, f"container {c.name} was OOMKilled")
+    if c.exit_code == 0:
+        return None
+    return Failure(c.reason or f"ExitCode:{c.exit_code}", c.finished_at, ended)
+
+
 def classify(pod: PodRecord, now: datetime, rules: Rules | None = None) -> Failure | None:
     """Why `pod` is failing, or None when it is not."""
     rules = rules or Rules()
     grace = timedelta(seconds=rules.pending_grace)
     recent = timedelta(seconds=rules.recent)
+    settle = timedelta(seconds=rules.settle)
     if pod.deleting_since is not None:
         if now - pod.deleting_since > timedelta(seconds=pod.grace_seconds) + grace:
             return Failure(
@@ -103,11 +147,18 @@ def classify(pod: PodRecord, now: datetime, rules: Rules | None = None) -> Failu
         for c in pod.containers:
             if c.init is init and c.state == "waiting" and c.reason in WAITING_REASONS:
                 since = c.last_finished_at or pod.started or pod.created
-                message = c.message or (f"last terminated: {c.last_reason}" if c.last_reason else None)
+                message = _joined(_last_exit(c, now), c.message)
                 return Failure(("Init:" if init else "") + c.reason, since, message)
+        for c in pod.containers:
+            if c.init is init and c.state == "terminated" and (c.exit_code != 0 or not init):
+                failure = _terminated(c, now)
+                if failure is not None:
+                    return Failure(("Init:" if init else "") + failure.reason, failure.since, failure.message)
     for c in main:
-        if c.state == "terminated" and c.reason == "OOMKilled":
-            return Failure("OOMKilled", c.finished_at, f"container {c.name} was OOMKilled")
+        if c.state == "running" and c.restart_count and c.started_at and now - c.started_at < settle:
+            message = _joined(f"running again for {_ago(now, c.started_at)}", _last_exit(c, now))
+            return Failure("CrashLoopBackOff", c.last_finished_at or c.started_at, message)
+    for c in main:
         if c.last_reason == "OOMKilled" and c.last_finished_at and now - c.last_finished_at <= recent:
             when = _ago(now, c.last_finished_at)
             return Failure(
