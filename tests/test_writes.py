@@ -90,3 +90,35 @@ def test_writes_are_logged_whatever_the_log_level(capsys: pytest.CaptureFixture[
         in err
     )
     assert "not shown" not in err
+
+
+def test_exec_exit_status_from_the_status_channel() -> None:
+    from k8s_multicluster_mcp.operations import exit_code
+
+    assert exit_code('{"metadata":{},"status":"Success"}') == 0
+    non_zero = {"status": "Failure", "reason": "NonZeroExitCode", "message": "command terminated with non-zero exit code: error executing command [sh -c exit 3], exit code 3",
+                "details": {"causes": [{"reason": "ExitCode", "message": "3"}]}}  # fmt: skip
+    assert exit_code(json.dumps(non_zero)) == 3
+    # What a real kubelet says for a binary that does not exist: text, not an exit code.
+    missing = {"status": "Failure", "reason": "InternalError", "message": 'Internal error occurred: error executing command in container: failed to exec in container: failed to start exec "1f": OCI runtime exec failed: exec failed: unable to start container process: exec: "nope": executable file not found in $PATH: unknown',
+               "details": {"causes": [{"message": 'error executing command in container: exec: "nope": executable file not found in $PATH'}]}}  # fmt: skip
+    message = exit_code(json.dumps(missing))
+    assert isinstance(message, str) and 'exec: "nope": executable file not found' in message
+    assert exit_code("") == "the connection closed without an exit status"
+
+
+def test_exec_refusal_with_the_status_as_a_bytes_literal() -> None:
+    class Refused(Exception):
+        reason = ("Handshake status 400 Bad Request -+-+- {'content-type': 'application/json'} -+-+- "
+                  "b'{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"container app is not valid for pod web\"}'")  # fmt: skip
+
+    assert _handshake(Refused()) == "container app is not valid for pod web"
+
+
+def test_a_kubelet_error_text_is_not_a_log() -> None:
+    from k8s_multicluster_mcp.diagnostics import kubelet_failure
+
+    said = "unable to retrieve container logs for containerd://4f2a…"
+    assert kubelet_failure(said + "\n") == said
+    assert kubelet_failure("2026-12-01 serving\nunable to retrieve container logs for x\n") is None
+    assert kubelet_failure("hello\n") is None

@@ -17,7 +17,7 @@ from k8s_multicluster_mcp.objects import Found
 from k8s_multicluster_mcp.query import ClusterReport, ClusterState, ContextSpec
 from k8s_multicluster_mcp.records import EventRecord, Kind
 from k8s_multicluster_mcp.sources import api
-from k8s_multicluster_mcp.text import shown
+from k8s_multicluster_mcp.text import one_line, shown
 
 LOG_BYTES = 64 * 1024
 """Most bytes of log one call returns (the API server cuts there: `limitBytes`)."""
@@ -60,6 +60,18 @@ def _why_not(exc: BaseException, namespace: str, pod: str) -> ClusterError:
         f"{what}: no kubelet of its node answered through the API server ({error.message})",
         http_status=error.http_status,
     )
+
+
+_KUBELET_FAILURES = ("unable to retrieve container logs for ", "failed to try resolving symlinks in path ")
+
+
+def kubelet_failure(body: str) -> str | None:
+    """The kubelet's error text when it answers a log request with 200 and a sentence instead of
+    the log (e.g. `previous` logs of a container whose files are gone); None for a real log."""
+    first = body.strip()
+    if "\n" in first or len(first) > 1000 or not first.startswith(_KUBELET_FAILURES):
+        return None
+    return one_line(first)
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,11 @@ def pod_logs(
             )  # fmt: skip
         except Exception as exc:
             raise _why_not(exc, ns, pod) from exc
-        return Logs(c.name, pod, container, data.decode("utf-8", "replace"), len(data) >= LOG_BYTES)
+        text = data.decode("utf-8", "replace")
+        failure = kubelet_failure(text)
+        if failure is not None:
+            raise ClusterApiError(f"the kubelet could not read the logs of pod {ns}/{pod}: {failure}")
+        return Logs(c.name, pod, container, text, len(data) >= LOG_BYTES)
 
     _, answers, reports = state.objects.call(ctx.name, read, what=f"reading logs of {ns}/{pod}")
     answer = answers[ctx.name]
