@@ -190,7 +190,9 @@ def test_the_viewer_watches_its_namespace_and_nodes_are_forbidden_without_a_retr
         wait_for(lambda: entries(source)[(viewer, Kind.NODE)].forbidden is not None, what="nodes forbidden")
         before = entries(source)[(viewer, Kind.NODE)].requests
         time.sleep(5)
-        assert entries(source)[(viewer, Kind.NODE)].requests == before, (
+        # Retried after 1, 2, 4 ... s (a restarting API server answers 403 for a moment), so at
+        # most three requests in 5 s, and fewer and fewer after: not a loop.
+        assert entries(source)[(viewer, Kind.NODE)].requests - before <= 3, (
             "a forbidden kind is not retried in a loop"
         )
         nodes = state.nodes(viewer)

@@ -145,3 +145,13 @@ def test_an_idle_context_stops_its_watches_and_the_next_question_restarts_them(
         assert source.cache_status().idle == ()
     finally:
         source.close()
+
+
+def test_a_forbidden_watch_is_retried_soon_then_settles_at_the_slow_retry() -> None:
+    from k8s_multicluster_mcp.sources.watch.reflector import FORBIDDEN_RETRY, forbidden_delay
+
+    delays = [forbidden_delay(n) for n in range(12)]
+    assert delays[:4] == [1.0, 2.0, 4.0, 8.0], "a restarting API server's 403 costs a second"
+    assert delays == sorted(delays) and delays[-1] == FORBIDDEN_RETRY
+    assert sum(1 for d in delays if d < FORBIDDEN_RETRY) <= 9, "a lasting 403 is not a loop"
+    assert forbidden_delay(10_000) == FORBIDDEN_RETRY

@@ -13,8 +13,13 @@ client-go's Reflector is the reference, and `shared/notes/watch-cache.md` the su
 - 410 Gone / Expired: list again. Connection errors, 429 and 5xx: watch again from the last
   version after a jittered exponential backoff (0.8 s doubling, at most 30 s, reset after two
   healthy minutes); a watch that ends at once without an event counts as a failure.
-- 403: if the context names a namespace, watch that namespace instead (what `kubectl get pods`
-  does for such a user); otherwise remember it and ask again every five minutes, not in a loop.
+- 403: if the context names a namespace and the kind was never listed cluster-wide, watch that
+  namespace instead (what `kubectl get pods` does for such a user). Otherwise remember it and ask
+  again after 1 s, doubling up to every five minutes: an API server that has just (re)started
+  answers 403 for some tens of milliseconds until its RBAC is loaded, and a watch reconnecting in
+  that window must not freeze; a 403 that persists settles at the slow retry, not a loop.
+- A watch going down (and why), becoming forbidden, or recovering is logged once, at WARNING
+  (the default level): an operator sees each transition, not each retry.
 
 Every request runs under a deadline (`deadlines`), so `stop()` ends the thread at once.
 """
@@ -53,6 +58,7 @@ BACKOFF_START = 0.8
 BACKOFF_CAP = 30.0
 BACKOFF_RESET = 120.0
 FORBIDDEN_RETRY = 300.0
+FORBIDDEN_FIRST = 1.0
 INSTANT = 1.0
 """A watch that ends sooner than this without an event is a failure, not a normal close."""
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
@@ -81,6 +87,13 @@ def _lines(response: Any) -> Iterator[bytes]:
 
 def _expired(exc: ApiException) -> bool:
     return bool(exc.status == 410)
+
+
+def forbidden_delay(streak: int) -> float:
+    """Seconds to wait after the `streak`-th 403 in a row (0 for the first): 1 s doubling up to
+    FORBIDDEN_RETRY, so a transient 403 of a restarting API server costs a second, and a real
+    one costs a handful of requests over a few minutes, then one every five minutes."""
+    return float(min(FORBIDDEN_FIRST * 2 ** min(streak, 16), FORBIDDEN_RETRY))
 
 
 class Reflector:
@@ -154,6 +167,7 @@ class Reflector:
 
     def _run(self) -> None:
         backoff = BACKOFF_START
+        forbidden_streak = 0
         need_list = True
         while not self._stop.is_set():
             started = self._clock()
@@ -164,6 +178,7 @@ class Reflector:
                 events = self._watch()
                 if events == 0 and self._clock() - started < INSTANT and not self._stop.is_set():
                     raise ClusterApiError("the watch ended at once without an event")
+                forbidden_streak = 0
                 if self._clock() - self._healthy_since >= BACKOFF_RESET:
                     backoff = BACKOFF_START
             except Expired as exc:
@@ -175,7 +190,14 @@ class Reflector:
                     break
                 error = exc if isinstance(exc, ClusterError) else classify(exc)
                 forbidden = isinstance(error, ClusterForbiddenError)
-                if forbidden and self.scope is None and self.ctx.namespace and self.kind.namespaced:
+                delay = forbidden_delay(forbidden_streak)
+                if (
+                    forbidden
+                    and self.scope is None
+                    and self.ctx.namespace
+                    and self.kind.namespaced
+                    and (not self.synced or delay >= FORBIDDEN_RETRY)
+                ):
                     self.scope = self.ctx.namespace
                     self.cluster_wide_forbidden = error.message
                     need_list = True
@@ -183,11 +205,13 @@ class Reflector:
                              self.kind.value, self.scope)  # fmt: skip
                     continue
                 self._unhealthy(error)
-                if isinstance(error, ClusterForbiddenError):
+                if forbidden:
                     self.forbidden = error.message
                     need_list = True
-                    self._stop.wait(FORBIDDEN_RETRY)
+                    forbidden_streak += 1
+                    self._stop.wait(delay)
                     continue
+                forbidden_streak = 0
                 self.reconnects += 1
                 # Jitter, so that many reflectors do not retry in step (not cryptography).
                 self._stop.wait(backoff * random.uniform(0.8, 1.2))  # noqa: S311  # nosec B311
@@ -195,17 +219,24 @@ class Reflector:
         self.healthy = False
 
     def _unhealthy(self, error: ClusterError) -> None:
+        was = self.last_error if not self.healthy else None
         self.last_error = f"{error.status}: {error.message}"
         if self.healthy or self.unhealthy_since is None:
             self.unhealthy_since = self._clock()
             self.unhealthy_since_wall = utcnow()
+        if self.healthy or was is None or was.split(":", 1)[0] != error.status:
+            log.warning("%s: watch of %s down (%s); retrying, answers come live or from the cache "
+                        "until it is back", self.ctx.name, self.kind.value, self.last_error)  # fmt: skip
+        else:
+            log.debug("%s: watching %s failed again: %s", self.ctx.name, self.kind.value, self.last_error)
         self.healthy = False
-        log.info("%s: watching %s failed: %s", self.ctx.name, self.kind.value, self.last_error)
 
     def _mark_healthy(self) -> None:
         self.forbidden = None
         if not self.healthy:
             self._healthy_since = self._clock()
+            if self.last_error is not None:
+                log.warning("%s: watch of %s is back", self.ctx.name, self.kind.value)
         self.healthy = True
         self.unhealthy_since = None
         self.unhealthy_since_wall = None
