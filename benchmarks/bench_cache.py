@@ -28,8 +28,8 @@ from typing import Any
 
 import orjson
 
-from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry
-from k8s_multicluster_mcp.records import Kind
+from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry
+from k8s_multicluster_mcp.model.records import Kind
 from k8s_multicluster_mcp.sources.base import Snapshot
 from k8s_multicluster_mcp.sources.watch.reflector import Reflector
 from k8s_multicluster_mcp.sources.watch.store import KindStore
@@ -201,7 +201,7 @@ def relist(total: int, page: int = 500) -> dict[str, float]:
     does it after each HTTP page arrives: each page decoded, its records built, then the store
     replaced at once. Timed without tracing; peak memory above the cache measured by tracemalloc
     in a second pass."""
-    from k8s_multicluster_mcp.records import to_record
+    from k8s_multicluster_mcp.model.records import to_record
 
     pages = [
         orjson.dumps(
@@ -281,8 +281,7 @@ class StoreSource:
 
 def query_latency(total: int, rounds: int = 30) -> dict[str, float]:
     """p50/p99 of fleet questions over `total` cached pods, through the query layer."""
-    from k8s_multicluster_mcp import fleet
-    from k8s_multicluster_mcp.query import ClusterState
+    from k8s_multicluster_mcp.query.state import ClusterState, fleet
 
     reflectors = fill(total)
     registry = ContextRegistry(directory=None)

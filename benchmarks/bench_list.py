@@ -20,9 +20,9 @@ from kubernetes.client import CoreV1Api
 
 from integration import seed
 from integration.backends import ControlPlaneFleet
-from k8s_multicluster_mcp.kubeconfig import ContextRegistry
-from k8s_multicluster_mcp.query import ClusterState
-from k8s_multicluster_mcp.records import pod_record
+from k8s_multicluster_mcp.kube.contexts import ContextRegistry
+from k8s_multicluster_mcp.model.records import pod_record
+from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.sources import LiveSource
 
 PODS = 1000

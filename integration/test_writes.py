@@ -16,7 +16,7 @@ from kubernetes.client import AppsV1Api, AutoscalingV2Api, CoreV1Api, CustomObje
 from integration import seed
 from integration.backends import Fleet
 from integration.test_objects import Server
-from k8s_multicluster_mcp.discovery import REFRESH_ON_MISS
+from k8s_multicluster_mcp.kube.discovery import REFRESH_ON_MISS
 from k8s_multicluster_mcp.settings import Settings
 
 DEPLOYMENT = """\

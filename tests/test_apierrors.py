@@ -9,7 +9,7 @@ import urllib3.exceptions as u3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from k8s_multicluster_mcp.sources.apierrors import classify
+from k8s_multicluster_mcp.kube.apierrors import classify
 
 
 def api_error(status: int, message: str = "") -> ApiException:

@@ -12,7 +12,7 @@ import pytest
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import ConfigNode
 
-from k8s_multicluster_mcp import deadlines, execplugin
+from k8s_multicluster_mcp.kube import deadlines, execplugin
 
 
 class Conn:

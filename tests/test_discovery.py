@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from k8s_multicluster_mcp.discovery import (
+from k8s_multicluster_mcp.common.errors import UnknownKindError
+from k8s_multicluster_mcp.kube.discovery import (
     Discovery,
     ResourceType,
     check_word,
@@ -15,7 +16,6 @@ from k8s_multicluster_mcp.discovery import (
     split_word,
     unknown_kind,
 )
-from k8s_multicluster_mcp.errors import UnknownKindError
 
 
 def _resource(
@@ -115,7 +115,7 @@ def test_discovery_is_refreshed_on_a_miss_at_most_every_few_seconds(monkeypatch:
         return served[0]
 
     clock = [1000.0]
-    monkeypatch.setattr("k8s_multicluster_mcp.discovery.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("k8s_multicluster_mcp.kube.discovery.time.monotonic", lambda: clock[0])
     discovery = Discovery(fetch)
     assert discovery.resolve("c", None, 1, "pods").kind == "Pod"
     with pytest.raises(UnknownKindError):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from k8s_multicluster_mcp.errors import AmbiguousContextError, ContextNotFoundError, NoContextsError
-from k8s_multicluster_mcp.kubeconfig import ContextRegistry
+from k8s_multicluster_mcp.common.errors import AmbiguousContextError, ContextNotFoundError, NoContextsError
+from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from tests.conftest import WriteKubeconfig
 
 
@@ -232,7 +232,7 @@ def test_clients_built_at_once_on_many_threads_load_the_kubernetes_client_safely
     script = (
         "import sys, threading\n"
         "from pathlib import Path\n"
-        "from k8s_multicluster_mcp.kubeconfig import ContextRegistry\n"
+        "from k8s_multicluster_mcp.kube.contexts import ContextRegistry\n"
         f"registry = ContextRegistry(directory=Path({str(tmp_path / 'kube')!r}))\n"
         "assert 'kubernetes' not in sys.modules\n"
         "errors = []\n"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
-from k8s_multicluster_mcp.redact import FIELD_LIMIT, LAST_APPLIED, MASKED, Redactor
+from k8s_multicluster_mcp.model.redact import FIELD_LIMIT, LAST_APPLIED, MASKED, Redactor
 
 CANARY = "canary-9f8e7d"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from k8s_multicluster_mcp import quantities, rollouts
-from k8s_multicluster_mcp.diagnostics import since_seconds
-from k8s_multicluster_mcp.errors import UserError
+from k8s_multicluster_mcp.common import quantities
+from k8s_multicluster_mcp.common.errors import UserError
+from k8s_multicluster_mcp.model import rollouts
+from k8s_multicluster_mcp.query.diagnostics import since_seconds
 
 
 def deployment(generation: int = 1, **status: object) -> dict[str, object]:

@@ -1,7 +1,7 @@
 import pytest
 
-from k8s_multicluster_mcp.errors import InvalidSelectorError
-from k8s_multicluster_mcp.selectors import parse_selector
+from k8s_multicluster_mcp.common.errors import InvalidSelectorError
+from k8s_multicluster_mcp.common.selectors import parse_selector
 
 LABELS = {"app": "web", "tier": "front", "env": "prod", "replicas": "3"}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from k8s_multicluster_mcp.errors import InvalidNameError
-from k8s_multicluster_mcp.names import check_name, check_namespace
-from k8s_multicluster_mcp.text import one_line, shown
+from k8s_multicluster_mcp.common.errors import InvalidNameError
+from k8s_multicluster_mcp.common.names import check_name, check_namespace
+from k8s_multicluster_mcp.common.text import one_line, shown
 
 
 def test_one_line_escapes_every_line_break_and_control_character() -> None:

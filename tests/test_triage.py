@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from k8s_multicluster_mcp.records import PodRecord, pod_record
-from k8s_multicluster_mcp.triage import Rules, classify, owner, severity
+from k8s_multicluster_mcp.model.records import PodRecord, pod_record
+from k8s_multicluster_mcp.model.triage import Rules, classify, owner, severity
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 RULES = Rules(pending_grace=300, restart_threshold=5)

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from k8s_multicluster_mcp.errors import UserError
-from k8s_multicluster_mcp.operations import _handshake
-from k8s_multicluster_mcp.writes import Change, conflict_message, diff, flatten, parse_manifests
+from k8s_multicluster_mcp.common.errors import UserError
+from k8s_multicluster_mcp.writes.operations import _handshake
+from k8s_multicluster_mcp.writes.writer import Change, conflict_message, diff, flatten, parse_manifests
 
 
 def test_flatten_names_list_items_by_name() -> None:
@@ -78,12 +78,12 @@ def test_exec_refusals_are_the_api_servers_message() -> None:
 def test_writes_are_logged_whatever_the_log_level(capsys: pytest.CaptureFixture[str]) -> None:
     import logging
 
-    from k8s_multicluster_mcp import logs
-    from k8s_multicluster_mcp.writes import audit
+    from k8s_multicluster_mcp.common import logs
+    from k8s_multicluster_mcp.writes.writer import audit
 
     logs.configure("ERROR")
     audit.info("cp-1: k8s_scale_resource deployments.apps shop/web: configured")
-    logging.getLogger("k8s_multicluster_mcp.query").info("not shown at ERROR")
+    logging.getLogger("k8s_multicluster_mcp.query.state").info("not shown at ERROR")
     err = capsys.readouterr().err
     assert (
         "INFO k8s_multicluster_mcp.audit: cp-1: k8s_scale_resource deployments.apps shop/web: configured"
@@ -93,7 +93,7 @@ def test_writes_are_logged_whatever_the_log_level(capsys: pytest.CaptureFixture[
 
 
 def test_exec_exit_status_from_the_status_channel() -> None:
-    from k8s_multicluster_mcp.operations import exit_code
+    from k8s_multicluster_mcp.writes.operations import exit_code
 
     assert exit_code('{"metadata":{},"status":"Success"}') == 0
     non_zero = {"status": "Failure", "reason": "NonZeroExitCode", "message": "command terminated with non-zero exit code: error executing command [sh -c exit 3], exit code 3",
@@ -116,7 +116,7 @@ def test_exec_refusal_with_the_status_as_a_bytes_literal() -> None:
 
 
 def test_a_kubelet_error_text_is_not_a_log() -> None:
-    from k8s_multicluster_mcp.diagnostics import kubelet_failure
+    from k8s_multicluster_mcp.query.diagnostics import kubelet_failure
 
     said = "unable to retrieve container logs for containerd://4f2a…"
     assert kubelet_failure(said + "\n") == said

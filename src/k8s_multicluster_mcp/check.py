@@ -18,12 +18,12 @@ from kubernetes.client.models import (
     V1SelfSubjectAccessReviewSpec,
 )
 
-from k8s_multicluster_mcp import deadlines
-from k8s_multicluster_mcp.errors import ClusterError, ClusterTimeoutError
-from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, capture_client_errors
-from k8s_multicluster_mcp.render import table
+from k8s_multicluster_mcp.common.errors import ClusterError, ClusterTimeoutError
+from k8s_multicluster_mcp.kube import deadlines
+from k8s_multicluster_mcp.kube.apierrors import classify
+from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry, capture_client_errors
+from k8s_multicluster_mcp.render.base import table
 from k8s_multicluster_mcp.settings import Settings
-from k8s_multicluster_mcp.sources.apierrors import classify
 
 CHECKED = (("pods", "", True), ("deployments", "apps", True), ("nodes", "", False))
 

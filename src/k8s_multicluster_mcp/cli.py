@@ -248,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         return _fail(str(exc))
 
-    from k8s_multicluster_mcp import logs
+    from k8s_multicluster_mcp.common import logs
 
     logs.configure(settings.log_level)
     from k8s_multicluster_mcp.server import build_registry, build_server, build_state, shutdown
@@ -309,7 +309,7 @@ def _exit_promptly(code: int) -> None:
     end at once; a thread stuck where no deadline reaches (a DNS lookup, a TLS handshake) would
     still hold the interpreter's exit. Such a process is ended here after `EXIT_GRACE` seconds.
     """
-    from k8s_multicluster_mcp import deadlines, execplugin
+    from k8s_multicluster_mcp.kube import deadlines, execplugin
 
     deadlines.cancel_all()
     execplugin.kill_all()

@@ -16,20 +16,21 @@ from mcp_types import CallToolResult, InputRequiredResult
 from mcp_types import Tool as MCPTool
 from pydantic import ValidationError
 
-from k8s_multicluster_mcp import __version__, deadlines, execplugin
-from k8s_multicluster_mcp.changes import ChangeJournal
-from k8s_multicluster_mcp.kubeconfig import ContextRegistry, load_kubernetes
-from k8s_multicluster_mcp.objects import ObjectReader
-from k8s_multicluster_mcp.query import ClusterState
-from k8s_multicluster_mcp.redact import Redactor
+from k8s_multicluster_mcp import __version__
+from k8s_multicluster_mcp.kube import deadlines, execplugin
+from k8s_multicluster_mcp.kube.contexts import ContextRegistry, load_kubernetes
+from k8s_multicluster_mcp.model.changes import ChangeJournal
+from k8s_multicluster_mcp.model.redact import Redactor
+from k8s_multicluster_mcp.model.triage import Rules
+from k8s_multicluster_mcp.query.objects import ObjectReader
+from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.settings import Settings
 from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.sources.watch import WatchSource
 from k8s_multicluster_mcp.tools import register_tools
 from k8s_multicluster_mcp.tools.base import argument_errors
 from k8s_multicluster_mcp.tools.schemas import compact
-from k8s_multicluster_mcp.triage import Rules
-from k8s_multicluster_mcp.writes import ObjectWriter
+from k8s_multicluster_mcp.writes.writer import ObjectWriter
 
 log = logging.getLogger(__name__)
 

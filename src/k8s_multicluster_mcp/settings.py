@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
-from k8s_multicluster_mcp.redact import DEFAULT_SENSITIVE_ENV
+from k8s_multicluster_mcp.model.redact import DEFAULT_SENSITIVE_ENV
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 Transport = Literal["stdio", "http"]

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from k8s_multicluster_mcp.errors import ClusterError
-from k8s_multicluster_mcp.kubeconfig import ContextInfo
-from k8s_multicluster_mcp.records import Kind, Record
-from k8s_multicluster_mcp.selectors import LabelSelector
+from k8s_multicluster_mcp.common.errors import ClusterError
+from k8s_multicluster_mcp.common.selectors import LabelSelector
+from k8s_multicluster_mcp.kube.contexts import ContextInfo
+from k8s_multicluster_mcp.model.records import Kind, Record
 
 SourceName = Literal["live", "cache"]
 

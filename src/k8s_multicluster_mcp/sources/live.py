@@ -22,19 +22,19 @@ from typing import Any
 import orjson
 from cachetools import TTLCache
 
-from k8s_multicluster_mcp import deadlines
-from k8s_multicluster_mcp.errors import (
+from k8s_multicluster_mcp.common.errors import (
     ClusterApiError,
     ClusterError,
     ClusterForbiddenError,
     ClusterTimeoutError,
 )
-from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry
-from k8s_multicluster_mcp.records import Kind, Raw, Record, to_record, utcnow
-from k8s_multicluster_mcp.selectors import LabelSelector
-from k8s_multicluster_mcp.sources.api import list_call
+from k8s_multicluster_mcp.common.selectors import LabelSelector
+from k8s_multicluster_mcp.kube import deadlines
+from k8s_multicluster_mcp.kube.api import list_call
+from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry
+from k8s_multicluster_mcp.kube.fanout import Fanout, settled
+from k8s_multicluster_mcp.model.records import Kind, Raw, Record, to_record, utcnow
 from k8s_multicluster_mcp.sources.base import CacheStatus, Snapshot
-from k8s_multicluster_mcp.sources.fanout import Fanout, settled
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp_types import ToolAnnotations
 
-from k8s_multicluster_mcp.query import ClusterState
+from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.settings import Settings
 from k8s_multicluster_mcp.tools import config, core, diagnostics, fleet, listings, workloads, writes
 from k8s_multicluster_mcp.tools.base import ToolSpec, as_tool_errors, enabled, run_blocking

@@ -13,10 +13,10 @@ import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
-from k8s_multicluster_mcp.errors import UserError
-from k8s_multicluster_mcp.query import ClusterState
+from k8s_multicluster_mcp.common.errors import UserError
+from k8s_multicluster_mcp.common.text import one_line, shown
+from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.settings import Settings
-from k8s_multicluster_mcp.text import one_line, shown
 
 log = logging.getLogger(__name__)
 

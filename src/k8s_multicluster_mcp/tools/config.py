@@ -13,9 +13,9 @@ from typing import Annotated, Any
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from k8s_multicluster_mcp.objects import ObjectsResult
-from k8s_multicluster_mcp.query import ClusterState
-from k8s_multicluster_mcp.render_objects import ObjectsOutput, render_objects
+from k8s_multicluster_mcp.query.objects import ObjectsResult
+from k8s_multicluster_mcp.query.state import ClusterState
+from k8s_multicluster_mcp.render.objects import ObjectsOutput, render_objects
 from k8s_multicluster_mcp.tools.base import ToolSpec, run_blocking
 from k8s_multicluster_mcp.tools.core import ContextArg, NamespaceArg, answer
 

@@ -15,11 +15,12 @@ from typing import Annotated, Any, Literal
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, BeforeValidator, Field
 
-from k8s_multicluster_mcp import cluster
-from k8s_multicluster_mcp.errors import UnknownKindError, UserError
-from k8s_multicluster_mcp.query import ClusterState
-from k8s_multicluster_mcp.records import Kind, parse_kind, utcnow
-from k8s_multicluster_mcp.render import (
+from k8s_multicluster_mcp.common.errors import UnknownKindError, UserError
+from k8s_multicluster_mcp.common.text import one_line
+from k8s_multicluster_mcp.model.records import Kind, parse_kind, utcnow
+from k8s_multicluster_mcp.query import cluster
+from k8s_multicluster_mcp.query.state import ClusterState
+from k8s_multicluster_mcp.render.base import (
     CacheStatusOutput,
     ClusterOut,
     ListOutput,
@@ -29,14 +30,13 @@ from k8s_multicluster_mcp.render import (
     render_list,
     table,
 )
-from k8s_multicluster_mcp.render_objects import (
+from k8s_multicluster_mcp.render.objects import (
     ObjectsOutput,
     dump,
     render_describe,
     render_objects,
     render_table,
 )
-from k8s_multicluster_mcp.text import one_line
 from k8s_multicluster_mcp.tools.base import ToolSpec, no_bool, run_blocking
 
 MAX_LIMIT = 1000

@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 from mcp_types import CallToolResult
 from pydantic import BaseModel, BeforeValidator, Field
 
-from k8s_multicluster_mcp import diagnostics
-from k8s_multicluster_mcp.fleet import FailingPod
-from k8s_multicluster_mcp.query import ClusterState
-from k8s_multicluster_mcp.records import EventRecord, Kind, utcnow
-from k8s_multicluster_mcp.render import ClusterOut, age, more_line, provenance, table
-from k8s_multicluster_mcp.text import one_line, safe_lines
+from k8s_multicluster_mcp.common.text import one_line, safe_lines
+from k8s_multicluster_mcp.model.records import EventRecord, Kind, utcnow
+from k8s_multicluster_mcp.query import diagnostics
+from k8s_multicluster_mcp.query.fleet import FailingPod
+from k8s_multicluster_mcp.query.state import ClusterState
+from k8s_multicluster_mcp.render.base import ClusterOut, age, more_line, provenance, table
 from k8s_multicluster_mcp.tools.base import ToolSpec, no_bool, run_blocking
 from k8s_multicluster_mcp.tools.core import (
     ContextArg,

@@ -9,10 +9,11 @@ from typing import Annotated, Any
 from mcp_types import CallToolResult
 from pydantic import BeforeValidator, Field
 
-from k8s_multicluster_mcp import fleet, render_fleet
-from k8s_multicluster_mcp.errors import UserError
-from k8s_multicluster_mcp.query import ClusterState
-from k8s_multicluster_mcp.text import shown
+from k8s_multicluster_mcp.common.errors import UserError
+from k8s_multicluster_mcp.common.text import shown
+from k8s_multicluster_mcp.query import fleet
+from k8s_multicluster_mcp.query.state import ClusterState
+from k8s_multicluster_mcp.render import fleet as render_fleet
 from k8s_multicluster_mcp.tools.base import ToolSpec, no_bool, run_blocking
 from k8s_multicluster_mcp.tools.core import (
     MAX_LIMIT,

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 from mcp_types import CallToolResult
 
-from k8s_multicluster_mcp.query import ClusterState
-from k8s_multicluster_mcp.render import ListOutput
-from k8s_multicluster_mcp.render_objects import render_table
+from k8s_multicluster_mcp.query.state import ClusterState
+from k8s_multicluster_mcp.render.base import ListOutput
+from k8s_multicluster_mcp.render.objects import render_table
 from k8s_multicluster_mcp.tools.base import ToolSpec, run_blocking
 from k8s_multicluster_mcp.tools.core import (
     ContextArg,

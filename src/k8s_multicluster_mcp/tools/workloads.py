@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from mcp_types import CallToolResult
 from pydantic import BaseModel, Field
 
-from k8s_multicluster_mcp import rollouts
-from k8s_multicluster_mcp.objects import ObjectsResult
-from k8s_multicluster_mcp.query import ClusterState
-from k8s_multicluster_mcp.records import utcnow
-from k8s_multicluster_mcp.render import ClusterOut, provenance, table
+from k8s_multicluster_mcp.model import rollouts
+from k8s_multicluster_mcp.model.records import utcnow
+from k8s_multicluster_mcp.query.objects import ObjectsResult
+from k8s_multicluster_mcp.query.state import ClusterState
+from k8s_multicluster_mcp.render.base import ClusterOut, provenance, table
 from k8s_multicluster_mcp.tools.base import ToolSpec, run_blocking
 from k8s_multicluster_mcp.tools.core import ContextArg, NamespaceArg, answer
 

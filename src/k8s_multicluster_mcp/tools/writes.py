@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 from mcp_types import CallToolResult
 from pydantic import BeforeValidator, Field
 
-from k8s_multicluster_mcp import operations as ops
-from k8s_multicluster_mcp.errors import UserError
-from k8s_multicluster_mcp.query import ClusterState
-from k8s_multicluster_mcp.render_objects import WriteOutput, render_write
+from k8s_multicluster_mcp.common.errors import UserError
+from k8s_multicluster_mcp.query.state import ClusterState
+from k8s_multicluster_mcp.render.objects import WriteOutput, render_write
 from k8s_multicluster_mcp.tools.base import ToolSpec, no_bool, run_blocking
 from k8s_multicluster_mcp.tools.core import OneContextArg, answer
+from k8s_multicluster_mcp.writes import operations as ops
 
 Result = Annotated[CallToolResult, WriteOutput]
 DryRun = Annotated[bool, Field(description="Server-side dry run: show what would change, change nothing.")]

@@ -22,10 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from k8s_multicluster_mcp.errors import ClusterError, ClusterForbiddenError
-from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, load_kubernetes
-from k8s_multicluster_mcp.records import Kind, utcnow
-from k8s_multicluster_mcp.selectors import LabelSelector
+from k8s_multicluster_mcp.common.errors import ClusterError, ClusterForbiddenError
+from k8s_multicluster_mcp.common.selectors import LabelSelector
+from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry, load_kubernetes
+from k8s_multicluster_mcp.model.records import Kind, utcnow
 from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot
 from k8s_multicluster_mcp.sources.watch import policy
 from k8s_multicluster_mcp.sources.watch.store import ChangeListener, KindStore

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from k8s_multicluster_mcp.health import needs_attention
-from k8s_multicluster_mcp.records import Kind, Record
+from k8s_multicluster_mcp.model.health import needs_attention
+from k8s_multicluster_mcp.model.records import Kind, Record
 
 Key = tuple[str, str]
 V = TypeVar("V")

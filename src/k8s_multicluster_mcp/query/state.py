@@ -12,11 +12,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from k8s_multicluster_mcp.changes import ChangeJournal
-from k8s_multicluster_mcp.errors import ClusterError, ClusterForbiddenError, ClusterStatus, NotFoundError
-from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, format_names
-from k8s_multicluster_mcp.names import check_name, check_namespace
-from k8s_multicluster_mcp.records import (
+from k8s_multicluster_mcp.common.errors import (
+    ClusterError,
+    ClusterForbiddenError,
+    ClusterStatus,
+    NotFoundError,
+)
+from k8s_multicluster_mcp.common.names import check_name, check_namespace
+from k8s_multicluster_mcp.common.selectors import LabelSelector, parse_selector
+from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry, format_names
+from k8s_multicluster_mcp.model.changes import ChangeJournal
+from k8s_multicluster_mcp.model.records import (
     DeploymentRecord,
     Kind,
     NamespaceRecord,
@@ -24,13 +30,12 @@ from k8s_multicluster_mcp.records import (
     PodRecord,
     Record,
 )
-from k8s_multicluster_mcp.selectors import LabelSelector, parse_selector
+from k8s_multicluster_mcp.model.triage import Rules
 from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot, SourceName
-from k8s_multicluster_mcp.triage import Rules
 
 if TYPE_CHECKING:
-    from k8s_multicluster_mcp.objects import ObjectReader
-    from k8s_multicluster_mcp.writes import ObjectWriter
+    from k8s_multicluster_mcp.query.objects import ObjectReader
+    from k8s_multicluster_mcp.writes.writer import ObjectWriter
 
 R = TypeVar("R", bound=Record, covariant=True)
 ContextSpec = str | Sequence[str] | None
@@ -86,14 +91,14 @@ class ClusterState:
         self.registry = registry
         self.source = source
         if objects is None:
-            from k8s_multicluster_mcp.objects import ObjectReader
-            from k8s_multicluster_mcp.sources.fanout import Fanout
+            from k8s_multicluster_mcp.kube.fanout import Fanout
+            from k8s_multicluster_mcp.query.objects import ObjectReader
 
             objects = ObjectReader(registry, Fanout())
         self.objects = objects
         """Reads of any other kind (live, via discovery), with secrets redacted."""
         if writer is None:
-            from k8s_multicluster_mcp.writes import ObjectWriter
+            from k8s_multicluster_mcp.writes.writer import ObjectWriter
 
             writer = ObjectWriter(objects)
         self.writer = writer

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from k8s_multicluster_mcp.records import DeploymentRecord, Kind, NodeRecord, PodRecord, Record
+from k8s_multicluster_mcp.model.records import DeploymentRecord, Kind, NodeRecord, PodRecord, Record
 
 _NODE_PROBLEMS = frozenset({"MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable"})
 

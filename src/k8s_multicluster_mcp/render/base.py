@@ -13,10 +13,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from k8s_multicluster_mcp.errors import ClusterStatus
-from k8s_multicluster_mcp.kubeconfig import format_names
-from k8s_multicluster_mcp.query import ClusterReport, FleetResult
-from k8s_multicluster_mcp.records import (
+from k8s_multicluster_mcp.common.errors import ClusterStatus
+from k8s_multicluster_mcp.common.text import CELL_LIMIT, LINE_LIMIT, one_line
+from k8s_multicluster_mcp.kube.contexts import format_names
+from k8s_multicluster_mcp.model.records import (
     ContainerStatus,
     DeploymentRecord,
     Kind,
@@ -26,8 +26,8 @@ from k8s_multicluster_mcp.records import (
     Record,
     utcnow,
 )
+from k8s_multicluster_mcp.query.state import ClusterReport, FleetResult
 from k8s_multicluster_mcp.sources.base import CacheEntry, CacheStatus
-from k8s_multicluster_mcp.text import CELL_LIMIT, LINE_LIMIT, one_line
 
 
 def duration(seconds: float | None) -> str:

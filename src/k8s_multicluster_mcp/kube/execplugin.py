@@ -21,7 +21,7 @@ import sys
 import threading
 from typing import Any
 
-from k8s_multicluster_mcp import deadlines
+from k8s_multicluster_mcp.kube import deadlines
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds a plugin may run when no deadline is in force (none should be: a safety net)."""

@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from k8s_multicluster_mcp import deadlines
-from k8s_multicluster_mcp.errors import (
+from k8s_multicluster_mcp.common.errors import (
     AmbiguousContextError,
     ClusterAuthError,
     ClusterTimeoutError,
     ContextNotFoundError,
     NoContextsError,
 )
-from k8s_multicluster_mcp.text import one_line, shown
+from k8s_multicluster_mcp.common.text import one_line, shown
+from k8s_multicluster_mcp.kube import deadlines
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient, Configuration
@@ -527,7 +527,7 @@ class ContextRegistry:
         from kubernetes.client import ApiClient, Configuration
         from kubernetes.config.kube_config import KubeConfigLoader
 
-        from k8s_multicluster_mcp import execplugin
+        from k8s_multicluster_mcp.kube import execplugin
 
         execplugin.install()
         configuration = type.__call__(Configuration)

@@ -17,8 +17,8 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
-from k8s_multicluster_mcp.errors import UnknownKindError
-from k8s_multicluster_mcp.text import shown
+from k8s_multicluster_mcp.common.errors import UnknownKindError
+from k8s_multicluster_mcp.common.text import shown
 
 Raw = Mapping[str, Any]
 MESSAGE_LIMIT = 300

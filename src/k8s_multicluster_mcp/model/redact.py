@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from k8s_multicluster_mcp.records import Raw
+from k8s_multicluster_mcp.model.records import Raw
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 DEFAULT_SENSITIVE_ENV = (

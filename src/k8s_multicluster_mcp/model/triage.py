@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from k8s_multicluster_mcp.records import Condition, ContainerStatus, PodRecord
+from k8s_multicluster_mcp.model.records import Condition, ContainerStatus, PodRecord
 
 WAITING_REASONS = frozenset(
     {

@@ -13,16 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from k8s_multicluster_mcp import deadlines, quantities, rollouts
-from k8s_multicluster_mcp.discovery import ResourceType
-from k8s_multicluster_mcp.errors import ClusterApiError, UserError
-from k8s_multicluster_mcp.kubeconfig import ContextInfo
-from k8s_multicluster_mcp.names import check_name, check_path_name
-from k8s_multicluster_mcp.query import ContextSpec
-from k8s_multicluster_mcp.records import Raw, utcnow
-from k8s_multicluster_mcp.sources import api
-from k8s_multicluster_mcp.text import one_line, shown
-from k8s_multicluster_mcp.writes import (
+from k8s_multicluster_mcp.common import quantities
+from k8s_multicluster_mcp.common.errors import ClusterApiError, UserError
+from k8s_multicluster_mcp.common.names import check_name, check_path_name
+from k8s_multicluster_mcp.common.text import one_line, shown
+from k8s_multicluster_mcp.kube import api, deadlines
+from k8s_multicluster_mcp.kube.contexts import ContextInfo
+from k8s_multicluster_mcp.kube.discovery import ResourceType
+from k8s_multicluster_mcp.model import rollouts
+from k8s_multicluster_mcp.model.records import Raw, utcnow
+from k8s_multicluster_mcp.query.state import ContextSpec
+from k8s_multicluster_mcp.writes.writer import (
     PROTECTED_NAMESPACES,
     ObjectWriter,
     Outcome,
@@ -128,7 +129,7 @@ def apply_resources(
 def _failed(
     resource: ResourceType | None, namespace: str | None, name: str, exc: Exception, kind: str = ""
 ) -> Outcome:
-    from k8s_multicluster_mcp.sources.apierrors import classify
+    from k8s_multicluster_mcp.kube.apierrors import classify
 
     return Outcome(
         "failed", resource.qualified if resource else kind, namespace, name, error=classify(exc).message
@@ -784,7 +785,7 @@ def _running_container(obj: Raw, namespace: str | None, pod: str, container: str
 
 
 def _status_message(exc: BaseException) -> str:
-    from k8s_multicluster_mcp.sources.apierrors import classify
+    from k8s_multicluster_mcp.kube.apierrors import classify
 
     return classify(exc).message.removeprefix("HTTP 429: ")
 

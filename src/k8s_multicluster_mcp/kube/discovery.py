@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from k8s_multicluster_mcp.errors import UnknownKindError
-from k8s_multicluster_mcp.records import Raw
-from k8s_multicluster_mcp.sources import api
-from k8s_multicluster_mcp.text import shown
+from k8s_multicluster_mcp.common.errors import UnknownKindError
+from k8s_multicluster_mcp.common.text import shown
+from k8s_multicluster_mcp.kube import api
+from k8s_multicluster_mcp.model.records import Raw
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient

@@ -9,15 +9,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from k8s_multicluster_mcp import deadlines, fleet, quantities, rollouts
-from k8s_multicluster_mcp.errors import ClusterApiError, ClusterError, UserError
-from k8s_multicluster_mcp.kubeconfig import ContextInfo
-from k8s_multicluster_mcp.names import check_name, check_namespace
-from k8s_multicluster_mcp.objects import Found
-from k8s_multicluster_mcp.query import ClusterReport, ClusterState, ContextSpec
-from k8s_multicluster_mcp.records import EventRecord, Kind
-from k8s_multicluster_mcp.sources import api
-from k8s_multicluster_mcp.text import one_line, shown
+from k8s_multicluster_mcp.common import quantities
+from k8s_multicluster_mcp.common.errors import ClusterApiError, ClusterError, UserError
+from k8s_multicluster_mcp.common.names import check_name, check_namespace
+from k8s_multicluster_mcp.common.text import one_line, shown
+from k8s_multicluster_mcp.kube import api, deadlines
+from k8s_multicluster_mcp.kube.contexts import ContextInfo
+from k8s_multicluster_mcp.model import rollouts
+from k8s_multicluster_mcp.model.records import EventRecord, Kind
+from k8s_multicluster_mcp.query import fleet
+from k8s_multicluster_mcp.query.objects import Found
+from k8s_multicluster_mcp.query.state import ClusterReport, ClusterState, ContextSpec
 
 LOG_BYTES = 64 * 1024
 """Most bytes of log one call returns (the API server cuts there: `limitBytes`)."""
@@ -46,7 +48,7 @@ def check_tail(tail: int) -> int:
 def _why_not(exc: BaseException, namespace: str, pod: str) -> ClusterError:
     """A failure to read logs, said plainly. The API server fetches logs from the kubelet of the
     pod's node; where none answers (a control plane without nodes) it says 404 or 5xx."""
-    from k8s_multicluster_mcp.sources.apierrors import classify
+    from k8s_multicluster_mcp.kube.apierrors import classify
 
     error = classify(exc)
     if not isinstance(error, ClusterApiError) or error.http_status not in (400, 404, 500, 502, 503):

@@ -10,8 +10,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from k8s_multicluster_mcp.errors import InvalidSelectorError
-from k8s_multicluster_mcp.text import shown
+from k8s_multicluster_mcp.common.errors import InvalidSelectorError
+from k8s_multicluster_mcp.common.text import shown
 
 _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _PREFIX = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"

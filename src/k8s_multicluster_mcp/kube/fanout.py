@@ -20,9 +20,9 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
 
-from k8s_multicluster_mcp import deadlines
-from k8s_multicluster_mcp.errors import ClusterError, ClusterTimeoutError, UserError
-from k8s_multicluster_mcp.kubeconfig import ContextInfo, capture_client_errors, load_kubernetes
+from k8s_multicluster_mcp.common.errors import ClusterError, ClusterTimeoutError, UserError
+from k8s_multicluster_mcp.kube import deadlines
+from k8s_multicluster_mcp.kube.contexts import ContextInfo, capture_client_errors, load_kubernetes
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class Fanout:
                 raise
             except Exception as exc:
                 load_kubernetes()  # classify knows the client's exceptions
-                from k8s_multicluster_mcp.sources.apierrors import classify
+                from k8s_multicluster_mcp.kube.apierrors import classify
 
                 error = (
                     ClusterTimeoutError(f"{what} did not finish within {budget:g}s and was stopped")

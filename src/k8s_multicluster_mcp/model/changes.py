@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from k8s_multicluster_mcp import rollouts, triage
-from k8s_multicluster_mcp.records import (
+from k8s_multicluster_mcp.model import rollouts, triage
+from k8s_multicluster_mcp.model.records import (
     DeploymentRecord,
     EventRecord,
     Kind,

@@ -15,24 +15,23 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from k8s_multicluster_mcp import deadlines
-from k8s_multicluster_mcp.discovery import Discovery, ResourceType, check_word
-from k8s_multicluster_mcp.errors import (
+from k8s_multicluster_mcp.common.errors import (
     ClusterApiError,
     ClusterError,
     NotFoundError,
     UnknownKindError,
     UserError,
 )
-from k8s_multicluster_mcp.kubeconfig import ContextInfo, ContextRegistry, format_names
-from k8s_multicluster_mcp.names import check_namespace, check_path_name
-from k8s_multicluster_mcp.query import ClusterReport, ContextSpec
-from k8s_multicluster_mcp.records import Raw, parse_time, utcnow
-from k8s_multicluster_mcp.redact import Redactor
-from k8s_multicluster_mcp.render import age
-from k8s_multicluster_mcp.selectors import parse_selector
-from k8s_multicluster_mcp.sources import api
-from k8s_multicluster_mcp.sources.fanout import Fanout
+from k8s_multicluster_mcp.common.names import check_namespace, check_path_name
+from k8s_multicluster_mcp.common.selectors import parse_selector
+from k8s_multicluster_mcp.kube import api, deadlines
+from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry, format_names
+from k8s_multicluster_mcp.kube.discovery import Discovery, ResourceType, check_word
+from k8s_multicluster_mcp.kube.fanout import Fanout
+from k8s_multicluster_mcp.model.records import Raw, parse_time, utcnow
+from k8s_multicluster_mcp.model.redact import Redactor
+from k8s_multicluster_mcp.query.state import ClusterReport, ContextSpec
+from k8s_multicluster_mcp.render.base import age
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -413,7 +412,7 @@ class ObjectReader:
                 timeout=self.timeout,
             )
         except Exception as exc:
-            from k8s_multicluster_mcp.sources.apierrors import classify
+            from k8s_multicluster_mcp.kube.apierrors import classify
 
             error = classify(exc)
             return [], f"{error.status}: {error.message}"

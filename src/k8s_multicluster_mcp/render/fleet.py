@@ -11,8 +11,11 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from k8s_multicluster_mcp.changes import Change
-from k8s_multicluster_mcp.fleet import (
+from k8s_multicluster_mcp.common.text import one_line
+from k8s_multicluster_mcp.kube.contexts import format_names
+from k8s_multicluster_mcp.model.changes import Change
+from k8s_multicluster_mcp.model.records import utcnow
+from k8s_multicluster_mcp.query.fleet import (
     ClusterSummary,
     DeploymentCopy,
     Drift,
@@ -22,10 +25,7 @@ from k8s_multicluster_mcp.fleet import (
     NodeProblem,
     UnhealthyDeployment,
 )
-from k8s_multicluster_mcp.kubeconfig import format_names
-from k8s_multicluster_mcp.records import utcnow
-from k8s_multicluster_mcp.render import ClusterOut, age, duration, more_line, provenance, table
-from k8s_multicluster_mcp.text import one_line
+from k8s_multicluster_mcp.render.base import ClusterOut, age, duration, more_line, provenance, table
 
 T = TypeVar("T")
 MESSAGE_CELL = 80

@@ -11,7 +11,7 @@ import urllib3.exceptions as u3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from k8s_multicluster_mcp.errors import (
+from k8s_multicluster_mcp.common.errors import (
     ClusterApiError,
     ClusterAuthError,
     ClusterError,

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from k8s_multicluster_mcp.errors import UserError
-from k8s_multicluster_mcp.text import shown
+from k8s_multicluster_mcp.common.errors import UserError
+from k8s_multicluster_mcp.common.text import shown
 
 ROLLOUT_KINDS = {"Deployment": "replicasets.apps", "DaemonSet": "controllerrevisions.apps",
                  "StatefulSet": "controllerrevisions.apps"}  # fmt: skip

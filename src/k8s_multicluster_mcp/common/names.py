@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from k8s_multicluster_mcp.errors import InvalidNameError
-from k8s_multicluster_mcp.text import shown
+from k8s_multicluster_mcp.common.errors import InvalidNameError
+from k8s_multicluster_mcp.common.text import shown
 
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_LABEL = re.compile(rf"{_LABEL}\Z")

@@ -7,12 +7,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from k8s_multicluster_mcp.discovery import ResourceType
-from k8s_multicluster_mcp.errors import ClusterError
-from k8s_multicluster_mcp.objects import TableResult
-from k8s_multicluster_mcp.query import ClusterReport, ClusterState, ContextSpec
-from k8s_multicluster_mcp.records import utcnow
-from k8s_multicluster_mcp.sources import api
+from k8s_multicluster_mcp.common.errors import ClusterError
+from k8s_multicluster_mcp.kube import api
+from k8s_multicluster_mcp.kube.discovery import ResourceType
+from k8s_multicluster_mcp.model.records import utcnow
+from k8s_multicluster_mcp.query.objects import TableResult
+from k8s_multicluster_mcp.query.state import ClusterReport, ClusterState, ContextSpec
 
 
 @dataclass(frozen=True)

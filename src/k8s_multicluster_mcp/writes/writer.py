@@ -19,17 +19,16 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import yaml
 
-from k8s_multicluster_mcp import deadlines
-from k8s_multicluster_mcp.discovery import ResourceType, check_word
-from k8s_multicluster_mcp.errors import ClusterError, NotFoundError, UnknownKindError, UserError
-from k8s_multicluster_mcp.kubeconfig import ContextInfo
-from k8s_multicluster_mcp.logs import AUDIT
-from k8s_multicluster_mcp.names import check_namespace, check_path_name
-from k8s_multicluster_mcp.objects import KindNotServedError, ObjectReader
-from k8s_multicluster_mcp.query import ClusterReport, ContextSpec
-from k8s_multicluster_mcp.records import Raw, utcnow
-from k8s_multicluster_mcp.sources import api
-from k8s_multicluster_mcp.text import shown
+from k8s_multicluster_mcp.common.errors import ClusterError, NotFoundError, UnknownKindError, UserError
+from k8s_multicluster_mcp.common.logs import AUDIT
+from k8s_multicluster_mcp.common.names import check_namespace, check_path_name
+from k8s_multicluster_mcp.common.text import shown
+from k8s_multicluster_mcp.kube import api, deadlines
+from k8s_multicluster_mcp.kube.contexts import ContextInfo
+from k8s_multicluster_mcp.kube.discovery import ResourceType, check_word
+from k8s_multicluster_mcp.model.records import Raw, utcnow
+from k8s_multicluster_mcp.query.objects import KindNotServedError, ObjectReader
+from k8s_multicluster_mcp.query.state import ClusterReport, ContextSpec
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
