@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from k8s_multicluster_mcp.query.state import ClusterState
 from kubernetes.client import CoreV1Api
 
 from integration import seed
 from integration.backends import Fleet
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.model.triage import Rules
-from k8s_multicluster_mcp.query.state import fleet as queries
+from k8s_multicluster_mcp.query.state import ClusterState
+from k8s_multicluster_mcp.query import fleet as queries
 from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.sources.watch import WatchSource
 

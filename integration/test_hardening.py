@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from k8s_multicluster_mcp.query.state import ClusterState
 
 from integration import hostile, seed
 from integration.backends import Fleet
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
+from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.sources import LiveSource
 
 TIMEOUT = 2.0

@@ -23,7 +23,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from integration import seed
 from integration.backends import Fleet
-from k8s_multicluster_mcp.server import build_registry, build_server, build_state
+from k8s_multicluster_mcp.server import build_registry, build_server, build_services
 from k8s_multicluster_mcp.settings import Settings
 
 GROUP = f"parity-{secrets.token_hex(3)}.example.com"
@@ -32,7 +32,7 @@ GROUP = f"parity-{secrets.token_hex(3)}.example.com"
 
 class Server:
     def __init__(self, settings: Settings) -> None:
-        self.state = build_state(settings, build_registry(settings))
+        self.state = build_services(settings, build_registry(settings))
         self.server = build_server(settings, self.state)
 
     def call(self, tool: str, **arguments: Any) -> tuple[str, dict[str, Any], bool]:

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 import yaml
-from k8s_multicluster_mcp.query.state import ClusterState
 
 from integration import seed
 from integration.backends import VIEWER_NAMESPACE, Fleet
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.model.records import Kind, PodRecord
+from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.sources import LiveSource
 
 TIMEOUT = 2.0

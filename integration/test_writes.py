@@ -442,8 +442,9 @@ def test_exec_says_why_the_cluster_cannot_run_it(server: Server, fleet: Fleet, n
         "k8s_pod_exec", context=ctx, namespace=namespace, pod_name="box", command=["ls", "/"]
     )
     assert is_error
-    assert body.splitlines()[1].startswith(
-        f"  {ctx}: error — the cluster cannot run commands in pod {namespace}/box:"
+    assert body.splitlines()[1] == (
+        f"  {ctx}: error — container app of pod {namespace}/box is not running (no status from a "
+        "kubelet yet); exec needs a running container"
     )
 
 

@@ -9,7 +9,7 @@ import anyio
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 
-from k8s_multicluster_mcp.server import build_registry, build_server, build_state
+from k8s_multicluster_mcp.server import build_registry, build_server, build_services
 from k8s_multicluster_mcp.settings import Settings
 from k8s_multicluster_mcp.tools import as_tool_errors
 from tests.conftest import WriteKubeconfig
@@ -39,7 +39,7 @@ def test_an_unexpected_exception_is_one_line_and_the_traceback_stays_in_the_debu
 
 def call(tmp_path: Path, tool: str, arguments: dict[str, Any]) -> str:
     settings = Settings(kubeconfig_dir=tmp_path / "kube")
-    state = build_state(settings, build_registry(settings))
+    state = build_services(settings, build_registry(settings))
     server = build_server(settings, state)
     try:
 
@@ -52,7 +52,7 @@ def call(tmp_path: Path, tool: str, arguments: dict[str, Any]) -> str:
 
         return anyio.run(run)
     finally:
-        state.source.close()
+        state.close()
 
 
 @pytest.mark.parametrize(
@@ -119,7 +119,7 @@ def test_when_no_cluster_answers_the_result_is_an_error_naming_each(
 ) -> None:
     write_kubeconfig("c.yaml", {"gone-1": "https://127.0.0.1:9", "gone-2": "https://127.0.0.1:9"})
     settings = Settings(kubeconfig_dir=tmp_path / "kube", request_timeout=2)
-    state = build_state(settings, build_registry(settings))
+    state = build_services(settings, build_registry(settings))
     server = build_server(settings, state)
     try:
         for tool, arguments in (("k8s_get_resources", {"kind": "pods"}), ("k8s_fleet_failing_pods", {}),
@@ -130,4 +130,4 @@ def test_when_no_cluster_answers_the_result_is_an_error_naming_each(
             assert text.startswith("0 of 2 clusters answered")
             assert "gone-1, gone-2: unreachable — connection refused" in text
     finally:
-        state.source.close()
+        state.close()

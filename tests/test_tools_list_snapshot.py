@@ -11,7 +11,7 @@ from pathlib import Path
 
 import anyio
 
-from k8s_multicluster_mcp.server import build_registry, build_server, build_state
+from k8s_multicluster_mcp.server import build_registry, build_server, build_services
 from k8s_multicluster_mcp.settings import Settings
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"
@@ -19,7 +19,7 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"
 
 def current(tmp_path: Path) -> str:
     config = Settings(kubeconfig_dir=tmp_path)
-    state = build_state(config, build_registry(config))
+    state = build_services(config, build_registry(config))
     try:
         tools = anyio.run(build_server(config, state).list_tools)
     finally:

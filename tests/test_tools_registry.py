@@ -12,7 +12,7 @@ import anyio
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 
-from k8s_multicluster_mcp.server import build_registry, build_server, build_state
+from k8s_multicluster_mcp.server import build_registry, build_server, build_services
 from k8s_multicluster_mcp.settings import Settings
 
 WRITES = {
@@ -88,7 +88,7 @@ def test_annotations_say_what_each_tool_does(tmp_path: Path) -> None:
 
 def test_a_dropped_tool_is_unknown(tmp_path: Path) -> None:
     config = Settings(kubeconfig_dir=tmp_path, read_only=True)
-    state = build_state(config, build_registry(config))
+    state = build_services(config, build_registry(config))
     try:
         with pytest.raises(ToolError, match="Unknown tool: k8s_delete_resource"):
             anyio.run(
@@ -102,7 +102,7 @@ def test_a_dropped_tool_is_unknown(tmp_path: Path) -> None:
 
 def listed_tools(tmp_path: Path, **settings: Any) -> list[Any]:
     config = Settings(kubeconfig_dir=tmp_path, **settings)
-    state = build_state(config, build_registry(config))
+    state = build_services(config, build_registry(config))
     try:
         return list(anyio.run(build_server(config, state).list_tools))
     finally:
@@ -177,10 +177,10 @@ def test_building_the_server_does_not_load_the_kubernetes_client(tmp_path: Path)
     """Half a second of imports that `initialize` must not wait for (issue: startup)."""
     script = (
         "import sys\n"
-        "from k8s_multicluster_mcp.server import build_registry, build_server, build_state\n"
+        "from k8s_multicluster_mcp.server import build_registry, build_server, build_services\n"
         "from k8s_multicluster_mcp.settings import Settings\n"
         f"settings = Settings(kubeconfig_dir={str(tmp_path)!r}, watch=True)\n"
-        "build_server(settings, build_state(settings, build_registry(settings)))\n"
+        "build_server(settings, build_services(settings, build_registry(settings)))\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'urllib3')))\n"
     )
     done = subprocess.run(

@@ -251,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from k8s_multicluster_mcp.common import logs
 
     logs.configure(settings.log_level)
-    from k8s_multicluster_mcp.server import build_registry, build_server, build_state, shutdown
+    from k8s_multicluster_mcp.server import build_registry, build_server, build_services, shutdown
 
     if settings.transport == "http" and settings.exposed and settings.auth_token is None:
         return _fail(
@@ -273,8 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("--read-only: tools that write are not registered")
     if settings.disable_destructive:
         log.info("--disable-destructive: destructive tools are not registered")
-    state = build_state(settings, registry)
-    server = build_server(settings, state)
+    services = build_services(settings, registry)
+    server = build_server(settings, services)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if settings.transport == "http":
@@ -288,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        shutdown(state)
+        shutdown(services)
         _exit_promptly(0)
     return 0
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from k8s_multicluster_mcp import __version__
 from k8s_multicluster_mcp.kube import deadlines, execplugin
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry, load_kubernetes
+from k8s_multicluster_mcp.kube.fanout import Fanout
 from k8s_multicluster_mcp.model.changes import ChangeJournal
 from k8s_multicluster_mcp.model.redact import Redactor
 from k8s_multicluster_mcp.model.triage import Rules
@@ -27,7 +28,7 @@ from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.settings import Settings
 from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.sources.watch import WatchSource
-from k8s_multicluster_mcp.tools import register_tools
+from k8s_multicluster_mcp.tools import Registration, Services, register_tools
 from k8s_multicluster_mcp.tools.base import argument_errors
 from k8s_multicluster_mcp.tools.schemas import compact
 from k8s_multicluster_mcp.writes.writer import ObjectWriter
@@ -53,23 +54,23 @@ def build_registry(settings: Settings, *, directory_explicit: bool = False) -> C
     )
 
 
-def build_state(settings: Settings, registry: ContextRegistry) -> ClusterState:
-    """The query layer over the live source, or with --watch over the watch cache (which asks
-    the live source whatever it cannot answer itself)."""
-    live = LiveSource(
-        registry,
-        timeout=settings.request_timeout,
-        ttl=settings.cache_ttl,
-        max_workers=settings.max_workers,
-    )
+def build_services(settings: Settings, registry: ContextRegistry) -> Services:
+    """Everything the tools use, each built once: one Fanout (the pool and per-cluster bound of
+    every live call), the live source on it, with --watch the watch cache in front of it (which
+    asks the live source whatever it cannot answer itself), the query state over the source, the
+    any-kind reader and the writer. `Services.close` closes each once."""
+    fanout = Fanout(timeout=settings.request_timeout, max_workers=settings.max_workers)
+    live = LiveSource(registry, timeout=settings.request_timeout, ttl=settings.cache_ttl, fanout=fanout)
     rules = Rules(pending_grace=settings.pending_grace, restart_threshold=settings.restart_threshold)
     redactor = Redactor(
         allow_secret_values=settings.allow_secret_values, sensitive_env=settings.sensitive_env_pattern
     )
-    objects = ObjectReader(registry, live.fanout, redactor)
-    writer = ObjectWriter(objects, disable_destructive=settings.disable_destructive, on_write=live.forget)
+    reader = ObjectReader(registry, fanout, redactor)
+    writer = ObjectWriter(
+        reader, fanout, redactor, disable_destructive=settings.disable_destructive, on_write=live.forget
+    )
     if not settings.watch:
-        return ClusterState(registry, live, rules, objects=objects, writer=writer)
+        return Services(ClusterState(registry, live, rules), reader, writer)
     journal = ChangeJournal(rules)
     source = WatchSource(
         registry,
@@ -79,7 +80,7 @@ def build_state(settings: Settings, registry: ContextRegistry) -> ClusterState:
         idle_ttl=settings.idle_ttl,
         on_change=journal.record,
     )
-    return ClusterState(registry, source, rules, journal, objects, writer)
+    return Services(ClusterState(registry, source, rules, journal), reader, writer)
 
 
 class _Server(MCPServer[Any]):
@@ -113,17 +114,17 @@ class _Server(MCPServer[Any]):
             raise ToolError(argument_errors(name, schema, exc.__cause__)) from exc.__cause__
 
 
-def build_server(settings: Settings, state: ClusterState) -> MCPServer[Any]:
+def build_server(settings: Settings, services: Services) -> MCPServer[Any]:
     """The MCP server with every tool the settings allow; it never contacts a cluster to start."""
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[None]:
-        state.source.start()
+        services.state.source.start()
         threading.Thread(target=_preload_client, name="k8s-preload", daemon=True).start()
         try:
             yield
         finally:
-            shutdown(state)
+            shutdown(services)
 
     server = _Server(
         "k8s-multicluster-mcp",
@@ -134,7 +135,10 @@ def build_server(settings: Settings, state: ClusterState) -> MCPServer[Any]:
         log_level=settings.log_level,
         lifespan=lifespan,
     )
-    names = register_tools(server, state, settings)
+    registration = Registration(
+        frozenset(settings.toolsets) or None, settings.read_only, settings.disable_destructive
+    )
+    names = register_tools(server, services, registration)
     log.info("registered %d tools: %s", len(names), ", ".join(names))
     return server
 
@@ -150,10 +154,10 @@ def _preload_client() -> None:
     load_kubernetes()
 
 
-def shutdown(state: ClusterState) -> None:
+def shutdown(services: Services) -> None:
     """Stop every call into a cluster now: cut their connections, kill credential plugins and
     their children. Idempotent; after it no thread of ours is left waiting on a cluster."""
-    state.close()
+    services.close()
     deadlines.cancel_all()
     execplugin.kill_all()
-    state.registry.close()
+    services.state.registry.close()

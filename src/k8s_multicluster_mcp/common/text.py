@@ -9,6 +9,7 @@ context window, so everything rendered into text or echoed in an error goes thro
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 CELL_LIMIT = 160
 """Longest value shown in a table cell."""
@@ -46,3 +47,14 @@ def safe_lines(text: str, limit: int = 2000) -> str:
 
 
 __all__ = ["CELL_LIMIT", "ECHO_LIMIT", "LINE_LIMIT", "one_line", "safe_lines", "shown"]
+
+
+LIST_LIMIT = 25
+"""Names listed before 'and N more'."""
+
+
+def format_names(names: Sequence[str], limit: int = LIST_LIMIT) -> str:
+    """A short, comma-separated list of names: 'a, b, c and 4 more'."""
+    shown = ", ".join(names[:limit])
+    more = len(names) - limit
+    return f"{shown} and {more} more" if more > 0 else shown

@@ -106,6 +106,20 @@ def call_json(
     return decoded if isinstance(decoded, dict) else {}
 
 
+def exec_session(
+    client: ApiClient, namespace: str, pod: str, container: str, argv: list[str], *, timeout: float
+) -> Any:
+    """An open exec websocket (the client's WSClient: stdout, stderr and the status channel) of
+    `argv` in a container, without stdin or a TTY; `timeout` bounds the connection."""
+    from kubernetes.client import CoreV1Api
+    from kubernetes.stream import stream
+
+    return stream(
+        CoreV1Api(client).connect_get_namespaced_pod_exec, pod, namespace, command=argv, container=container,
+        stderr=True, stdout=True, stdin=False, tty=False, _preload_content=False, _request_timeout=timeout,
+    )  # fmt: skip
+
+
 def find_json(client: ApiClient, path: str, *, timeout: float) -> Raw | None:
     """The object at `path`, or None when the API server says it does not exist (404)."""
     try:
@@ -129,4 +143,4 @@ def get_json(
     return decoded if isinstance(decoded, dict) else {}
 
 
-__all__ = ["call_json", "find_json", "get", "get_json", "list_call", "request"]
+__all__ = ["Query", "call_json", "exec_session", "find_json", "get", "get_json", "list_call", "request"]

@@ -96,3 +96,6 @@ def classify(exc: BaseException, exec_errors: list[str] | None = None) -> Cluste
         return _network_reason(exc)
     log.error("unexpected error talking to a cluster (a bug; please report it)", exc_info=exc)
     return ClusterApiError(f"unexpected {type(exc).__name__}: {exc}")
+
+
+__all__ = ["ApiException", "classify"]

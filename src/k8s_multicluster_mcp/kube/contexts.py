@@ -29,7 +29,7 @@ from k8s_multicluster_mcp.common.errors import (
     ContextNotFoundError,
     NoContextsError,
 )
-from k8s_multicluster_mcp.common.text import one_line, shown
+from k8s_multicluster_mcp.common.text import format_names, one_line, shown
 from k8s_multicluster_mcp.kube import deadlines
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ _NOT_KUBECONFIG_SUFFIXES = frozenset(
     }
 )  # fmt: skip
 _GLOB_CHARS = frozenset("*?[")
-_LIST_LIMIT = 25
 
 
 @dataclass(frozen=True)
@@ -158,13 +157,6 @@ def _by_name(entries: Any) -> dict[str, dict[str, Any]]:
             body = next((v for k, v in entry.items() if k != "name"), None)
             out.setdefault(entry["name"], body if isinstance(body, dict) else {})
     return out
-
-
-def format_names(names: Sequence[str], limit: int = _LIST_LIMIT) -> str:
-    """A short, comma-separated list of names: 'a, b, c and 4 more'."""
-    shown = ", ".join(names[:limit])
-    more = len(names) - limit
-    return f"{shown} and {more} more" if more > 0 else shown
 
 
 class _ErrorCapture(logging.Filter):
@@ -641,5 +633,4 @@ __all__ = [
     "FileProblem",
     "Inventory",
     "capture_client_errors",
-    "format_names",
 ]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.model import rollouts, triage
 from k8s_multicluster_mcp.model.records import (
     DeploymentRecord,
@@ -23,7 +24,6 @@ from k8s_multicluster_mcp.model.records import (
     NodeRecord,
     PodRecord,
     Record,
-    utcnow,
 )
 
 JOURNAL_SIZE = 20_000

@@ -12,11 +12,12 @@ import functools
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
+from k8s_multicluster_mcp.common.clock import parse_time
 from k8s_multicluster_mcp.common.errors import UnknownKindError
 from k8s_multicluster_mcp.common.text import shown
 
@@ -64,28 +65,6 @@ def parse_kind(value: str) -> Kind:
             "(deploy), nodes (no), namespaces (ns)"
         )
     return kind
-
-
-def utcnow() -> datetime:
-    """Now, in UTC: the one clock every age and "as of" in answers is measured against."""
-    return datetime.now(timezone.utc)
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An API timestamp; the same text gives the same (shared) datetime object."""
-    if not isinstance(value, str) or not value:
-        return None
-    return _parse_time(value)
-
-
-@functools.lru_cache(maxsize=1024)
-def _parse_time(value: str) -> datetime | None:
-    # Small on purpose: it shares the few timestamps one object repeats (a pod's conditions and
-    # containers) without holding every timestamp ever seen.
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _clip(text: Any, limit: int = MESSAGE_LIMIT) -> str | None:

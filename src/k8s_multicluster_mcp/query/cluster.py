@@ -7,11 +7,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.common.errors import ClusterError
 from k8s_multicluster_mcp.kube import api
 from k8s_multicluster_mcp.kube.discovery import ResourceType
-from k8s_multicluster_mcp.model.records import utcnow
-from k8s_multicluster_mcp.query.objects import TableResult
+from k8s_multicluster_mcp.query.objects import ObjectReader, TableResult
 from k8s_multicluster_mcp.query.state import ClusterReport, ClusterState, ContextSpec
 
 
@@ -26,10 +26,11 @@ class ClusterInfo:
     namespaces: int | None = None
 
 
-def cluster_info(state: ClusterState, context: ContextSpec) -> tuple[list[ClusterInfo], list[ClusterReport]]:
+def cluster_info(
+    state: ClusterState, reader: ObjectReader, context: ContextSpec
+) -> tuple[list[ClusterInfo], list[ClusterReport]]:
     """Per cluster: API server, /version, nodes (ready/total) and namespaces; a count is None
     where its list did not answer."""
-    reader = state.objects
     contexts, versions, reports = reader.call(
         context,
         lambda ctx, _: api.get_json(reader.client(ctx), "/version", timeout=reader.timeout),
@@ -68,9 +69,9 @@ class ApiGroup:
     kinds: list[str] = field(default_factory=list)
 
 
-def api_groups(state: ClusterState, context: ContextSpec) -> tuple[list[ApiGroup], list[ClusterReport]]:
+def api_groups(reader: ObjectReader, context: ContextSpec) -> tuple[list[ApiGroup], list[ClusterReport]]:
     """Per cluster, each API group it serves with its versions and kinds, in discovery order."""
-    contexts, answers = state.objects.types(context)
+    contexts, answers = reader.types(context)
     now = utcnow()
     reports = []
     items: list[ApiGroup] = []
@@ -94,12 +95,12 @@ def api_groups(state: ClusterState, context: ContextSpec) -> tuple[list[ApiGroup
 CRD_COLUMNS = ("NAME", "KIND", "SCOPE", "VERSIONS", "AGE")
 
 
-def crds(state: ClusterState, context: ContextSpec, limit: int) -> TableResult:
+def crds(reader: ObjectReader, context: ContextSpec, limit: int) -> TableResult:
     """The CRDs of each cluster (its table of them) with kind, scope and the versions discovery
     says are served."""
-    found = state.objects.table("customresourcedefinitions.apiextensions.k8s.io", context, limit=limit)
+    found = reader.table("customresourcedefinitions.apiextensions.k8s.io", context, limit=limit)
     answered = [c.context for c in found.clusters if c.status == "ok"]
-    _, types = state.objects.types(answered or context)
+    _, types = reader.types(answered or context)
     served: dict[tuple[str, str], list[ResourceType]] = defaultdict(list)
     for ctx, listed in types.items():
         if not isinstance(listed, ClusterError):

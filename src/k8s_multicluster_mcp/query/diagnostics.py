@@ -9,16 +9,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from k8s_multicluster_mcp.common import quantities
 from k8s_multicluster_mcp.common.errors import ClusterApiError, ClusterError, UserError
 from k8s_multicluster_mcp.common.names import check_name, check_namespace
 from k8s_multicluster_mcp.common.text import one_line, shown
-from k8s_multicluster_mcp.kube import api, deadlines
+from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.contexts import ContextInfo
 from k8s_multicluster_mcp.model import rollouts
 from k8s_multicluster_mcp.model.records import EventRecord, Kind
 from k8s_multicluster_mcp.query import fleet
-from k8s_multicluster_mcp.query.objects import Found
+from k8s_multicluster_mcp.query.objects import Found, ObjectReader
 from k8s_multicluster_mcp.query.state import ClusterReport, ClusterState, ContextSpec
 
 LOG_BYTES = 64 * 1024
@@ -86,7 +88,7 @@ class Logs:
 
 
 def pod_logs(
-    state: ClusterState,
+    reader: ObjectReader,
     context: ContextSpec,
     namespace: str,
     pod: str,
@@ -98,7 +100,7 @@ def pod_logs(
     tool: str = "k8s_get_pod_logs",
 ) -> tuple[Logs | None, ClusterReport]:
     """The last `tail` lines (at most `LOG_BYTES`) of one pod's container, from one context."""
-    ctx = state.objects.one(context, tool)
+    ctx = reader.one(context, tool)
     ns = check_namespace(namespace) or ctx.namespace or "default"
     check_name(pod, "pod")
     if container is not None:
@@ -113,10 +115,7 @@ def pod_logs(
 
     def read(c: ContextInfo, _: deadlines.Deadline) -> Logs:
         try:
-            data = api.get(
-                state.objects.client(c), f"/api/v1/namespaces/{ns}/pods/{pod}/log", query, accept="*/*",
-                timeout=state.objects.timeout,
-            )  # fmt: skip
+            data = reader.raw(c, f"/api/v1/namespaces/{ns}/pods/{pod}/log", query)
         except Exception as exc:
             raise _why_not(exc, ns, pod) from exc
         text = data.decode("utf-8", "replace")
@@ -125,7 +124,7 @@ def pod_logs(
             raise ClusterApiError(f"the kubelet could not read the logs of pod {ns}/{pod}: {failure}")
         return Logs(c.name, pod, container, text, len(data) >= LOG_BYTES)
 
-    _, answers, reports = state.objects.call(ctx.name, read, what=f"reading logs of {ns}/{pod}")
+    _, answers, reports = reader.call(ctx.name, read, what=f"reading logs of {ns}/{pod}")
     answer = answers[ctx.name]
     return (None if isinstance(answer, ClusterError) else answer), reports[0]
 
@@ -142,9 +141,9 @@ class Usage:
     memory_share: float | None = None
 
 
-def _metrics(state: ClusterState, c: ContextInfo, path: str) -> list[dict[str, Any]]:
+def _metrics(reader: ObjectReader, c: ContextInfo, path: str) -> list[dict[str, Any]]:
     try:
-        body = api.get_json(state.objects.client(c), path, {"limit": 5000}, timeout=state.objects.timeout)
+        body = orjson.loads(reader.raw(c, path, {"limit": 5000}, accept="application/json"))
     except Exception as exc:
         status = getattr(exc, "status", None)
         if status == 404:
@@ -162,10 +161,12 @@ def _metrics(state: ClusterState, c: ContextInfo, path: str) -> list[dict[str, A
     return list(body.get("items") or ())
 
 
-def top_nodes(state: ClusterState, context: ContextSpec) -> tuple[list[Usage], list[ClusterReport]]:
+def top_nodes(
+    state: ClusterState, reader: ObjectReader, context: ContextSpec
+) -> tuple[list[Usage], list[ClusterReport]]:
     """CPU and memory use of every node, with the share of its allocatable."""
-    _, answers, reports = state.objects.call(
-        context, lambda c, _: _metrics(state, c, f"{METRICS}/nodes"), what="reading node metrics"
+    _, answers, reports = reader.call(
+        context, lambda c, _: _metrics(reader, c, f"{METRICS}/nodes"), what="reading node metrics"
     )
     answered = [name for name, a in answers.items() if not isinstance(a, ClusterError)]
     nodes = state.nodes(answered) if answered else None
@@ -195,13 +196,13 @@ def top_nodes(state: ClusterState, context: ContextSpec) -> tuple[list[Usage], l
 
 
 def top_pods(
-    state: ClusterState, context: ContextSpec, namespace: str | None, sort_by: str = "cpu"
+    reader: ObjectReader, context: ContextSpec, namespace: str | None, sort_by: str = "cpu"
 ) -> tuple[list[Usage], list[ClusterReport]]:
     """CPU and memory use of every pod (sum of its containers), heaviest first."""
     ns = check_namespace(namespace)
     path = f"{METRICS}/namespaces/{ns}/pods" if ns else f"{METRICS}/pods"
-    _, answers, reports = state.objects.call(
-        context, lambda c, _: _metrics(state, c, path), what="reading pod metrics"
+    _, answers, reports = reader.call(
+        context, lambda c, _: _metrics(reader, c, path), what="reading pod metrics"
     )
     usage = []
     for name, items in answers.items():
@@ -240,6 +241,7 @@ DIAGNOSE_TAIL = 20
 
 def diagnose(
     state: ClusterState,
+    reader: ObjectReader,
     context: ContextSpec,
     namespace: str,
     app_name: str,
@@ -247,9 +249,9 @@ def diagnose(
 ) -> Diagnosis:
     """The workload, its pods classified as the fleet tools do, its newest events and the last
     log lines of up to `MAX_LOG_PODS` failing pods, with a list of findings."""
-    ctx = state.objects.one(context, "k8s_diagnose_application")
+    ctx = reader.one(context, "k8s_diagnose_application")
     ns = check_namespace(namespace) or ctx.namespace or "default"
-    found = state.objects.get(resource_type, app_name, ctx.name, ns)
+    found = reader.get(resource_type, app_name, ctx.name, ns)
     workload = found.items[0] if found.items else None
     out = Diagnosis(ctx.name, workload, list(found.clusters))
     if workload is None:
@@ -293,7 +295,7 @@ def diagnose(
         )
     for f in out.failing[:MAX_LOG_PODS]:
         logs, report = pod_logs(
-            state,
+            reader,
             ctx.name,
             ns,
             f.name,

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Generic, Literal, TypeVar
 
+from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.common.errors import NotFoundError
 from k8s_multicluster_mcp.common.names import check_name, check_namespace
 from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.model import triage
 from k8s_multicluster_mcp.model.changes import Change, events_as_changes
 from k8s_multicluster_mcp.model.health import deployment_needs_attention, node_needs_attention
-from k8s_multicluster_mcp.model.records import DeploymentRecord, Kind, NodeRecord, PodRecord, utcnow
+from k8s_multicluster_mcp.model.records import DeploymentRecord, Kind, NodeRecord, PodRecord
 from k8s_multicluster_mcp.query.state import ClusterReport, ClusterState, ContextSpec
 
 T = TypeVar("T")

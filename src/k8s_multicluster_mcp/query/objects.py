@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from k8s_multicluster_mcp.common.clock import age, parse_time, utcnow
 from k8s_multicluster_mcp.common.errors import (
     ClusterApiError,
     ClusterError,
@@ -24,14 +25,14 @@ from k8s_multicluster_mcp.common.errors import (
 )
 from k8s_multicluster_mcp.common.names import check_namespace, check_path_name
 from k8s_multicluster_mcp.common.selectors import parse_selector
+from k8s_multicluster_mcp.common.text import format_names
 from k8s_multicluster_mcp.kube import api, deadlines
-from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry, format_names
+from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry
 from k8s_multicluster_mcp.kube.discovery import Discovery, ResourceType, check_word
 from k8s_multicluster_mcp.kube.fanout import Fanout
-from k8s_multicluster_mcp.model.records import Raw, parse_time, utcnow
+from k8s_multicluster_mcp.model.records import Raw
 from k8s_multicluster_mcp.model.redact import Redactor
 from k8s_multicluster_mcp.query.state import ClusterReport, ContextSpec
-from k8s_multicluster_mcp.render.base import age
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -425,6 +426,13 @@ class ObjectReader:
         """`fn` per selected cluster, with reports (count 1 per answer)."""
         contexts, answers = self.run(context, fn, what=what)
         return contexts, answers, _reports(contexts, answers, lambda _: 1, lambda _: utcnow())
+
+    def raw(
+        self, ctx: ContextInfo, path: str, query: api.Query | None = None, *, accept: str = "*/*"
+    ) -> bytes:
+        """GET one path of `ctx`'s API server, inside a fan-out call (`run`, `call`): logs and
+        the metrics API, which are not objects."""
+        return api.get(self.client(ctx), path, query, accept=accept, timeout=self.timeout)
 
     def one(self, context: ContextSpec, tool: str) -> ContextInfo:
         """The single context a one-object tool works on."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from k8s_multicluster_mcp.common.errors import (
     ClusterError,
@@ -20,7 +20,8 @@ from k8s_multicluster_mcp.common.errors import (
 )
 from k8s_multicluster_mcp.common.names import check_name, check_namespace
 from k8s_multicluster_mcp.common.selectors import LabelSelector, parse_selector
-from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry, format_names
+from k8s_multicluster_mcp.common.text import format_names
+from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry
 from k8s_multicluster_mcp.model.changes import ChangeJournal
 from k8s_multicluster_mcp.model.records import (
     DeploymentRecord,
@@ -32,10 +33,6 @@ from k8s_multicluster_mcp.model.records import (
 )
 from k8s_multicluster_mcp.model.triage import Rules
 from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot, SourceName
-
-if TYPE_CHECKING:
-    from k8s_multicluster_mcp.query.objects import ObjectReader
-    from k8s_multicluster_mcp.writes.writer import ObjectWriter
 
 R = TypeVar("R", bound=Record, covariant=True)
 ContextSpec = str | Sequence[str] | None
@@ -77,7 +74,8 @@ def _sort_key(record: Record) -> tuple[str, str]:
 
 
 class ClusterState:
-    """Fleet-wide reads of pods, deployments, nodes and namespaces; `objects` reads any kind."""
+    """Fleet-wide reads of the kinds a source serves (pods, deployments, nodes, namespaces,
+    events), from the watch cache or live; `query.objects.ObjectReader` reads any other kind."""
 
     def __init__(
         self,
@@ -85,24 +83,9 @@ class ClusterState:
         source: ClusterSource,
         rules: Rules | None = None,
         journal: ChangeJournal | None = None,
-        objects: ObjectReader | None = None,
-        writer: ObjectWriter | None = None,
     ) -> None:
         self.registry = registry
         self.source = source
-        if objects is None:
-            from k8s_multicluster_mcp.kube.fanout import Fanout
-            from k8s_multicluster_mcp.query.objects import ObjectReader
-
-            objects = ObjectReader(registry, Fanout())
-        self.objects = objects
-        """Reads of any other kind (live, via discovery), with secrets redacted."""
-        if writer is None:
-            from k8s_multicluster_mcp.writes.writer import ObjectWriter
-
-            writer = ObjectWriter(objects)
-        self.writer = writer
-        """Writes to one context (dry run, server-side apply, audit log)."""
         self.rules = rules or Rules()
         """Thresholds of failure triage (`--pending-grace`, `--restart-threshold`)."""
         self.journal = journal
@@ -182,9 +165,8 @@ class ClusterState:
         return notes
 
     def close(self) -> None:
-        """Stop every call into a cluster this state started."""
+        """Stop the source (its watches, its lists)."""
         self.source.close()
-        self.objects.fanout.close()
 
     def cache_status(self) -> CacheStatus | None:
         """The watch cache's state per context and kind; None in on-demand mode."""

@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from k8s_multicluster_mcp.common.clock import age, utcnow
 from k8s_multicluster_mcp.common.errors import ClusterStatus
-from k8s_multicluster_mcp.common.text import CELL_LIMIT, LINE_LIMIT, one_line
-from k8s_multicluster_mcp.kube.contexts import format_names
+from k8s_multicluster_mcp.common.text import CELL_LIMIT, LINE_LIMIT, format_names, one_line
 from k8s_multicluster_mcp.model.records import (
     ContainerStatus,
     DeploymentRecord,
@@ -24,26 +24,9 @@ from k8s_multicluster_mcp.model.records import (
     NodeRecord,
     PodRecord,
     Record,
-    utcnow,
 )
 from k8s_multicluster_mcp.query.state import ClusterReport, FleetResult
 from k8s_multicluster_mcp.sources.base import CacheEntry, CacheStatus
-
-
-def duration(seconds: float | None) -> str:
-    """kubectl-style: 45s, 12m, 5h, 3d ('?' when unknown)."""
-    if seconds is None:
-        return "?"
-    whole = max(0, int(seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if whole >= size:
-            return f"{whole // size}{unit}"
-    return f"{whole}s"
-
-
-def age(when: datetime | None, now: datetime | None = None) -> str:
-    """How long ago `when` was, kubectl-style."""
-    return duration(((now or utcnow()) - when).total_seconds() if when else None)
 
 
 class ClusterOut(BaseModel):

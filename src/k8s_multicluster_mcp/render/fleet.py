@@ -11,10 +11,9 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from k8s_multicluster_mcp.common.text import one_line
-from k8s_multicluster_mcp.kube.contexts import format_names
+from k8s_multicluster_mcp.common.clock import age, duration, utcnow
+from k8s_multicluster_mcp.common.text import format_names, one_line
 from k8s_multicluster_mcp.model.changes import Change
-from k8s_multicluster_mcp.model.records import utcnow
 from k8s_multicluster_mcp.query.fleet import (
     ClusterSummary,
     DeploymentCopy,
@@ -25,7 +24,7 @@ from k8s_multicluster_mcp.query.fleet import (
     NodeProblem,
     UnhealthyDeployment,
 )
-from k8s_multicluster_mcp.render.base import ClusterOut, age, duration, more_line, provenance, table
+from k8s_multicluster_mcp.render.base import ClusterOut, more_line, provenance, table
 
 T = TypeVar("T")
 MESSAGE_CELL = 80

@@ -12,10 +12,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel
 
+from k8s_multicluster_mcp.common.clock import age, parse_time, utcnow
 from k8s_multicluster_mcp.common.text import one_line, safe_lines
-from k8s_multicluster_mcp.model.records import Raw, parse_time, utcnow
+from k8s_multicluster_mcp.model.records import Raw
 from k8s_multicluster_mcp.query.objects import Found, ObjectsResult, TableResult, event_time
-from k8s_multicluster_mcp.render.base import ClusterOut, ListOutput, age, more_line, provenance, table
+from k8s_multicluster_mcp.render.base import ClusterOut, ListOutput, more_line, provenance, table
 from k8s_multicluster_mcp.writes.writer import WriteResult
 
 TEXT_LIMIT = 30_000

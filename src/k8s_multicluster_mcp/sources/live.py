@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from cachetools import TTLCache
 
+from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.common.errors import (
     ClusterApiError,
     ClusterError,
@@ -33,7 +34,7 @@ from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.api import list_call
 from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry
 from k8s_multicluster_mcp.kube.fanout import Fanout, settled
-from k8s_multicluster_mcp.model.records import Kind, Raw, Record, to_record, utcnow
+from k8s_multicluster_mcp.model.records import Kind, Raw, Record, to_record
 from k8s_multicluster_mcp.sources.base import CacheStatus, Snapshot
 
 log = logging.getLogger(__name__)
@@ -61,13 +62,16 @@ class LiveSource:
         page_size: int = 500,
         max_items: int = MAX_LIST_ITEMS,
         timer: Callable[[], float] | None = None,
+        fanout: Fanout | None = None,
     ) -> None:
         self._registry = registry
         self._timeout = timeout
         self._page_size = page_size
         self._max_items = max_items
-        self.fanout = Fanout(timeout=timeout, max_workers=max_workers, per_context=per_context)
-        """The pool and per-cluster bound every call into a cluster shares (`objects` too)."""
+        self._owns_fanout = fanout is None
+        self.fanout = fanout or Fanout(timeout=timeout, max_workers=max_workers, per_context=per_context)
+        """The pool and per-cluster bound every call into a cluster shares: the server's one
+        Fanout (which it closes), or one of this source's own (closed with it)."""
         # The timer is looked up at call time so freezegun (or a test's fake clock) moves it.
         clock = timer or (lambda: time.monotonic())
         # A forbidden answer is kept as long as a list: asking again on every question would only
@@ -181,4 +185,5 @@ class LiveSource:
 
     def close(self) -> None:
         """Stop: no new list starts, running ones are cut now (their threads end at once)."""
-        self.fanout.close()
+        if self._owns_fanout:
+            self.fanout.close()

@@ -1,7 +1,8 @@
 """MCP tools, grouped into toolsets.
 
-Each toolset module exposes `TOOLS`, a list of `ToolSpec`; `register_tools` adds the ones the
-settings allow (`--read-only` drops every tool that writes, `--disable-destructive` every
+Each toolset module exposes `TOOLS` (`base.Tools`: its functions, each added with its spec by a
+decorator); `register_tools` binds each to the services it names (`base.bind`) and adds the ones
+the flags allow (`--read-only` drops every tool that writes, `--disable-destructive` every
 destructive one) with MCP annotations that say what each does. Tools stay thin: parse arguments,
 call the query layer (in a worker thread: the kubernetes client blocks), render.
 """
@@ -14,12 +15,10 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp_types import ToolAnnotations
 
-from k8s_multicluster_mcp.query.state import ClusterState
-from k8s_multicluster_mcp.settings import Settings
 from k8s_multicluster_mcp.tools import config, core, diagnostics, fleet, listings, workloads, writes
-from k8s_multicluster_mcp.tools.base import ToolSpec, as_tool_errors, enabled, run_blocking
+from k8s_multicluster_mcp.tools.base import Registration, Services, ToolSpec, as_tool_errors, bind, enabled
 
-__all__ = ["ALL_TOOLS", "ToolSpec", "as_tool_errors", "enabled", "register_tools", "run_blocking"]
+__all__ = ["ALL_TOOLS", "Registration", "Services", "ToolSpec", "register_tools"]
 
 ALL_TOOLS: tuple[ToolSpec, ...] = (
     *core.TOOLS,
@@ -32,13 +31,13 @@ ALL_TOOLS: tuple[ToolSpec, ...] = (
 )
 
 
-def register_tools(server: MCPServer[Any], state: ClusterState, settings: Settings) -> list[str]:
+def register_tools(server: MCPServer[Any], services: Services, registration: Registration) -> list[str]:
     """Add every enabled tool to `server`; returns their names."""
     names = []
     for spec in ALL_TOOLS:
-        if not enabled(spec, settings):
+        if not enabled(spec, registration):
             continue
-        fn = as_tool_errors(spec.make(state))
+        fn = as_tool_errors(bind(spec.fn, services))
         server.add_tool(
             fn,
             name=spec.name,

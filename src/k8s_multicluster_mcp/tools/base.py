@@ -4,6 +4,7 @@ one-line messages for failures and for arguments that do not validate."""
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -15,13 +16,44 @@ from pydantic import ValidationError
 
 from k8s_multicluster_mcp.common.errors import UserError
 from k8s_multicluster_mcp.common.text import one_line, shown
+from k8s_multicluster_mcp.query.objects import ObjectReader
 from k8s_multicluster_mcp.query.state import ClusterState
-from k8s_multicluster_mcp.settings import Settings
+from k8s_multicluster_mcp.writes.writer import ObjectWriter
 
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the composition root (`server`) builds once for every tool. A tool names what it
+    uses by its leading parameters' types (`state: ClusterState`, `reader: ObjectReader`,
+    `writer: ObjectWriter`), and `bind` gives it exactly those."""
+
+    state: ClusterState
+    """The kinds a source serves (pods, deployments, nodes, namespaces), cached or live."""
+    reader: ObjectReader
+    """Any kind, live, redacted."""
+    writer: ObjectWriter
+    """Writes to one context (dry run, server-side apply, audit log)."""
+
+    def close(self) -> None:
+        """Stop every call into a cluster: the source's watches and lists, then the one Fanout
+        every live call shares."""
+        self.state.close()
+        self.reader.fanout.close()
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Which tools are registered: `--toolsets`, `--read-only`, `--disable-destructive`."""
+
+    toolsets: frozenset[str] | None = None
+    read_only: bool = False
+    disable_destructive: bool = False
 
 
 @dataclass(frozen=True)
@@ -31,7 +63,8 @@ class ToolSpec:
     name: str
     title: str
     toolset: str
-    make: Callable[[ClusterState], Callable[..., Awaitable[Any]]]
+    fn: Callable[..., Awaitable[Any]]
+    """The tool: its leading parameters are services (see `Services`), the rest its arguments."""
     writes: bool = False
     destructive: bool = False
     """Deletes, drains, rolls back or runs commands: not registered under --disable-destructive."""
@@ -43,6 +76,54 @@ class ToolSpec:
     """Declare (and validate) the output schema (the fleet tools' items are an interface); every
     tool returns structured content either way, but schemas cost tokens on every request and
     building them costs startup time."""
+
+
+class Tools(list[ToolSpec]):
+    """A toolset module's tools, each added by decorating its function with `add`."""
+
+    def add(
+        self,
+        name: str,
+        title: str,
+        toolset: str,
+        *,
+        writes: bool = False,
+        destructive: bool = False,
+        overwrites: bool = False,
+        idempotent: bool = True,
+        output_schema: bool = False,
+    ) -> Callable[[F], F]:
+        def added(fn: F) -> F:
+            self.append(
+                ToolSpec(name, title, toolset, fn, writes, destructive, overwrites, idempotent, output_schema)
+            )
+            return fn
+
+        return added
+
+
+def bind(fn: Callable[..., Awaitable[T]], services: Services) -> Callable[..., Awaitable[T]]:
+    """`fn` with its leading service parameters given: the signature the MCP SDK reads for the
+    tool's input schema keeps only the tool's own arguments."""
+    given: dict[Any, Any] = {ClusterState: services.state, ObjectReader: services.reader,
+                             ObjectWriter: services.writer}  # fmt: skip
+    signature = inspect.signature(fn, eval_str=True)
+    params = list(signature.parameters.values())
+    leading = []
+    for param in params:
+        if param.annotation not in given:
+            break
+        leading.append(given[param.annotation])
+
+    @functools.wraps(fn)
+    async def tool(*args: Any, **kwargs: Any) -> T:
+        return await fn(*leading, *args, **kwargs)
+
+    rest = params[len(leading) :]
+    tool.__signature__ = signature.replace(parameters=rest)  # type: ignore[attr-defined]
+    tool.__annotations__ = {p.name: p.annotation for p in rest} | {"return": signature.return_annotation}
+    del tool.__wrapped__
+    return tool
 
 
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -120,9 +201,9 @@ def argument_errors(tool: str, schema: Mapping[str, Any], error: ValidationError
     return f"{tool}: " + "; ".join(problems.values())
 
 
-def enabled(spec: ToolSpec, settings: Settings) -> bool:
-    if settings.toolsets and spec.toolset not in settings.toolsets:
+def enabled(spec: ToolSpec, registration: Registration) -> bool:
+    if registration.toolsets and spec.toolset not in registration.toolsets:
         return False
-    if settings.read_only and spec.writes:
+    if registration.read_only and spec.writes:
         return False
-    return not (settings.disable_destructive and spec.destructive)
+    return not (registration.disable_destructive and spec.destructive)

@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated
 
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from k8s_multicluster_mcp.query.objects import ObjectsResult
-from k8s_multicluster_mcp.query.state import ClusterState
+from k8s_multicluster_mcp.query.objects import ObjectReader, ObjectsResult
 from k8s_multicluster_mcp.render.objects import ObjectsOutput, render_objects
-from k8s_multicluster_mcp.tools.base import ToolSpec, run_blocking
+from k8s_multicluster_mcp.tools.base import Tools, run_blocking
 from k8s_multicluster_mcp.tools.core import ContextArg, NamespaceArg, answer
 
 NameArg = Annotated[str, Field(description="Object name.")]
+TOOLS = Tools()
 
 
 def _decoded(result: ObjectsResult) -> ObjectsResult:
@@ -37,32 +36,22 @@ def _decoded(result: ObjectsResult) -> ObjectsResult:
     return replace(result, items=items)
 
 
-def _secret_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-    async def k8s_get_secret_detail(
-        name: NameArg, context: ContextArg = None, namespace: NamespaceArg = None
-    ) -> Annotated[CallToolResult, ObjectsOutput]:
-        """One Secret: type, labels, annotations and its keys with the size of each value. Values
-        are never shown unless the server was started with --allow-secret-values."""
-        found = await run_blocking(state.objects.get, "secrets", name, context, namespace)
-        if state.objects.redactor.allow_secret_values:
-            found = _decoded(found)
-        return answer(*render_objects(found, "secrets"))
-
-    return k8s_get_secret_detail
+@TOOLS.add("k8s_get_secret_detail", "Get a secret (redacted)", "config")
+async def k8s_get_secret_detail(
+    reader: ObjectReader, name: NameArg, context: ContextArg = None, namespace: NamespaceArg = None
+) -> Annotated[CallToolResult, ObjectsOutput]:
+    """One Secret: type, labels, annotations and its keys with the size of each value. Values
+    are never shown unless the server was started with --allow-secret-values."""
+    found = await run_blocking(reader.get, "secrets", name, context, namespace)
+    if reader.redactor.allow_secret_values:
+        found = _decoded(found)
+    return answer(*render_objects(found, "secrets"))
 
 
-def _configmap_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-    async def k8s_get_configmap_detail(
-        name: NameArg, context: ContextArg = None, namespace: NamespaceArg = None
-    ) -> Annotated[CallToolResult, ObjectsOutput]:
-        """One ConfigMap with its data (each value clipped at 2,000 characters)."""
-        found = await run_blocking(state.objects.get, "configmaps", name, context, namespace)
-        return answer(*render_objects(found, "configmaps"))
-
-    return k8s_get_configmap_detail
-
-
-TOOLS = [
-    ToolSpec("k8s_get_secret_detail", "Get a secret (redacted)", "config", _secret_tool),
-    ToolSpec("k8s_get_configmap_detail", "Get a configmap", "config", _configmap_tool),
-]
+@TOOLS.add("k8s_get_configmap_detail", "Get a configmap", "config")
+async def k8s_get_configmap_detail(
+    reader: ObjectReader, name: NameArg, context: ContextArg = None, namespace: NamespaceArg = None
+) -> Annotated[CallToolResult, ObjectsOutput]:
+    """One ConfigMap with its data (each value clipped at 2,000 characters)."""
+    found = await run_blocking(reader.get, "configmaps", name, context, namespace)
+    return answer(*render_objects(found, "configmaps"))

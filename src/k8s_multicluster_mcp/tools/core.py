@@ -7,18 +7,19 @@ also be omitted (every cluster), a glob (`prod-*`) or a comma-separated list.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, BeforeValidator, Field
 
+from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.common.errors import UnknownKindError, UserError
 from k8s_multicluster_mcp.common.text import one_line
-from k8s_multicluster_mcp.model.records import Kind, parse_kind, utcnow
+from k8s_multicluster_mcp.model.records import Kind, parse_kind
 from k8s_multicluster_mcp.query import cluster
+from k8s_multicluster_mcp.query.objects import ObjectReader
 from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.render.base import (
     CacheStatusOutput,
@@ -37,7 +38,7 @@ from k8s_multicluster_mcp.render.objects import (
     render_objects,
     render_table,
 )
-from k8s_multicluster_mcp.tools.base import ToolSpec, no_bool, run_blocking
+from k8s_multicluster_mcp.tools.base import Tools, no_bool, run_blocking
 
 MAX_LIMIT = 1000
 
@@ -129,185 +130,153 @@ class ContextsOutput(BaseModel):
     searched: list[str]
 
 
-def _contexts_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-    async def k8s_get_contexts() -> Annotated[CallToolResult, ContextsOutput]:
-        """Every usable kubeconfig context (all files): file, API server, auth, last status; plus
-        unreadable kubeconfig files and names defined in several files."""
-        inventory = await run_blocking(state.registry.inventory)
-        last = state.last_reports
-        contexts = [
-            ContextOut(
-                name=c.name,
-                cluster=c.cluster,
-                server=c.server,
-                user=c.user,
-                auth=c.auth,
-                namespace=c.namespace,
-                file=str(c.file),
-                last_status=last[c.name].status if c.name in last else None,
-                last_error=last[c.name].error if c.name in last else None,
-            )
-            for c in inventory.contexts.values()
-        ]
-        output = ContextsOutput(
-            contexts=contexts,
-            problems=[FileProblemOut(file=str(p.file), reason=p.reason) for p in inventory.problems],
-            duplicates={c.raw_name: list(c.names) for c in inventory.collisions},
-            searched=list(inventory.searched),
+TOOLS = Tools()
+
+
+@TOOLS.add("k8s_get_contexts", "List Kubernetes contexts", "core")
+async def k8s_get_contexts(state: ClusterState) -> Annotated[CallToolResult, ContextsOutput]:
+    """Every usable kubeconfig context (all files): file, API server, auth, last status; plus
+    unreadable kubeconfig files and names defined in several files."""
+    inventory = await run_blocking(state.registry.inventory)
+    last = state.last_reports
+    contexts = [
+        ContextOut(
+            name=c.name,
+            cluster=c.cluster,
+            server=c.server,
+            user=c.user,
+            auth=c.auth,
+            namespace=c.namespace,
+            file=str(c.file),
+            last_status=last[c.name].status if c.name in last else None,
+            last_error=last[c.name].error if c.name in last else None,
         )
-        if not contexts:
-            lines = [state.registry.no_contexts_message()]
-        else:
-            lines = [f"{len(contexts)} context{'s' if len(contexts) != 1 else ''}:"]
-            lines.append(
-                table(
-                    ["NAME", "SERVER", "AUTH", "NAMESPACE", "LAST", "FILE"],
+        for c in inventory.contexts.values()
+    ]
+    output = ContextsOutput(
+        contexts=contexts,
+        problems=[FileProblemOut(file=str(p.file), reason=p.reason) for p in inventory.problems],
+        duplicates={c.raw_name: list(c.names) for c in inventory.collisions},
+        searched=list(inventory.searched),
+    )
+    if not contexts:
+        lines = [state.registry.no_contexts_message()]
+    else:
+        lines = [f"{len(contexts)} context{'s' if len(contexts) != 1 else ''}:"]
+        lines.append(
+            table(
+                ["NAME", "SERVER", "AUTH", "NAMESPACE", "LAST", "FILE"],
+                [
                     [
-                        [
-                            c.name,
-                            c.server or "-",
-                            c.auth,
-                            c.namespace or "-",
-                            c.last_status or "-",
-                            Path(c.file).name,
-                        ]
-                        for c in contexts
-                    ],
-                )
+                        c.name,
+                        c.server or "-",
+                        c.auth,
+                        c.namespace or "-",
+                        c.last_status or "-",
+                        Path(c.file).name,
+                    ]
+                    for c in contexts
+                ],
             )
-        for name, names in output.duplicates.items():
-            lines.append(one_line(f"Context {name!r} is defined in several files; use: {', '.join(names)}"))
-        for problem in output.problems:
-            lines.append(one_line(f"Unusable kubeconfig {problem.file}: {problem.reason}"))
-        return answer("\n".join(lines), output)
+        )
+    for name, names in output.duplicates.items():
+        lines.append(one_line(f"Context {name!r} is defined in several files; use: {', '.join(names)}"))
+    for problem in output.problems:
+        lines.append(one_line(f"Unusable kubeconfig {problem.file}: {problem.reason}"))
+    return answer("\n".join(lines), output)
 
-    return k8s_get_contexts
+
+@TOOLS.add("k8s_get_namespaces", "List namespaces", "core")
+async def k8s_get_namespaces(
+    state: ClusterState, context: ContextArg = None, limit: LimitArg = 200
+) -> Annotated[CallToolResult, ListOutput]:
+    """List namespaces in one, several or all clusters."""
+    check_limit(limit)
+    result = await run_blocking(state.namespaces, context)
+    return answer(*render_list(result, limit))
 
 
-def _namespaces_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-    async def k8s_get_namespaces(
-        context: ContextArg = None, limit: LimitArg = 200
-    ) -> Annotated[CallToolResult, ListOutput]:
-        """List namespaces in one, several or all clusters."""
-        check_limit(limit)
-        result = await run_blocking(state.namespaces, context)
+@TOOLS.add("k8s_get_nodes", "List nodes", "core")
+async def k8s_get_nodes(
+    state: ClusterState, context: ContextArg = None, label_selector: SelectorArg = None, limit: LimitArg = 200
+) -> Annotated[CallToolResult, ListOutput]:
+    """List nodes (status Ready/NotReady, roles, version, IP, age) in one, several or all clusters."""
+    check_limit(limit)
+    result = await run_blocking(state.nodes, context, label_selector)
+    return answer(*render_list(result, limit))
+
+
+@TOOLS.add("k8s_get_resources", "List resources by kind", "core")
+async def k8s_get_resources(
+    state: ClusterState,
+    reader: ObjectReader,
+    kind: KindArg,
+    context: ContextArg = None,
+    namespace: NamespaceArg = None,
+    label_selector: SelectorArg = None,
+    limit: LimitArg = 100,
+    group: GroupArg = None,
+    version: VersionArg = None,
+) -> Annotated[CallToolResult, ListOutput]:
+    """List objects of any kind (CRDs too) across clusters as a compact table with the columns
+    kubectl prints, and per-cluster provenance."""
+    check_limit(limit)
+    cached = cached_kind(kind, group, version)
+    if cached is not None:
+        result = await run_blocking(state.list, cached, context, namespace, label_selector)
         return answer(*render_list(result, limit))
-
-    return k8s_get_namespaces
-
-
-def _nodes_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-    async def k8s_get_nodes(
-        context: ContextArg = None, label_selector: SelectorArg = None, limit: LimitArg = 200
-    ) -> Annotated[CallToolResult, ListOutput]:
-        """List nodes (status Ready/NotReady, roles, version, IP, age) in one, several or all clusters."""
-        check_limit(limit)
-        result = await run_blocking(state.nodes, context, label_selector)
-        return answer(*render_list(result, limit))
-
-    return k8s_get_nodes
+    table = await run_blocking(
+        reader.table,
+        kind,
+        context,
+        namespace,
+        label_selector,
+        limit=limit,
+        group=group,
+        version=version,
+    )
+    return answer(*render_table(table, limit))
 
 
-def _resources_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-    async def k8s_get_resources(
-        kind: KindArg,
-        context: ContextArg = None,
-        namespace: NamespaceArg = None,
-        label_selector: SelectorArg = None,
-        limit: LimitArg = 100,
-        group: GroupArg = None,
-        version: VersionArg = None,
-    ) -> Annotated[CallToolResult, ListOutput]:
-        """List objects of any kind (CRDs too) across clusters as a compact table with the columns
-        kubectl prints, and per-cluster provenance."""
-        check_limit(limit)
-        cached = cached_kind(kind, group, version)
-        if cached is not None:
-            result = await run_blocking(state.list, cached, context, namespace, label_selector)
-            return answer(*render_list(result, limit))
-        table = await run_blocking(
-            state.objects.table,
-            kind,
-            context,
-            namespace,
-            label_selector,
-            limit=limit,
-            group=group,
-            version=version,
+@TOOLS.add("k8s_get_resource", "Get one resource", "core")
+async def k8s_get_resource(
+    state: ClusterState,
+    reader: ObjectReader,
+    kind: KindArg,
+    name: Annotated[str, Field(description="Object name.")],
+    context: ContextArg = None,
+    namespace: NamespaceArg = None,
+    group: GroupArg = None,
+    version: VersionArg = None,
+    output: OutputArg = None,
+) -> Annotated[CallToolResult, ObjectsOutput]:
+    """Show one object of any kind by name, from every selected cluster that has it (YAML,
+    managedFields dropped, Secret values and sensitive env values redacted)."""
+    cached = cached_kind(kind, group, version)
+    if cached is not None and output is None:
+        result = await run_blocking(state.get, cached, name, context, namespace)
+        now = utcnow()
+        objects = [detail(r) for r in result.items]
+        structured = ObjectsOutput(
+            kind=cached.value, clusters=[ClusterOut.of(c, now) for c in result.clusters], objects=objects
         )
-        return answer(*render_table(table, limit))
-
-    return k8s_get_resources
-
-
-def _resource_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-    async def k8s_get_resource(
-        kind: KindArg,
-        name: Annotated[str, Field(description="Object name.")],
-        context: ContextArg = None,
-        namespace: NamespaceArg = None,
-        group: GroupArg = None,
-        version: VersionArg = None,
-        output: OutputArg = None,
-    ) -> Annotated[CallToolResult, ObjectsOutput]:
-        """Show one object of any kind by name, from every selected cluster that has it (YAML,
-        managedFields dropped, Secret values and sensitive env values redacted)."""
-        cached = cached_kind(kind, group, version)
-        if cached is not None and output is None:
-            result = await run_blocking(state.get, cached, name, context, namespace)
-            now = utcnow()
-            objects = [detail(r) for r in result.items]
-            structured = ObjectsOutput(
-                kind=cached.value, clusters=[ClusterOut.of(c, now) for c in result.clusters], objects=objects
-            )
-            lines = provenance(result.clusters, now)
-            if objects:
-                lines.append(dump(objects if len(objects) > 1 else objects[0]))
-            return answer("\n".join(lines), structured)
-        found = await run_blocking(
-            state.objects.get, kind, name, context, namespace, group=group, version=version
-        )
-        return answer(*render_objects(found, kind, output or "yaml"))
-
-    return k8s_get_resource
+        lines = provenance(result.clusters, now)
+        if objects:
+            lines.append(dump(objects if len(objects) > 1 else objects[0]))
+        return answer("\n".join(lines), structured)
+    found = await run_blocking(reader.get, kind, name, context, namespace, group=group, version=version)
+    return answer(*render_objects(found, kind, output or "yaml"))
 
 
-def _describe_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-    async def k8s_describe(
-        resource_type: KindArg,
-        name: Annotated[
-            str | None, Field(description="Object name; omit for objects matching selector.")
-        ] = None,
-        context: ContextArg = None,
-        namespace: NamespaceArg = None,
-        selector: SelectorArg = None,
-        all_namespaces: Annotated[bool, Field(description="Ignore namespace.")] = False,
-    ) -> Annotated[CallToolResult, ObjectsOutput]:
-        """Describe objects of any kind like kubectl describe: metadata, owner, spec and status,
-        and the newest events (at most 10 objects per cluster; secret values redacted)."""
-        found = await run_blocking(
-            state.objects.get,
-            resource_type,
-            name,
-            context,
-            None if all_namespaces else namespace,
-            label_selector=selector,
-            events=True,
-        )
-        return answer(*render_describe(found, resource_type))
-
-    return k8s_describe
-
-
-def _cache_status_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-    async def k8s_cache_status(context: ContextArg = None) -> Annotated[CallToolResult, CacheStatusOutput]:
-        """The --watch cache per context and kind: synced, healthy, objects, last event, relists,
-        reconnects, last error, memory (in on-demand mode: off)."""
-        status = state.cache_status()
-        wanted = {c.name for c in await run_blocking(state.registry.resolve, context)} if status else set()
-        return answer(*render_cache_status(status, wanted))
-
-    return k8s_cache_status
+@TOOLS.add("k8s_cache_status", "Watch cache status", "core")
+async def k8s_cache_status(
+    state: ClusterState, context: ContextArg = None
+) -> Annotated[CallToolResult, CacheStatusOutput]:
+    """The --watch cache per context and kind: synced, healthy, objects, last event, relists,
+    reconnects, last error, memory (in on-demand mode: off)."""
+    status = state.cache_status()
+    wanted = {c.name for c in await run_blocking(state.registry.resolve, context)} if status else set()
+    return answer(*render_cache_status(status, wanted))
 
 
 class ClusterInfoOut(BaseModel):
@@ -325,33 +294,57 @@ class ClusterInfoOutput(BaseModel):
     items: list[ClusterInfoOut]
 
 
-def _cluster_info_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-    async def k8s_cluster_info(context: ContextArg = None) -> Annotated[CallToolResult, ClusterInfoOutput]:
-        """API server address, Kubernetes version, node count (ready/total) and namespace count
-        of each selected cluster."""
-        found, reports = await run_blocking(cluster.cluster_info, state, context)
-        now = utcnow()
-        items = [ClusterInfoOut(**asdict(i)) for i in found]
-        output = ClusterInfoOutput(clusters=[ClusterOut.of(c, now) for c in reports], items=items)
-        lines = provenance(reports, now)
-        lines.append(
-            table(
-                ["CONTEXT", "VERSION", "NODES READY", "NAMESPACES", "SERVER"],
-                [
-                    [
-                        i.context,
-                        i.version or "-",
-                        f"{i.nodes_ready}/{i.nodes}" if i.nodes is not None else "-",
-                        str(i.namespaces) if i.namespaces is not None else "-",
-                        i.server or "-",
-                    ]
-                    for i in items
-                ],
-            )
-        )
-        return answer("\n".join(lines), output)
+@TOOLS.add("k8s_describe", "Describe resources", "core")
+async def k8s_describe(
+    reader: ObjectReader,
+    resource_type: KindArg,
+    name: Annotated[str | None, Field(description="Object name; omit for objects matching selector.")] = None,
+    context: ContextArg = None,
+    namespace: NamespaceArg = None,
+    selector: SelectorArg = None,
+    all_namespaces: Annotated[bool, Field(description="Ignore namespace.")] = False,
+) -> Annotated[CallToolResult, ObjectsOutput]:
+    """Describe objects of any kind like kubectl describe: metadata, owner, spec and status,
+    and the newest events (at most 10 objects per cluster; secret values redacted)."""
+    found = await run_blocking(
+        reader.get,
+        resource_type,
+        name,
+        context,
+        None if all_namespaces else namespace,
+        label_selector=selector,
+        events=True,
+    )
+    return answer(*render_describe(found, resource_type))
 
-    return k8s_cluster_info
+
+@TOOLS.add("k8s_cluster_info", "Cluster info", "core")
+async def k8s_cluster_info(
+    state: ClusterState, reader: ObjectReader, context: ContextArg = None
+) -> Annotated[CallToolResult, ClusterInfoOutput]:
+    """API server address, Kubernetes version, node count (ready/total) and namespace count
+    of each selected cluster."""
+    found, reports = await run_blocking(cluster.cluster_info, state, reader, context)
+    now = utcnow()
+    items = [ClusterInfoOut(**asdict(i)) for i in found]
+    output = ClusterInfoOutput(clusters=[ClusterOut.of(c, now) for c in reports], items=items)
+    lines = provenance(reports, now)
+    lines.append(
+        table(
+            ["CONTEXT", "VERSION", "NODES READY", "NAMESPACES", "SERVER"],
+            [
+                [
+                    i.context,
+                    i.version or "-",
+                    f"{i.nodes_ready}/{i.nodes}" if i.nodes is not None else "-",
+                    str(i.namespaces) if i.namespaces is not None else "-",
+                    i.server or "-",
+                ]
+                for i in items
+            ],
+        )
+    )
+    return answer("\n".join(lines), output)
 
 
 class ApiGroupOut(BaseModel):
@@ -366,46 +359,28 @@ class ApisOutput(BaseModel):
     items: list[ApiGroupOut]
 
 
-def _apis_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-    async def k8s_apis(context: ContextArg = None) -> Annotated[CallToolResult, ApisOutput]:
-        """The API groups, versions and kinds each selected cluster serves (CRDs included)."""
-        groups, reports = await run_blocking(cluster.api_groups, state, context)
-        now = utcnow()
-        items = [ApiGroupOut(**asdict(g)) for g in groups]
-        output = ApisOutput(clusters=[ClusterOut.of(c, now) for c in reports], items=items)
-        lines = provenance(reports, now)
-        lines.append(
-            table(
-                ["CONTEXT", "GROUP", "VERSIONS", "KINDS"],
-                [[i.context, i.group, ",".join(i.versions), ",".join(i.kinds)] for i in items],
-            )
+@TOOLS.add("k8s_apis", "Served API groups and kinds", "core")
+async def k8s_apis(reader: ObjectReader, context: ContextArg = None) -> Annotated[CallToolResult, ApisOutput]:
+    """The API groups, versions and kinds each selected cluster serves (CRDs included)."""
+    groups, reports = await run_blocking(cluster.api_groups, reader, context)
+    now = utcnow()
+    items = [ApiGroupOut(**asdict(g)) for g in groups]
+    output = ApisOutput(clusters=[ClusterOut.of(c, now) for c in reports], items=items)
+    lines = provenance(reports, now)
+    lines.append(
+        table(
+            ["CONTEXT", "GROUP", "VERSIONS", "KINDS"],
+            [[i.context, i.group, ",".join(i.versions), ",".join(i.kinds)] for i in items],
         )
-        return answer("\n".join(lines), output)
-
-    return k8s_apis
-
-
-def _crds_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-    async def k8s_crds(
-        context: ContextArg = None, limit: LimitArg = 200
-    ) -> Annotated[CallToolResult, ListOutput]:
-        """Custom resource definitions in each selected cluster: name, kind, scope, versions, age."""
-        check_limit(limit)
-        crds = await run_blocking(cluster.crds, state, context, limit)
-        return answer(*render_table(crds, limit))
-
-    return k8s_crds
+    )
+    return answer("\n".join(lines), output)
 
 
-TOOLS = [
-    ToolSpec("k8s_get_contexts", "List Kubernetes contexts", "core", _contexts_tool),
-    ToolSpec("k8s_get_namespaces", "List namespaces", "core", _namespaces_tool),
-    ToolSpec("k8s_get_nodes", "List nodes", "core", _nodes_tool),
-    ToolSpec("k8s_get_resources", "List resources by kind", "core", _resources_tool),
-    ToolSpec("k8s_get_resource", "Get one resource", "core", _resource_tool),
-    ToolSpec("k8s_cache_status", "Watch cache status", "core", _cache_status_tool),
-    ToolSpec("k8s_describe", "Describe resources", "core", _describe_tool),
-    ToolSpec("k8s_cluster_info", "Cluster info", "core", _cluster_info_tool),
-    ToolSpec("k8s_apis", "Served API groups and kinds", "core", _apis_tool),
-    ToolSpec("k8s_crds", "Custom resource definitions", "core", _crds_tool),
-]
+@TOOLS.add("k8s_crds", "Custom resource definitions", "core")
+async def k8s_crds(
+    reader: ObjectReader, context: ContextArg = None, limit: LimitArg = 200
+) -> Annotated[CallToolResult, ListOutput]:
+    """Custom resource definitions in each selected cluster: name, kind, scope, versions, age."""
+    check_limit(limit)
+    crds = await run_blocking(cluster.crds, reader, context, limit)
+    return answer(*render_table(crds, limit))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from mcp_types import CallToolResult
 
-from k8s_multicluster_mcp.query.state import ClusterState
+from k8s_multicluster_mcp.query.objects import ObjectReader
 from k8s_multicluster_mcp.render.base import ListOutput
 from k8s_multicluster_mcp.render.objects import render_table
 from k8s_multicluster_mcp.tools.base import ToolSpec, run_blocking
@@ -28,41 +28,40 @@ def listing(
     """A tool listing `kind` (a qualified plural) across clusters; `wide`: with the columns
     kubectl shows only with `-o wide` (who a binding binds, for instance)."""
 
-    def make(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-        async def read(
-            context: Any, namespace: str | None, label_selector: str | None, limit: int
-        ) -> CallToolResult:
-            check_limit(limit)
-            found = await run_blocking(
-                state.objects.table, kind, context, namespace, label_selector, limit=limit, wide=wide
-            )
-            return answer(*render_table(found, limit))
+    async def read(
+        reader: ObjectReader, context: Any, namespace: str | None, label_selector: str | None, limit: int
+    ) -> CallToolResult:
+        check_limit(limit)
+        found = await run_blocking(
+            reader.table, kind, context, namespace, label_selector, limit=limit, wide=wide
+        )
+        return answer(*render_table(found, limit))
 
-        tool: Callable[..., Awaitable[CallToolResult]]
-        if namespaced:
+    tool: Callable[..., Awaitable[CallToolResult]]
+    if namespaced:
 
-            async def namespaced_tool(
-                context: ContextArg = None,
-                namespace: NamespaceArg = None,
-                label_selector: SelectorArg = None,
-                limit: LimitArg = 100,
-            ) -> Annotated[CallToolResult, ListOutput]:
-                return await read(context, namespace, label_selector, limit)
+        async def namespaced_tool(
+            reader: ObjectReader,
+            context: ContextArg = None,
+            namespace: NamespaceArg = None,
+            label_selector: SelectorArg = None,
+            limit: LimitArg = 100,
+        ) -> Annotated[CallToolResult, ListOutput]:
+            return await read(reader, context, namespace, label_selector, limit)
 
-            tool = namespaced_tool
-        else:
+        tool = namespaced_tool
+    else:
 
-            async def cluster_tool(
-                context: ContextArg = None, label_selector: SelectorArg = None, limit: LimitArg = 100
-            ) -> Annotated[CallToolResult, ListOutput]:
-                return await read(context, None, label_selector, limit)
+        async def cluster_tool(
+            reader: ObjectReader, context: ContextArg = None, label_selector: SelectorArg = None,
+            limit: LimitArg = 100,
+        ) -> Annotated[CallToolResult, ListOutput]:  # fmt: skip
+            return await read(reader, context, None, label_selector, limit)
 
-            tool = cluster_tool
-        tool.__name__ = tool.__qualname__ = name
-        tool.__doc__ = f"List {what} across clusters, as kubectl prints them."
-        return tool
-
-    return ToolSpec(name, title, toolset, make)
+        tool = cluster_tool
+    tool.__name__ = tool.__qualname__ = name
+    tool.__doc__ = f"List {what} across clusters, as kubectl prints them."
+    return ToolSpec(name, title, toolset, tool)
 
 
 TOOLS = [

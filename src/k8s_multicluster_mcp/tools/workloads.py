@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from mcp_types import CallToolResult
 from pydantic import BaseModel, Field
 
+from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.model import rollouts
-from k8s_multicluster_mcp.model.records import utcnow
-from k8s_multicluster_mcp.query.objects import ObjectsResult
-from k8s_multicluster_mcp.query.state import ClusterState
+from k8s_multicluster_mcp.query.objects import ObjectReader, ObjectsResult
 from k8s_multicluster_mcp.render.base import ClusterOut, provenance, table
-from k8s_multicluster_mcp.tools.base import ToolSpec, run_blocking
+from k8s_multicluster_mcp.tools.base import Tools, run_blocking
 from k8s_multicluster_mcp.tools.core import ContextArg, NamespaceArg, answer
 
 TypeArg = Annotated[str, Field(description="deployment, daemonset or statefulset.")]
@@ -51,51 +49,56 @@ class RolloutHistoryOutput(BaseModel):
 
 
 def _workloads(
-    state: ClusterState, resource_type: str, name: str, context: Any, namespace: str | None
+    reader: ObjectReader, resource_type: str, name: str, context: Any, namespace: str | None
 ) -> ObjectsResult:
-    found = state.objects.get(resource_type, name, context, namespace)
+    found = reader.get(resource_type, name, context, namespace)
     for f in found.items:
         rollouts.check_rollout_kind(f.type.kind, resource_type)
     return found
 
 
-def _status_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-    async def k8s_rollout_status(
-        resource_type: TypeArg, name: NameArg, context: ContextArg = None, namespace: NamespaceArg = None
-    ) -> Annotated[CallToolResult, RolloutStatusOutput]:
-        """Rollout status of a deployment, daemonset or statefulset in every selected cluster that
-        has it, as kubectl rollout status words it (without waiting)."""
-        found = await run_blocking(_workloads, state, resource_type, name, context, namespace)
-        now = utcnow()
-        items = []
-        for f in found.items:
-            done, message = rollouts.status(f.type.kind, f.object)
-            meta = f.object.get("metadata") or {}
-            items.append(
-                RolloutOut(
-                    context=f.context, namespace=meta.get("namespace", ""), name=meta.get("name", ""),
-                    kind=f.type.kind, done=done, message=message,
-                )
-            )  # fmt: skip
-        lines = provenance(found.clusters, now)
-        lines.append(
-            table(
-                ["CONTEXT", "NAMESPACE", "DONE", "STATUS"],
-                [[i.context, i.namespace, "yes" if i.done else "no", i.message] for i in items],
-            )
-        )
-        return answer(
-            "\n".join(lines),
-            RolloutStatusOutput(clusters=[ClusterOut.of(c, now) for c in found.clusters], items=items),
-        )
+TOOLS = Tools()
 
-    return k8s_rollout_status
+
+@TOOLS.add("k8s_rollout_status", "Rollout status", "workloads")
+async def k8s_rollout_status(
+    reader: ObjectReader,
+    resource_type: TypeArg,
+    name: NameArg,
+    context: ContextArg = None,
+    namespace: NamespaceArg = None,
+) -> Annotated[CallToolResult, RolloutStatusOutput]:
+    """Rollout status of a deployment, daemonset or statefulset in every selected cluster that
+    has it, as kubectl rollout status words it (without waiting)."""
+    found = await run_blocking(_workloads, reader, resource_type, name, context, namespace)
+    now = utcnow()
+    items = []
+    for f in found.items:
+        done, message = rollouts.status(f.type.kind, f.object)
+        meta = f.object.get("metadata") or {}
+        items.append(
+            RolloutOut(
+                context=f.context, namespace=meta.get("namespace", ""), name=meta.get("name", ""),
+                kind=f.type.kind, done=done, message=message,
+            )
+        )  # fmt: skip
+    lines = provenance(found.clusters, now)
+    lines.append(
+        table(
+            ["CONTEXT", "NAMESPACE", "DONE", "STATUS"],
+            [[i.context, i.namespace, "yes" if i.done else "no", i.message] for i in items],
+        )
+    )
+    return answer(
+        "\n".join(lines),
+        RolloutStatusOutput(clusters=[ClusterOut.of(c, now) for c in found.clusters], items=items),
+    )
 
 
 def _history(
-    state: ClusterState, resource_type: str, name: str, context: Any, namespace: str | None
+    reader: ObjectReader, resource_type: str, name: str, context: Any, namespace: str | None
 ) -> tuple[ObjectsResult, list[RevisionOut]]:
-    found = _workloads(state, resource_type, name, context, namespace)
+    found = _workloads(reader, resource_type, name, context, namespace)
     items: list[RevisionOut] = []
     for f in found.items:
         meta = f.object.get("metadata") or {}
@@ -106,7 +109,7 @@ def _history(
             ).items()
         )
         source = rollouts.ROLLOUT_KINDS[f.type.kind]
-        owned = state.objects.get(
+        owned = reader.get(
             source, None, f.context, meta.get("namespace"), label_selector=selector or None, limit=500
         )
         for r in rollouts.history(f.object, [o.object for o in owned.items]):
@@ -120,37 +123,33 @@ def _history(
     return found, items
 
 
-def _history_tool(state: ClusterState) -> Callable[..., Awaitable[Any]]:
-    async def k8s_rollout_history(
-        resource_type: TypeArg, name: NameArg, context: ContextArg = None, namespace: NamespaceArg = None
-    ) -> Annotated[CallToolResult, RolloutHistoryOutput]:
-        """Revision history of a deployment (its ReplicaSets), daemonset or statefulset (its
-        ControllerRevisions): revision, change cause, images, which one is current."""
-        found, items = await run_blocking(_history, state, resource_type, name, context, namespace)
-        now = utcnow()
-        lines = provenance(found.clusters, now)
-        if items:
-            lines.append(
-                table(
-                    ["CONTEXT", "NAMESPACE", "NAME", "REVISION", "CHANGE-CAUSE", "IMAGES", "FROM"],
-                    [
-                        [i.context, i.namespace, i.name, f"{i.revision}{' (current)' if i.current else ''}",
-                         i.change_cause or "<none>", ",".join(i.images), i.source]
-                        for i in items
-                    ],
-                )
-            )  # fmt: skip
-        else:
-            lines.append("No revisions recorded.")
-        return answer(
-            "\n".join(lines),
-            RolloutHistoryOutput(clusters=[ClusterOut.of(c, now) for c in found.clusters], items=items),
-        )
-
-    return k8s_rollout_history
-
-
-TOOLS = [
-    ToolSpec("k8s_rollout_status", "Rollout status", "workloads", _status_tool),
-    ToolSpec("k8s_rollout_history", "Rollout history", "workloads", _history_tool),
-]
+@TOOLS.add("k8s_rollout_history", "Rollout history", "workloads")
+async def k8s_rollout_history(
+    reader: ObjectReader,
+    resource_type: TypeArg,
+    name: NameArg,
+    context: ContextArg = None,
+    namespace: NamespaceArg = None,
+) -> Annotated[CallToolResult, RolloutHistoryOutput]:
+    """Revision history of a deployment (its ReplicaSets), daemonset or statefulset (its
+    ControllerRevisions): revision, change cause, images, which one is current."""
+    found, items = await run_blocking(_history, reader, resource_type, name, context, namespace)
+    now = utcnow()
+    lines = provenance(found.clusters, now)
+    if items:
+        lines.append(
+            table(
+                ["CONTEXT", "NAMESPACE", "NAME", "REVISION", "CHANGE-CAUSE", "IMAGES", "FROM"],
+                [
+                    [i.context, i.namespace, i.name, f"{i.revision}{' (current)' if i.current else ''}",
+                     i.change_cause or "<none>", ",".join(i.images), i.source]
+                    for i in items
+                ],
+            )
+        )  # fmt: skip
+    else:
+        lines.append("No revisions recorded.")
+    return answer(
+        "\n".join(lines),
+        RolloutHistoryOutput(clusters=[ClusterOut.of(c, now) for c in found.clusters], items=items),
+    )

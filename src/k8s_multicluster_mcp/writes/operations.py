@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from k8s_multicluster_mcp.common import quantities
+from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.common.errors import ClusterApiError, UserError
 from k8s_multicluster_mcp.common.names import check_name, check_path_name
 from k8s_multicluster_mcp.common.text import one_line, shown
@@ -21,7 +22,7 @@ from k8s_multicluster_mcp.kube import api, deadlines
 from k8s_multicluster_mcp.kube.contexts import ContextInfo
 from k8s_multicluster_mcp.kube.discovery import ResourceType
 from k8s_multicluster_mcp.model import rollouts
-from k8s_multicluster_mcp.model.records import Raw, utcnow
+from k8s_multicluster_mcp.model.records import Raw
 from k8s_multicluster_mcp.query.state import ContextSpec
 from k8s_multicluster_mcp.writes.writer import (
     PROTECTED_NAMESPACES,
@@ -775,11 +776,12 @@ def _running_container(obj: Raw, namespace: str | None, pod: str, container: str
     found = next((s for s in statuses if isinstance(s, Mapping) and s.get("name") == target), {})
     state = found.get("state") or {}
     if "running" not in state:
-        kind, detail = next(iter(state.items()), ("unknown", {}))
+        kind, detail = next(iter(state.items()), (None, {}))
         why = (detail or {}).get("reason") if isinstance(detail, Mapping) else None
+        now = f"{kind}: {why}" if kind and why else (kind or "no status from a kubelet yet")
         raise ClusterApiError(
-            f"container {target} of pod {namespace}/{pod} is not running ({kind}"
-            f"{': ' + str(why) if why else ''}); exec needs a running container"
+            f"container {target} of pod {namespace}/{pod} is not running ({now}); "
+            "exec needs a running container"
         )
     return target
 
@@ -881,25 +883,10 @@ def pod_exec(
         raise UserError("command is empty")
 
     def run(c: ContextInfo, cl: ApiClient, _: deadlines.Deadline) -> tuple[list[Outcome], str]:
-        from kubernetes.client import CoreV1Api
-        from kubernetes.stream import stream
-
-        ns = w.namespace_for(c, w.kind(c, "pods"), namespace)
+        ns = str(w.namespace_for(c, w.kind(c, "pods"), namespace))
         target = _running_container(w.existing(c, cl, w.kind(c, "pods"), ns, pod), ns, pod, container)
         try:
-            session = stream(
-                CoreV1Api(cl).connect_get_namespaced_pod_exec,
-                pod,
-                ns,
-                command=argv,
-                container=target,
-                stderr=True,
-                stdout=True,
-                stdin=False,
-                tty=False,
-                _preload_content=False,
-                _request_timeout=w.timeout,
-            )
+            session = api.exec_session(cl, ns, pod, target, argv, timeout=w.timeout)
         except Exception as exc:
             raise ClusterApiError(
                 f"the cluster cannot run commands in pod {ns}/{pod}: {_handshake(exc)}"

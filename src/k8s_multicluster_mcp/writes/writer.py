@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import yaml
 
+from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.common.errors import ClusterError, NotFoundError, UnknownKindError, UserError
 from k8s_multicluster_mcp.common.logs import AUDIT
 from k8s_multicluster_mcp.common.names import check_namespace, check_path_name
@@ -26,7 +27,9 @@ from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.kube import api, deadlines
 from k8s_multicluster_mcp.kube.contexts import ContextInfo
 from k8s_multicluster_mcp.kube.discovery import ResourceType, check_word
-from k8s_multicluster_mcp.model.records import Raw, utcnow
+from k8s_multicluster_mcp.kube.fanout import Fanout
+from k8s_multicluster_mcp.model.records import Raw
+from k8s_multicluster_mcp.model.redact import Redactor
 from k8s_multicluster_mcp.query.objects import KindNotServedError, ObjectReader
 from k8s_multicluster_mcp.query.state import ClusterReport, ContextSpec
 
@@ -170,12 +173,17 @@ class ObjectWriter:
     def __init__(
         self,
         reader: ObjectReader,
+        fanout: Fanout,
+        redactor: Redactor,
         *,
         disable_destructive: bool = False,
         budget: float | None = None,
         on_write: Callable[[str], None] | None = None,
     ) -> None:
         self.reader = reader
+        """Resolves contexts and kinds, and reads the objects a write starts from."""
+        self.fanout = fanout
+        self.redactor = redactor
         self.disable_destructive = disable_destructive
         self.budget = budget
         self.on_write = on_write
@@ -184,7 +192,7 @@ class ObjectWriter:
 
     @property
     def timeout(self) -> float:
-        return self.reader.timeout
+        return self.fanout.timeout
 
     def run(
         self,
@@ -200,7 +208,7 @@ class ObjectWriter:
         seconds = budget or self.budget or self.timeout * 3
         started = utcnow()
         try:
-            done = self.reader.fanout.one(
+            done = self.fanout.one(
                 ctx, lambda d: fn(ctx, self.reader.client(ctx), d), budget=seconds, what=tool
             )
         except KindNotServedError as exc:
@@ -266,7 +274,7 @@ class ObjectWriter:
     def clean(self, resource: ResourceType | None, obj: Raw | None) -> dict[str, Any] | None:
         if obj is None:
             return None
-        return self.reader.redactor.clean(obj, secret=bool(resource and resource.is_secret))
+        return self.redactor.clean(obj, secret=bool(resource and resource.is_secret))
 
     def compared(
         self, resource: ResourceType, namespace: str | None, name: str, before: Raw, after: Raw

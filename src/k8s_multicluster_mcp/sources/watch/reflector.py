@@ -36,14 +36,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from kubernetes.client.exceptions import ApiException
 
+from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.common.errors import ClusterApiError, ClusterError, ClusterForbiddenError
 from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.api import list_call
-from k8s_multicluster_mcp.kube.apierrors import classify
+from k8s_multicluster_mcp.kube.apierrors import ApiException, classify
 from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry, capture_client_errors
-from k8s_multicluster_mcp.model.records import Kind, Record, to_record, utcnow
+from k8s_multicluster_mcp.model.records import Kind, Record, to_record
 from k8s_multicluster_mcp.sources.base import CacheEntry
 from k8s_multicluster_mcp.sources.watch.memory import approx_bytes
 from k8s_multicluster_mcp.sources.watch.policy import View

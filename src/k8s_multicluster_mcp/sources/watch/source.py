@@ -22,10 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.common.errors import ClusterError, ClusterForbiddenError
 from k8s_multicluster_mcp.common.selectors import LabelSelector
 from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry, load_kubernetes
-from k8s_multicluster_mcp.model.records import Kind, utcnow
+from k8s_multicluster_mcp.model.records import Kind
 from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot
 from k8s_multicluster_mcp.sources.watch import policy
 from k8s_multicluster_mcp.sources.watch.store import ChangeListener, KindStore
