@@ -14,8 +14,8 @@ from integration import seed
 from integration.backends import Fleet
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.model.triage import Rules
-from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.query import fleet as queries
+from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.sources.watch import WatchSource
 
