@@ -7,7 +7,7 @@ import json
 import pytest
 
 from k8s_multicluster_mcp.common.errors import UserError
-from k8s_multicluster_mcp.writes.operations import _handshake
+from k8s_multicluster_mcp.writes.exec import _handshake
 from k8s_multicluster_mcp.writes.writer import Change, conflict_message, diff, flatten, parse_manifests
 
 
@@ -93,7 +93,7 @@ def test_writes_are_logged_whatever_the_log_level(capsys: pytest.CaptureFixture[
 
 
 def test_exec_exit_status_from_the_status_channel() -> None:
-    from k8s_multicluster_mcp.writes.operations import exit_code
+    from k8s_multicluster_mcp.writes.exec import exit_code
 
     assert exit_code('{"metadata":{},"status":"Success"}') == 0
     non_zero = {"status": "Failure", "reason": "NonZeroExitCode", "message": "command terminated with non-zero exit code: error executing command [sh -c exit 3], exit code 3",

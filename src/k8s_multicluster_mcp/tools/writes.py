@@ -14,7 +14,8 @@ from k8s_multicluster_mcp.common.errors import UserError
 from k8s_multicluster_mcp.render.objects import WriteOutput, render_write
 from k8s_multicluster_mcp.tools.base import Tools, no_bool, run_blocking
 from k8s_multicluster_mcp.tools.core import OneContextArg, answer
-from k8s_multicluster_mcp.writes import operations as ops
+from k8s_multicluster_mcp.writes import exec as exec_
+from k8s_multicluster_mcp.writes import nodes, objects, workloads
 from k8s_multicluster_mcp.writes.writer import ObjectWriter, WriteResult
 
 Result = Annotated[CallToolResult, WriteOutput]
@@ -52,7 +53,7 @@ async def k8s_create_ns(
     w: ObjectWriter, name: Name, context: OneContextArg = None, labels: Labels = None, dry_run: DryRun = False
 ) -> Result:
     """Create a namespace."""
-    return await _written(ops.create_namespace, w, context, name, labels, dry_run)
+    return await _written(objects.create_namespace, w, context, name, labels, dry_run)
 
 
 @_w("k8s_delete_ns", "Delete a namespace", "write", destructive=True)
@@ -61,7 +62,7 @@ async def k8s_delete_ns(
 ) -> Result:
     """Delete a namespace and everything in it (kube-system, kube-public, kube-node-lease and
     default are refused)."""
-    return await _written(ops.delete_namespace, w, context, name, dry_run)
+    return await _written(objects.delete_namespace, w, context, name, dry_run)
 
 
 @_w("k8s_create_resource", "Create objects", "write", idempotent=False)
@@ -70,7 +71,7 @@ async def k8s_create_resource(
     dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Create objects of any kind from a manifest; reports each object."""
-    return await _written(ops.create_resources, w, context, yaml_content, namespace, dry_run)
+    return await _written(objects.create_resources, w, context, yaml_content, namespace, dry_run)
 
 
 @_w("k8s_apply_resource", "Apply manifests (server-side)", "write", overwrites=True)
@@ -81,7 +82,7 @@ async def k8s_apply_resource(
 ) -> Result:  # fmt: skip
     """Server-side apply (field manager k8s-multicluster-mcp), in order; reports per object
     what changed, or the conflicting fields and their managers."""
-    return await _written(ops.apply_resources, w, context, yaml_content, namespace, dry_run, force)
+    return await _written(objects.apply_resources, w, context, yaml_content, namespace, dry_run, force)
 
 
 @_w("k8s_delete_resource", "Delete an object", "write", destructive=True)
@@ -90,7 +91,7 @@ async def k8s_delete_resource(
     namespace: Namespace = None, dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Delete one object of any kind."""
-    return await _written(ops.delete_resource, w, context, resource_type, name, namespace, dry_run)
+    return await _written(objects.delete_resource, w, context, resource_type, name, namespace, dry_run)
 
 
 @_w("k8s_patch_resource", "Patch an object", "write", overwrites=True)
@@ -108,7 +109,7 @@ async def k8s_patch_resource(
 ) -> Result:  # fmt: skip
     """Patch one object; shows the fields that changed."""
     return await _written(
-        ops.patch_resource, w, context, resource_type, name, patch, namespace, patch_type, dry_run
+        objects.patch_resource, w, context, resource_type, name, patch, namespace, patch_type, dry_run
     )
 
 
@@ -118,8 +119,8 @@ async def k8s_label_resource(
     namespace: Namespace = None, overwrite: Overwrite = False, dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Set or remove labels of one object (kubectl label)."""
-    return await _written(ops.set_metadata, w, context, "k8s_label_resource", "labels", resource_type, name,
-                          labels, namespace, overwrite, dry_run)  # fmt: skip
+    return await _written(objects.set_metadata, w, context, "k8s_label_resource", "labels", resource_type,
+                          name, labels, namespace, overwrite, dry_run)  # fmt: skip
 
 
 @_w("k8s_annotate_resource", "Annotate an object", "write", overwrites=True)
@@ -128,8 +129,8 @@ async def k8s_annotate_resource(
     namespace: Namespace = None, overwrite: Overwrite = False, dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Set or remove annotations of one object (kubectl annotate)."""
-    return await _written(ops.set_metadata, w, context, "k8s_annotate_resource", "annotations", resource_type,
-                          name, annotations, namespace, overwrite, dry_run)  # fmt: skip
+    return await _written(objects.set_metadata, w, context, "k8s_annotate_resource", "annotations",
+                          resource_type, name, annotations, namespace, overwrite, dry_run)  # fmt: skip
 
 
 @_w("k8s_create_secret_resource", "Create a secret", "write", idempotent=False)
@@ -141,7 +142,9 @@ async def k8s_create_secret_resource(
     labels: Labels = None, dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Create a Secret; the answer shows its keys and value sizes, never the values."""
-    return await _written(ops.create_secret, w, context, name, namespace, data, secret_type, labels, dry_run)
+    return await _written(
+        objects.create_secret, w, context, name, namespace, data, secret_type, labels, dry_run
+    )
 
 
 @_w("k8s_create_configmap_resource", "Create a configmap", "write", idempotent=False)
@@ -151,7 +154,7 @@ async def k8s_create_configmap_resource(
     dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Create a ConfigMap."""
-    return await _written(ops.create_configmap, w, context, name, namespace, data, labels, dry_run)
+    return await _written(objects.create_configmap, w, context, name, namespace, data, labels, dry_run)
 
 
 @_w("k8s_expose_resource", "Expose as a service", "write", idempotent=False)
@@ -164,8 +167,8 @@ async def k8s_expose_resource(
     type: Literal["ClusterIP", "NodePort", "LoadBalancer"] | None = None, dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Create a Service for a workload, pod or service (kubectl expose)."""
-    return await _written(ops.expose, w, context, resource_type, name, namespace, port, target_port, protocol,
-                          service_name, labels, selector, type, dry_run)  # fmt: skip
+    return await _written(objects.expose, w, context, resource_type, name, namespace, port, target_port,
+                          protocol, service_name, labels, selector, type, dry_run)  # fmt: skip
 
 
 @_w("k8s_run_pod", "Run a pod", "write", idempotent=False)
@@ -179,7 +182,7 @@ async def k8s_run_pod(
 ) -> Result:  # fmt: skip
     """Run a pod with one container (kubectl run)."""
     return await _written(
-        ops.run_pod, w, context, name, image, namespace, command, env, labels, restart, dry_run
+        objects.run_pod, w, context, name, image, namespace, command, env, labels, restart, dry_run
     )
 
 
@@ -189,7 +192,7 @@ async def k8s_scale_resource(
     namespace: Namespace = None, dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Set the replicas of a deployment, statefulset, replicaset (any kind with a scale subresource)."""
-    return await _written(ops.scale, w, context, resource_type, name, namespace, replicas, dry_run)
+    return await _written(workloads.scale, w, context, resource_type, name, namespace, replicas, dry_run)
 
 
 @_w("k8s_autoscale_resource", "Autoscale (HPA)", "scaling", overwrites=True)
@@ -199,7 +202,7 @@ async def k8s_autoscale_resource(
     dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Create or update a HorizontalPodAutoscaler (autoscaling/v2, CPU utilization) for a workload."""
-    return await _written(ops.autoscale, w, context, resource_type, name, namespace, min_replicas,
+    return await _written(workloads.autoscale, w, context, resource_type, name, namespace, min_replicas,
                           max_replicas, cpu_percent, dry_run)  # fmt: skip
 
 
@@ -210,7 +213,7 @@ async def k8s_update_resources(
     cpu_request: str | None = None, cpu_limit: str | None = None, dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Set CPU/memory requests and limits of one container of a workload (e.g. 250m, 512Mi)."""
-    return await _written(ops.set_resources, w, context, "k8s_update_resources", resource_type, name,
+    return await _written(workloads.set_resources, w, context, "k8s_update_resources", resource_type, name,
                           namespace, [container], {"cpu": cpu_limit, "memory": memory_limit},
                           {"cpu": cpu_request, "memory": memory_request}, dry_run)  # fmt: skip
 
@@ -225,8 +228,9 @@ async def k8s_set_resources_for_container(
     dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Set resource limits and requests of containers in a workload's pod template."""
-    return await _written(ops.set_resources, w, context, "k8s_set_resources_for_container", resource_type,
-                          resource_name, namespace, containers, limits, requests, dry_run)  # fmt: skip
+    return await _written(workloads.set_resources, w, context, "k8s_set_resources_for_container",
+                          resource_type, resource_name, namespace, containers, limits, requests,
+                          dry_run)  # fmt: skip
 
 
 @_w("k8s_rollout_undo", "Roll back", "scaling", destructive=True, idempotent=False)
@@ -237,7 +241,9 @@ async def k8s_rollout_undo(
     dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Roll a workload back to an earlier revision (see k8s_rollout_history)."""
-    return await _written(ops.rollout_undo, w, context, resource_type, name, namespace, to_revision, dry_run)
+    return await _written(
+        workloads.rollout_undo, w, context, resource_type, name, namespace, to_revision, dry_run
+    )
 
 
 @_w("k8s_rollout_restart", "Restart a rollout", "scaling", overwrites=True, idempotent=False)
@@ -246,7 +252,7 @@ async def k8s_rollout_restart(
     namespace: Namespace = None, dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Restart a workload's pods with a rolling update (kubectl rollout restart)."""
-    return await _written(ops.rollout_restart, w, context, resource_type, name, namespace, dry_run)
+    return await _written(workloads.rollout_restart, w, context, resource_type, name, namespace, dry_run)
 
 
 Deployment = Annotated[str, Field(description="deployment.")]
@@ -258,7 +264,7 @@ async def k8s_rollout_pause(
     namespace: Namespace = None, dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Pause a deployment's rollout."""
-    return await _written(ops.rollout_pause, w, context, resource_type, name, namespace, True, dry_run)
+    return await _written(workloads.rollout_pause, w, context, resource_type, name, namespace, True, dry_run)
 
 
 @_w("k8s_rollout_resume", "Resume a rollout", "scaling")
@@ -267,7 +273,7 @@ async def k8s_rollout_resume(
     namespace: Namespace = None, dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Resume a paused deployment's rollout."""
-    return await _written(ops.rollout_pause, w, context, resource_type, name, namespace, False, dry_run)
+    return await _written(workloads.rollout_pause, w, context, resource_type, name, namespace, False, dry_run)
 
 
 @_w("k8s_cordon_node", "Cordon a node", "nodes")
@@ -275,7 +281,7 @@ async def k8s_cordon_node(
     w: ObjectWriter, node_name: Node, context: OneContextArg = None, dry_run: DryRun = False
 ) -> Result:
     """Mark a node unschedulable."""
-    return await _written(ops.cordon, w, context, node_name, True, dry_run)
+    return await _written(nodes.cordon, w, context, node_name, True, dry_run)
 
 
 @_w("k8s_uncordon_node", "Uncordon a node", "nodes")
@@ -283,7 +289,7 @@ async def k8s_uncordon_node(
     w: ObjectWriter, node_name: Node, context: OneContextArg = None, dry_run: DryRun = False
 ) -> Result:
     """Mark a node schedulable again."""
-    return await _written(ops.cordon, w, context, node_name, False, dry_run)
+    return await _written(nodes.cordon, w, context, node_name, False, dry_run)
 
 
 @_w("k8s_drain_node", "Drain a node", "nodes", destructive=True)
@@ -303,7 +309,9 @@ async def k8s_drain_node(
 ) -> Result:  # fmt: skip
     """Cordon a node and evict its pods through the Eviction API (PodDisruptionBudgets respected);
     skips DaemonSet and mirror pods; reports what was evicted and what was not."""
-    return await _written(ops.drain, w, context, node_name, force, delete_local_data, float(timeout), dry_run)
+    return await _written(
+        nodes.drain, w, context, node_name, force, delete_local_data, float(timeout), dry_run
+    )
 
 
 @_w("k8s_taint_node", "Taint a node", "nodes", overwrites=True)
@@ -314,7 +322,7 @@ async def k8s_taint_node(
     dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Add a taint to a node, or replace the one with the same key and effect."""
-    return await _written(ops.taint, w, context, node_name, key, value, effect, False, dry_run)
+    return await _written(nodes.taint, w, context, node_name, key, value, effect, False, dry_run)
 
 
 @_w("k8s_untaint_node", "Untaint a node", "nodes", overwrites=True)
@@ -326,7 +334,7 @@ async def k8s_untaint_node(
     dry_run: DryRun = False,
 ) -> Result:  # fmt: skip
     """Remove a node's taints with this key (and effect)."""
-    return await _written(ops.taint, w, context, node_name, key, None, effect, True, dry_run)
+    return await _written(nodes.taint, w, context, node_name, key, None, effect, True, dry_run)
 
 
 @_w("k8s_pod_exec", "Run a command in a pod", "exec", destructive=True, idempotent=False)
@@ -346,5 +354,5 @@ async def k8s_pod_exec(
     if stdin or tty:
         raise UserError("interactive exec (stdin, tty) is not supported: run a command that needs no input")
     return await _written(
-        ops.pod_exec, w, context, pod_name, command, container, namespace, shell, float(timeout)
+        exec_.pod_exec, w, context, pod_name, command, container, namespace, shell, float(timeout)
     )

@@ -1,0 +1,168 @@
+"""Running a command in a container (the exec toolset)"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import shlex
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import orjson
+
+from k8s_multicluster_mcp.common.errors import ClusterApiError, UserError
+from k8s_multicluster_mcp.common.names import check_name
+from k8s_multicluster_mcp.common.text import one_line, shown
+from k8s_multicluster_mcp.kube import api, deadlines
+from k8s_multicluster_mcp.kube.contexts import ContextInfo
+from k8s_multicluster_mcp.model.records import Raw
+from k8s_multicluster_mcp.query.state import ContextSpec
+from k8s_multicluster_mcp.writes.writer import (
+    ObjectWriter,
+    Outcome,
+    WriteResult,
+)
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+
+EXEC_OUTPUT = 64 * 1024
+_STDOUT, _STDERR, _STATUS = 1, 2, 3
+"""The exec websocket's channels (the status channel carries the v1 Status of the command)."""
+
+
+def exit_code(status: str) -> int | str:
+    """The exit code in the Status an exec ends with, or the runtime's message when the command
+    could not run (a missing binary, no /bin/sh): the official client's `returncode` assumes a
+    number there and fails with ValueError on real kubelets."""
+    if not status.strip():
+        return "the connection closed without an exit status"
+    try:
+        body = orjson.loads(status)
+    except orjson.JSONDecodeError:
+        return one_line(status)
+    if not isinstance(body, dict):
+        return one_line(status)
+    if body.get("status") == "Success":
+        return 0
+    causes = (body.get("details") or {}).get("causes") or []
+    for cause in causes:
+        if isinstance(cause, dict) and cause.get("reason") == "ExitCode":
+            with contextlib.suppress(TypeError, ValueError):
+                return int(str(cause.get("message")))
+    return one_line(str(body.get("message") or body.get("reason") or status))
+
+
+def _running_container(obj: Raw, namespace: str | None, pod: str, container: str | None) -> str:
+    """The container to exec into (the only or the default one when not named), which must exist
+    and be running: said in one line, before any websocket is opened."""
+    spec = obj.get("spec") or {}
+    names = [str(c.get("name")) for c in spec.get("containers") or () if isinstance(c, Mapping)]
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    default = annotations.get("kubectl.kubernetes.io/default-container")
+    target = container or (default if default in names else None) or (names[0] if len(names) == 1 else None)
+    if target is None:
+        raise UserError(f"pod {namespace}/{pod} has several containers; name one: {', '.join(names)}")
+    if target not in names:
+        raise UserError(
+            f"pod {namespace}/{pod} has no container {shown(target)}; its containers: {', '.join(names)}"
+        )
+    statuses = (obj.get("status") or {}).get("containerStatuses") or ()
+    found = next((s for s in statuses if isinstance(s, Mapping) and s.get("name") == target), {})
+    state = found.get("state") or {}
+    if "running" not in state:
+        kind, detail = next(iter(state.items()), (None, {}))
+        why = (detail or {}).get("reason") if isinstance(detail, Mapping) else None
+        now = f"{kind}: {why}" if kind and why else (kind or "no status from a kubelet yet")
+        raise ClusterApiError(
+            f"container {target} of pod {namespace}/{pod} is not running ({now}); "
+            "exec needs a running container"
+        )
+    return target
+
+
+def _handshake(exc: BaseException) -> str:
+    """Why an exec websocket was refused, in one line: the API server's Status message, which the
+    client keeps at the end of its reason ('Handshake status 400 ... -+-+- {headers} -+-+-
+    b'{status json}''), or else the first line of that reason."""
+    reason = str(getattr(exc, "reason", None) or exc)
+    body = reason.rsplit("-+-+-", 1)[-1].strip()
+    if body[:2] in ("b'", 'b"'):
+        with contextlib.suppress(ValueError, SyntaxError):
+            body = ast.literal_eval(body).decode("utf-8", "replace")
+    try:
+        message = orjson.loads(body).get("message")
+    except (orjson.JSONDecodeError, AttributeError):
+        message = None
+    return one_line(str(message or (reason.splitlines()[0] if reason else type(exc).__name__)))
+
+
+def pod_exec(
+    w: ObjectWriter,
+    context: ContextSpec,
+    pod: str,
+    command: str | Sequence[str],
+    container: str | None,
+    namespace: str | None,
+    shell: bool,
+    timeout: float,
+) -> WriteResult:
+    """Run a command in a container: an argv list (no shell unless `shell`), at most `timeout`
+    seconds and `EXEC_OUTPUT` bytes of output."""
+    check_name(pod, "pod")
+    if container is not None:
+        check_name(container, "container")
+    if not 1 <= timeout <= 300:
+        raise UserError(f"timeout must be between 1 and 300 seconds, got {timeout:g}")
+    if isinstance(command, str):
+        argv = ["/bin/sh", "-c", command] if shell else shlex.split(command)
+    else:
+        argv = ["/bin/sh", "-c", shlex.join(command)] if shell else list(command)
+    if not argv:
+        raise UserError("command is empty")
+
+    def run(c: ContextInfo, cl: ApiClient, _: deadlines.Deadline) -> tuple[list[Outcome], str]:
+        ns = str(w.namespace_for(c, w.kind(c, "pods"), namespace))
+        target = _running_container(w.existing(c, cl, w.kind(c, "pods"), ns, pod), ns, pod, container)
+        try:
+            session = api.exec_session(cl, ns, pod, target, argv, timeout=w.timeout)
+        except Exception as exc:
+            raise ClusterApiError(
+                f"the cluster cannot run commands in pod {ns}/{pod}: {_handshake(exc)}"
+            ) from exc
+        output: list[str] = []
+        status: list[str] = []
+        size = 0
+        stop = time.monotonic() + timeout
+        try:
+            # read_stdout() without a timeout blocks until a frame comes, so a silent command would
+            # outlive `timeout`: poll with a bounded wait and read what arrived without waiting.
+            while session.is_open() and size < EXEC_OUTPUT:
+                left = stop - time.monotonic()
+                if left <= 0:
+                    break
+                session.update(timeout=min(1.0, left))
+                for channel in (_STDOUT, _STDERR, _STATUS):
+                    chunk = session.read_channel(channel, timeout=0)
+                    if chunk and channel == _STATUS:
+                        status.append(chunk)
+                    elif chunk:
+                        output.append(chunk)
+                        size += len(chunk)
+            finished = not session.is_open()
+            status.append(session.read_channel(_STATUS, timeout=0) if finished else "")
+        finally:
+            session.close(timeout=1)
+        text = "".join(output)[:EXEC_OUTPUT]
+        if not finished:
+            verb = "cut" if size >= EXEC_OUTPUT else "timed out"
+            detail = f"stopped after {timeout:g}s or {EXEC_OUTPUT} bytes"
+            return [Outcome(verb, "pods", ns, pod, detail=detail)], text
+        code = exit_code("".join(status))
+        if isinstance(code, str):
+            raise ClusterApiError(f"the command could not run in {ns}/{pod} ({target}): {code}")
+        return [Outcome("exited", "pods", ns, pod, detail=f"exit code {code}")], text
+
+    return w.run(context, "k8s_pod_exec", run, dry_run=False, budget=timeout + w.timeout * 2)
