@@ -1,4 +1,5 @@
-"""Build (or find) kube-apiserver and etcd binaries, cached outside the repo.
+"""Build (or find) kube-apiserver and etcd (and, for real nodes, kubelet, kube-controller-manager,
+kube-scheduler and the test images), cached outside the repo.
 
 `k8s.io/kubernetes` cannot be `go install`ed: its go.mod points the k8s.io/* staging modules at
 `./staging/...`. So we generate a tiny module that requires it and replaces every staging module
@@ -8,6 +9,8 @@ cache directory, never in the repo.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -15,21 +18,34 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from integration.controlplane import versions
+from integration.controlplane.images import Images, build_images
 
 CACHE_ENV = "K8S_MCP_CONTROLPLANE_CACHE"
 APISERVER_ENV = "K8S_MCP_KUBE_APISERVER"
 ETCD_ENV = "K8S_MCP_ETCD"
+NODE_ENV = {
+    "kubelet": "K8S_MCP_KUBELET",
+    "kube-controller-manager": "K8S_MCP_KUBE_CONTROLLER_MANAGER",
+    "kube-scheduler": "K8S_MCP_KUBE_SCHEDULER",
+}
 _STAGING_RE = re.compile(r"^\s*(k8s\.io/[A-Za-z0-9._-]+)\s*=>\s*\./staging/", re.M)
 
 
 @dataclass(frozen=True)
 class Binaries:
+    """Paths of the binaries a fleet runs; the node ones only after `build(nodes=True)`."""
+
     kube_apiserver: Path
     etcd: Path
+    kubelet: Path | None = None
+    kube_controller_manager: Path | None = None
+    kube_scheduler: Path | None = None
+    images: Images | None = None
 
 
 def cache_root() -> Path:
@@ -88,18 +104,40 @@ def _staging_replaces(work: Path) -> list[str]:
     return [f"{m} => {m} {versions.STAGING}" for m in modules]
 
 
-def _build_apiserver(target: Path) -> None:
+_IMPORT_RE = re.compile(r'^\s*_ "([^"]+)"\s*$', re.M)
+NODE_COMMANDS = ("kubelet", "kube-controller-manager", "kube-scheduler")
+"""Built by `build --nodes`, from the same generated module (and Go caches) as kube-apiserver."""
+
+
+def _kubernetes_module(commands: list[str]) -> Path:
+    """The generated module that imports `commands` (and every command it imported before).
+
+    One module for every Kubernetes command keeps one dependency graph, so a command added later
+    (kubelet after kube-apiserver) reuses the modules and compiled packages already in the caches.
+    `go mod tidy` runs only when the set of commands changes.
+    """
     work = cache_dir() / "src" / "kubernetes"
     work.mkdir(parents=True, exist_ok=True)
-    replaces = _staging_replaces(work)
+    tools = work / "tools.go"
+    known = set(_IMPORT_RE.findall(tools.read_text())) if tools.exists() else set()
+    wanted = known | {f"k8s.io/kubernetes/cmd/{c}" for c in commands}
+    if wanted == known and (work / "go.sum").exists():
+        return work
     _write_module(
         work,
         "k8smcp.local/controlplane/kubernetes",
         [f"k8s.io/kubernetes {versions.KUBERNETES}"],
-        replaces,
-        ["k8s.io/kubernetes/cmd/kube-apiserver"],
+        _staging_replaces(work),
+        sorted(wanted),
     )
     _go(["mod", "tidy"], work)
+    return work
+
+
+def _build_kubernetes(command: str, target: Path, together: list[str]) -> None:
+    """Build one command of k8s.io/kubernetes; `together` are the commands this run builds, all
+    imported into the module at once so `go mod tidy` runs once."""
+    work = _kubernetes_module([command, *together])
     major, minor, _ = versions.KUBERNETES[1:].split(".")
     stamp = " ".join(
         f"-X {package}.{var}={value}"
@@ -113,7 +151,7 @@ def _build_apiserver(target: Path) -> None:
         )
     )
     # Without the version stamp the server reports v0.0.0-master and derives its emulated
-    # version (and so its default feature gates) from that.
+    # version (and so its default feature gates) from that; the kubelet reports it to the node.
     _go(
         [
             "build",
@@ -121,7 +159,7 @@ def _build_apiserver(target: Path) -> None:
             f"-ldflags=-s -w {stamp}",
             "-o",
             str(target),
-            "k8s.io/kubernetes/cmd/kube-apiserver",
+            f"k8s.io/kubernetes/cmd/{command}",
         ],
         work,
     )
@@ -164,26 +202,62 @@ def _version_of(binary: Path) -> str:
     return done.stdout + done.stderr
 
 
-def build() -> Binaries:
-    """Binaries ready to run: from the env vars, PATH (matching version), the cache, or a fresh build."""
+@contextlib.contextmanager
+def _build_lock() -> Iterator[None]:
+    """One build at a time per cache: a second `scripts/test` waits instead of racing the first."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with (cache_dir() / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def build(nodes: bool = False) -> Binaries:
+    """Binaries ready to run: from the env vars, PATH (matching version), the cache, or a fresh build.
+
+    `nodes` adds kubelet, kube-controller-manager, kube-scheduler and the test images.
+    """
+    with _build_lock():
+        return _build(nodes)
+
+
+def _build(nodes: bool) -> Binaries:
     bin_dir = cache_dir() / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
+    k8s_marker = versions.KUBERNETES.rsplit(".", 1)[0] + "."
+    wanted: list[tuple[str, str, str]] = [
+        ("kube-apiserver", APISERVER_ENV, k8s_marker),
+        ("etcd", ETCD_ENV, "etcd Version: " + versions.ETCD[1:].rsplit(".", 1)[0] + "."),
+    ]
+    if nodes:
+        wanted += [(name, NODE_ENV[name], k8s_marker) for name in NODE_COMMANDS]
     found: dict[str, Path] = {}
-    for name, env, marker, builder in (
-        ("kube-apiserver", APISERVER_ENV, versions.KUBERNETES.rsplit(".", 1)[0] + ".", _build_apiserver),
-        ("etcd", ETCD_ENV, "etcd Version: " + versions.ETCD[1:].rsplit(".", 1)[0] + ".", _build_etcd),
-    ):
+    missing: list[str] = []
+    for name, env, marker in wanted:
         given = _given(env, name, marker)
         if given is not None:
             found[name] = given
-            continue
+        elif (bin_dir / name).exists():
+            found[name] = bin_dir / name
+        else:
+            missing.append(name)
+    kubernetes = [name for name in missing if name != "etcd"]
+    for name in missing:
         target = bin_dir / name
-        if not target.exists():
-            _say(f"building {name} (first run on this machine; cached in {bin_dir}) …")
-            started = time.monotonic()
-            partial = target.with_suffix(".partial")
-            builder(partial)
-            partial.rename(target)
-            _say(f"built {name} in {time.monotonic() - started:.0f}s")
+        _say(f"building {name} (first run on this machine; cached in {bin_dir}) …")
+        started = time.monotonic()
+        partial = target.with_name(name + ".partial")
+        if name == "etcd":
+            _build_etcd(partial)
+        else:
+            _build_kubernetes(name, partial, kubernetes)
+        partial.rename(target)
+        _say(f"built {name} in {time.monotonic() - started:.0f}s")
         found[name] = target
-    return Binaries(kube_apiserver=found["kube-apiserver"], etcd=found["etcd"])
+    return Binaries(
+        kube_apiserver=found["kube-apiserver"],
+        etcd=found["etcd"],
+        kubelet=found.get("kubelet"),
+        kube_controller_manager=found.get("kube-controller-manager"),
+        kube_scheduler=found.get("kube-scheduler"),
+        images=build_images(cache_dir()) if nodes else None,
+    )
