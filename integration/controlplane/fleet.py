@@ -5,6 +5,9 @@ Each cluster `cp-N` is a real kube-apiserver with its own etcd prefix, TLS servi
 has two contexts: `cp-N` (admin, group system:masters) and `cp-N-viewer` (may get/list/watch pods
 and deployments in namespace `team-a` only; may not list nodes or secrets).
 
+With `nodes`, every cluster also gets a kube-controller-manager, a kube-scheduler and real nodes
+(kubelet + containerd; see nodes.py); without, nothing runs but etcd and the API servers.
+
 The fleet's state lives in `WORKDIR/state.json`, so `stop`, `start`, `status` and `down` work from
 another process than the one that ran `up`.
 """
@@ -12,17 +15,12 @@ another process than the one that ran `up`.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import ipaddress
 import json
-import os
 import secrets
 import shutil
-import signal
-import socket
 import ssl
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -36,7 +34,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from integration.controlplane import nodes as _nodes
 from integration.controlplane.build import Binaries, build
+from integration.controlplane.nodes import NodeState, ProcessState
+from integration.controlplane.process import alive as _alive
+from integration.controlplane.process import free_port as _free_port
+from integration.controlplane.process import spawn as _spawn
+from integration.controlplane.process import terminate as _terminate
 
 VIEWER_NAMESPACE = "team-a"
 READY_TIMEOUT = 120.0
@@ -51,10 +55,31 @@ class ClusterState:
     admin_context: str
     viewer_context: str
     args: list[str] = field(default_factory=list)
+    controllers: list[ProcessState] = field(default_factory=list)
+    nodes: list[NodeState] = field(default_factory=list)
 
     @property
     def server(self) -> str:
         return f"https://127.0.0.1:{self.port}"
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "name": self.name,
+            "server": self.server,
+            "pid": self.pid,
+            "running": _alive(self.pid),
+            "kubeconfig": self.kubeconfig,
+            "contexts": [self.admin_context, self.viewer_context],
+        }
+        if self.nodes or self.controllers:
+            for process in self.controllers:
+                described[process.name] = {
+                    "pid": process.pid,
+                    "port": process.port,
+                    "running": _alive(process.pid),
+                }
+            described["nodes"] = [node.describe() for node in self.nodes]
+        return described
 
 
 @dataclass
@@ -66,6 +91,11 @@ class FleetState:
     viewer_token: str
     clusters: list[ClusterState]
     etcd_args: list[str] = field(default_factory=list)
+    nodes_per_cluster: int = 0
+    holder_pid: int | None = None
+    """The process keeping the API servers' mount namespace (fleets with nodes only)."""
+    host: dict[str, Any] = field(default_factory=dict)
+    """What `down` restores on the machine (fleets with nodes only): see nodes.record_host."""
 
     def cluster(self, name: str) -> ClusterState:
         for c in self.clusters:
@@ -73,45 +103,24 @@ class FleetState:
                 return c
         raise KeyError(f"no cluster {name!r}; clusters: {', '.join(c.name for c in self.clusters)}")
 
+    def node(self, name: str) -> NodeState | None:
+        for c in self.clusters:
+            for node in c.nodes:
+                if node.name == name:
+                    return node
+        return None
+
+    @property
+    def has_nodes(self) -> bool:
+        return self.nodes_per_cluster > 0
+
     def describe(self) -> dict[str, Any]:
         return {
             "workdir": self.workdir,
             "kubeconfig_dir": str(Path(self.workdir) / "kubeconfigs"),
             "etcd": {"pid": self.etcd_pid, "port": self.etcd_port, "running": _alive(self.etcd_pid)},
-            "clusters": [
-                {
-                    "name": c.name,
-                    "server": c.server,
-                    "pid": c.pid,
-                    "running": _alive(c.pid),
-                    "kubeconfig": c.kubeconfig,
-                    "contexts": [c.admin_context, c.viewer_context],
-                }
-                for c in self.clusters
-            ],
+            "clusters": [c.describe() for c in self.clusters],
         }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped) is not running
-        status = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
-    except (OSError, IndexError):
-        return True
-    return status != "Z"
 
 
 def _state_path(workdir: Path) -> Path:
@@ -120,7 +129,12 @@ def _state_path(workdir: Path) -> Path:
 
 def load(workdir: Path) -> FleetState:
     raw = json.loads(_state_path(workdir).read_text())
-    raw["clusters"] = [ClusterState(**c) for c in raw["clusters"]]
+    clusters = []
+    for c in raw["clusters"]:
+        c["controllers"] = [ProcessState(**p) for p in c.get("controllers", [])]
+        c["nodes"] = [NodeState(**n) for n in c.get("nodes", [])]
+        clusters.append(ClusterState(**c))
+    raw["clusters"] = clusters
     return FleetState(**raw)
 
 
@@ -192,38 +206,6 @@ def _make_certs(certs: Path) -> None:
 
 
 # -- processes --------------------------------------------------------------------------------
-
-
-def _spawn(args: list[str], log_file: Path) -> int:
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("ab") as log:
-        proc = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-        )
-    return proc.pid
-
-
-def _terminate(pid: int | None, timeout: float = 15.0) -> None:
-    if not _alive(pid):
-        return
-    assert pid is not None
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        _reap(pid)
-        time.sleep(0.05)
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
-        time.sleep(0.1)
-    _reap(pid)
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def _ssl_context(workdir: Path) -> ssl.SSLContext:
@@ -393,14 +375,38 @@ def _bootstrap_rbac(state: FleetState, cluster: ClusterState) -> None:
 # -- commands ---------------------------------------------------------------------------------
 
 
-def up(workdir: Path, clusters: int = 3) -> FleetState:
-    """Start etcd and `clusters` API servers; return (and save) the fleet's state."""
+def _node_names(clusters: int, nodes: int) -> list[str]:
+    return [f"cp-{c}-node-{n}" for c in range(1, clusters + 1) for n in range(1, nodes + 1)]
+
+
+def _spawn_apiserver(state: FleetState, cluster: ClusterState) -> int:
+    """Start a cluster's API server; with nodes, inside the mount namespace where node names
+    resolve to 127.0.0.1 (a new one if its holder is gone)."""
+    prefix: list[str] = []
+    if state.has_nodes:
+        if not _alive(state.holder_pid):
+            state.holder_pid = _nodes.start_holder(
+                Path(state.workdir), _node_names(len(state.clusters), state.nodes_per_cluster)
+            )
+            _save(state)
+        assert state.holder_pid is not None
+        prefix = _nodes.holder_prefix(state.holder_pid)
+    return _spawn([*prefix, *cluster.args], Path(state.workdir) / "logs" / f"{cluster.name}.log")
+
+
+def up(workdir: Path, clusters: int = 3, nodes: int = 0) -> FleetState:
+    """Start etcd and `clusters` API servers (and, with `nodes`, controllers and that many real nodes
+    per cluster); return (and save) the fleet's state."""
     workdir = workdir.resolve()
     if _state_path(workdir).exists():
         down(workdir)
-    binaries = build()
+    if nodes:
+        problem = _nodes.host_problem() or _nodes.socket_path_problem(workdir, _node_names(clusters, nodes))
+        if problem:
+            raise RuntimeError(f"cannot run real nodes here: {problem}")
+    binaries = build(nodes=nodes > 0)
     workdir.mkdir(parents=True, exist_ok=True)
-    for stale in ("etcd", "kubeconfigs", "certs"):
+    for stale in ("etcd", "kubeconfigs", "certs", "nodes", "controllers"):
         shutil.rmtree(workdir / stale, ignore_errors=True)
     _make_certs(workdir / "certs")
     admin_token, viewer_token = secrets.token_hex(16), secrets.token_hex(16)
@@ -428,39 +434,65 @@ def up(workdir: Path, clusters: int = 3) -> FleetState:
         viewer_token=viewer_token,
         clusters=[],
         etcd_args=etcd_args,
+        nodes_per_cluster=nodes,
     )
     state.etcd_pid = _spawn(etcd_args, workdir / "logs" / "etcd.log")
     _save(state)
-    _wait_etcd(etcd_port, state.etcd_pid)
-    for index in range(1, clusters + 1):
-        name, port = f"cp-{index}", _free_port()
-        cluster = ClusterState(
-            name=name,
-            port=port,
-            pid=None,
-            kubeconfig=str(workdir / "kubeconfigs" / f"{name}.yaml"),
-            admin_context=name,
-            viewer_context=f"{name}-viewer",
-            args=_apiserver_args(binaries, workdir, name, port, etcd_port),
-        )
-        cluster.pid = _spawn(cluster.args, workdir / "logs" / f"{name}.log")
-        state.clusters.append(cluster)
-        _save(state)
     try:
+        _wait_etcd(etcd_port, state.etcd_pid)
+        if nodes:
+            state.host = _nodes.record_host()
+            state.holder_pid = _nodes.start_holder(workdir, _node_names(clusters, nodes))
+            _save(state)
+        for index in range(1, clusters + 1):
+            name, port = f"cp-{index}", _free_port()
+            args = _apiserver_args(binaries, workdir, name, port, etcd_port)
+            if nodes:
+                args += [
+                    # Reach kubelets by node name only (127.0.0.1 in the holder's hosts file),
+                    # never by the machine's address they publish as InternalIP.
+                    "--kubelet-preferred-address-types=Hostname",
+                    # End the watches of kubelets and controllers at SIGTERM: without it a stop
+                    # waits 60 s for them (and `stop` kills the server after 15 s).
+                    "--shutdown-watch-termination-grace-period=2s",
+                ]
+            cluster = ClusterState(
+                name=name,
+                port=port,
+                pid=None,
+                kubeconfig=str(workdir / "kubeconfigs" / f"{name}.yaml"),
+                admin_context=name,
+                viewer_context=f"{name}-viewer",
+                args=args,
+            )
+            state.clusters.append(cluster)
+            cluster.pid = _spawn_apiserver(state, cluster)
+            _save(state)
         for cluster in state.clusters:
             _wait_ready(state, cluster)
             _bootstrap_rbac(state, cluster)
             _wait_viewer_ready(state, cluster)
             _write_kubeconfig(state, cluster)
+        if nodes:
+            _nodes.attach(state, binaries, nodes, lambda: _save(state))
+            _save(state)
     except BaseException:
+        _save(state)
         down(workdir)
         raise
     return state
 
 
 def stop(workdir: Path, name: str) -> ClusterState:
-    """Stop one cluster's API server; its port then refuses connections. Its data stays in etcd."""
+    """Stop one cluster's API server (its port then refuses connections; its data stays in etcd),
+    or one node's kubelet (its containers keep running; the node goes NotReady after ~50 s)."""
     state = load(workdir)
+    node = state.node(name)
+    if node is not None:
+        _terminate(node.kubelet_pid)
+        node.kubelet_pid = None
+        _save(state)
+        return state.cluster(node.cluster)
     cluster = state.cluster(name)
     _terminate(cluster.pid)
     cluster.pid = None
@@ -469,28 +501,41 @@ def stop(workdir: Path, name: str) -> ClusterState:
 
 
 def start(workdir: Path, name: str) -> ClusterState:
-    """Start a stopped cluster's API server again, on the same port, with the same data."""
+    """Start a stopped cluster's API server again, on the same port, with the same data (or a
+    stopped node's kubelet)."""
     state = load(workdir)
+    node = state.node(name)
+    if node is not None:
+        _nodes.start_kubelet(state, node)
+        _save(state)
+        return state.cluster(node.cluster)
     cluster = state.cluster(name)
     if not _alive(cluster.pid):
-        cluster.pid = _spawn(cluster.args, Path(state.workdir) / "logs" / f"{cluster.name}.log")
+        cluster.pid = _spawn_apiserver(state, cluster)
         _save(state)
     _wait_ready(state, cluster)
     return cluster
 
 
 def down(workdir: Path) -> None:
-    """Stop every process of the fleet; leave nothing running."""
+    """Stop every process of the fleet; leave nothing running (and, with nodes, nothing of theirs
+    on the machine: mounts, bridges, cgroups, files outside the workdir, changed kernel settings)."""
     try:
         state = load(workdir)
     except FileNotFoundError:
         return
-    for cluster in state.clusters:
-        _terminate(cluster.pid)
-        cluster.pid = None
-    _terminate(state.etcd_pid)
-    state.etcd_pid = None
-    _save(state)
+    try:
+        if state.has_nodes:
+            _nodes.detach(state)
+    finally:
+        for cluster in state.clusters:
+            _terminate(cluster.pid)
+            cluster.pid = None
+        _terminate(state.etcd_pid)
+        state.etcd_pid = None
+        _terminate(state.holder_pid)
+        state.holder_pid = None
+        _save(state)
 
 
 def status(workdir: Path) -> dict[str, Any]:
