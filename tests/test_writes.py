@@ -7,8 +7,10 @@ import json
 import pytest
 
 from k8s_multicluster_mcp.common.errors import UserError
+from k8s_multicluster_mcp.model.diff import FieldChange, diff, flatten
+from k8s_multicluster_mcp.model.manifests import parse_manifests
 from k8s_multicluster_mcp.writes.exec import _handshake
-from k8s_multicluster_mcp.writes.writer import Change, conflict_message, diff, flatten, parse_manifests
+from k8s_multicluster_mcp.writes.writer import conflict_message
 
 
 def test_flatten_names_list_items_by_name() -> None:
@@ -28,9 +30,9 @@ def test_diff_leaves_out_bookkeeping_and_emptied_maps() -> None:
     after = {"metadata": {"resourceVersion": "2", "generation": 2, "labels": {"a": "1", "b": "2"}},
              "spec": {"replicas": 3, "resources": {"limits": {"cpu": "1"}}}, "status": {"replicas": 3}}  # fmt: skip
     assert diff(before, after) == [
-        Change("metadata.labels.b", None, "2"),
-        Change("spec.replicas", 2, 3),
-        Change("spec.resources.limits.cpu", None, "1"),
+        FieldChange("metadata.labels.b", None, "2"),
+        FieldChange("spec.replicas", 2, 3),
+        FieldChange("spec.resources.limits.cpu", None, "1"),
     ]
     assert diff(after, after) == []
 

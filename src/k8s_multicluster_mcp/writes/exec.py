@@ -1,4 +1,6 @@
-"""Running a command in a container (the exec toolset)"""
+"""Running a command in a container (the exec toolset): an argv list or a shell, a timeout that
+holds whatever the command prints, an output cap, and the exit status read from the status
+channel (a command that cannot start is said in one line)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The nodes toolset's operations"""
+"""The nodes toolset's operations: cordon, uncordon, taint, untaint, and drain through the Eviction
+API (PodDisruptionBudgets respected; pods that would lose data only when asked)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,10 @@ from k8s_multicluster_mcp.common.names import check_name
 from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.kube import api, deadlines
 from k8s_multicluster_mcp.kube.contexts import ContextInfo
+from k8s_multicluster_mcp.model.manifests import check_labels
 from k8s_multicluster_mcp.model.records import Raw
 from k8s_multicluster_mcp.query.state import ContextSpec
-from k8s_multicluster_mcp.writes.writer import (
-    ObjectWriter,
-    Outcome,
-    WriteResult,
-    check_labels,
-)
+from k8s_multicluster_mcp.writes.writer import ObjectWriter, Outcome, WriteResult
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient

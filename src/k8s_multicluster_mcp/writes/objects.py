@@ -1,4 +1,6 @@
-"""The write toolset's operations on objects of any kind"""
+"""The write toolset's operations on objects of any kind: create, apply, patch, delete, labels
+and annotations, namespaces, secrets, configmaps, expose, run. Each is one `ObjectWriter.run` on
+one context: what to read, what to write, and what to refuse (protected namespaces)."""
 
 from __future__ import annotations
 
@@ -13,16 +15,9 @@ from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.contexts import ContextInfo
 from k8s_multicluster_mcp.kube.discovery import ResourceType
+from k8s_multicluster_mcp.model.manifests import check_labels, parse_manifests, secret_body
 from k8s_multicluster_mcp.query.state import ContextSpec
-from k8s_multicluster_mcp.writes.writer import (
-    PROTECTED_NAMESPACES,
-    ObjectWriter,
-    Outcome,
-    WriteResult,
-    check_labels,
-    parse_manifests,
-    secret_body,
-)
+from k8s_multicluster_mcp.writes.writer import PROTECTED_NAMESPACES, ObjectWriter, Outcome, WriteResult
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient

@@ -1,4 +1,5 @@
-"""The scaling toolset's operations on workloads"""
+"""The scaling toolset's operations on workloads: scale (scale to zero refused under
+--disable-destructive), autoscale, container resources, rollout restart, pause, resume, undo."""
 
 from __future__ import annotations
 

@@ -10,24 +10,22 @@ the write in the same `Fanout` as every read (deadline, per-cluster bound). A fa
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import yaml
 
 from k8s_multicluster_mcp.common.clock import utcnow
-from k8s_multicluster_mcp.common.errors import ClusterError, NotFoundError, UnknownKindError, UserError
+from k8s_multicluster_mcp.common.errors import ClusterError, NotFoundError, UnknownKindError
 from k8s_multicluster_mcp.common.logs import AUDIT
 from k8s_multicluster_mcp.common.names import check_namespace, check_path_name
-from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.kube import api, deadlines
 from k8s_multicluster_mcp.kube.contexts import ContextInfo
 from k8s_multicluster_mcp.kube.discovery import ResourceType, check_word
 from k8s_multicluster_mcp.kube.fanout import Fanout
+from k8s_multicluster_mcp.model.diff import FieldChange, diff
 from k8s_multicluster_mcp.model.records import Raw
 from k8s_multicluster_mcp.model.redact import Redactor
 from k8s_multicluster_mcp.query.objects import KindNotServedError, ObjectReader
@@ -45,24 +43,7 @@ PATCH_TYPES = {
     "json": "application/json-patch+json",
 }
 APPLY = "application/apply-patch+yaml"
-_IGNORED = (
-    "metadata.resourceVersion",
-    "metadata.generation",
-    "metadata.uid",
-    "metadata.creationTimestamp",
-    "metadata.managedFields",
-    "status",
-)
-"""Fields a diff does not show: bookkeeping the API server changes on every write."""
-
 audit = logging.getLogger(AUDIT)
-
-
-@dataclass(frozen=True)
-class Change:
-    path: str
-    before: Any
-    after: Any
 
 
 @dataclass(frozen=True)
@@ -74,7 +55,7 @@ class Outcome:
     kind: str
     namespace: str | None
     name: str
-    changes: Sequence[Change] = ()
+    changes: Sequence[FieldChange] = ()
     object: dict[str, Any] | None = None
     """The object as created (cleaned), for creations."""
     error: str | None = None
@@ -89,77 +70,6 @@ class WriteResult:
     outcomes: list[Outcome] = field(default_factory=list)
     output: str | None = None
     """Command output (exec)."""
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Leaves of an object by path (`spec.template.spec.containers[name=web].image`)."""
-    if isinstance(value, Mapping):
-        if not value:
-            return {prefix: {}} if prefix else {}
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(value, list):
-        if not value:
-            return {prefix: []}
-        named = all(isinstance(i, Mapping) and isinstance(i.get("name"), str) for i in value)
-        out = {}
-        for index, item in enumerate(value):
-            out.update(flatten(item, f"{prefix}[name={item['name']}]" if named else f"{prefix}[{index}]"))
-        return out
-    return {prefix: value}
-
-
-def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[Change]:
-    """The leaves that differ between two (cleaned) objects, bookkeeping fields left out."""
-    old, new = flatten(before or {}), flatten(after or {})
-    changes = []
-    paths = sorted(set(old) | set(new))
-    for path in paths:
-        if any(path == i or path.startswith((f"{i}.", f"{i}[")) for i in _IGNORED):
-            continue
-        was, now = old.get(path), new.get(path)
-        if old.get(path, _MISSING) == new.get(path, _MISSING):
-            continue
-        # An empty map that gained (or a map that lost all) entries: the entries say it.
-        emptied = was in ({}, []) or now in ({}, [])
-        if emptied and any(p.startswith((f"{path}.", f"{path}[")) for p in paths):
-            continue
-        changes.append(Change(path, was, now))
-    return changes
-
-
-_MISSING = object()
-
-
-def parse_manifests(text: str) -> list[dict[str, Any]]:
-    """The objects of a YAML or JSON manifest (several documents, `kind: List` expanded)."""
-    try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"invalid YAML{where}: {problem}") from exc
-    objects: list[dict[str, Any]] = []
-    for doc in documents:
-        if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
-            objects.extend(doc["items"])
-        else:
-            objects.append(doc)
-    if not objects:
-        raise UserError("the manifest holds no object")
-    for index, obj in enumerate(objects, 1):
-        if not isinstance(obj, dict):
-            raise UserError(f"document {index} is not an object (a mapping with apiVersion, kind, metadata)")
-        missing = [k for k in ("apiVersion", "kind") if not isinstance(obj.get(k), str) or not obj.get(k)]
-        meta = obj.get("metadata")
-        if not isinstance(meta, dict) or not (meta.get("name") or meta.get("generateName")):
-            missing.append("metadata.name")
-        if missing:
-            raise UserError(f"document {index} has no {', '.join(missing)}")
-    return objects
 
 
 def _group_version(api_version: str) -> tuple[str, str]:
@@ -425,37 +335,11 @@ def conflict_message(exc: BaseException) -> str:
     return f"apply conflicts with other field managers: {listed}; pass force=true to take these fields"
 
 
-def secret_body(
-    name: str, namespace: str, data: Mapping[str, str], secret_type: str, labels: Mapping[str, str] | None
-) -> Raw:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": secret_type,
-        "metadata": {"name": name, "namespace": namespace, **({"labels": dict(labels)} if labels else {})},
-        "data": {k: base64.b64encode(str(v).encode()).decode() for k, v in data.items()},
-    }
-
-
-def check_labels(labels: Mapping[str, Any], what: str = "label") -> None:
-    for key, value in labels.items():
-        if not key or len(key) > 316 or any(c.isspace() for c in key):
-            raise UserError(f"invalid {what} key {shown(key)}")
-        if value is not None and not isinstance(value, str):
-            raise UserError(f"{what} {shown(key)}: the value must be a string, or null to remove it")
-
-
 __all__ = [
     "FIELD_MANAGER",
     "PROTECTED_NAMESPACES",
-    "Change",
     "ObjectWriter",
     "Outcome",
     "WriteResult",
-    "check_labels",
     "conflict_message",
-    "diff",
-    "flatten",
-    "parse_manifests",
-    "secret_body",
 ]
