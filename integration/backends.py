@@ -3,12 +3,16 @@
 Both give the same `Fleet`: a directory of kubeconfig files with admin contexts and a restricted
 viewer context per cluster, admin API clients, and a way to stop and start one cluster.
 Choose with `--backend controlplane|kind` or `K8S_MCP_TEST_BACKEND`.
+
+`RealFleet` is the local control plane with real nodes (kubelet, containerd, controllers), for
+what only a kubelet can show; it needs root (see integration/README.md).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -19,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-from kubernetes.client import ApiClient, Configuration
+from kubernetes.client import ApiClient, AppsV1Api, Configuration, CoreV1Api
 from kubernetes.config.kube_config import KubeConfigLoader
 
 from integration import controlplane
@@ -78,9 +82,11 @@ class ControlPlaneFleet(_Clients):
     contexts: list[str] = field(default_factory=list)
     kubeconfig_dir: Path = field(init=False)
     _clients: dict[str, ApiClient] = field(default_factory=dict)
+    nodes: int = 0
+    """Real nodes per cluster (0: API servers only, as the `fleet` fixture has)."""
 
     def __post_init__(self) -> None:
-        state = controlplane.up(self.workdir, self.clusters)
+        state = controlplane.up(self.workdir, self.clusters, self.nodes)
         self.kubeconfig_dir = Path(state.workdir) / "kubeconfigs"
         self.contexts = [c.admin_context for c in state.clusters]
 
@@ -113,6 +119,52 @@ class ControlPlaneFleet(_Clients):
             "revision"
         ]
         self._etcd("kv/compaction", {"revision": int(revision), "physical": True})
+
+
+@dataclass
+class RealFleet(ControlPlaneFleet):
+    """Clusters with a controller manager, a scheduler and real nodes: pods really run (the test
+    images, `controlplane.WORKLOAD_IMAGE`), crash, get logs and exec. Start it with `nodes=M`."""
+
+    nodes: int = 1
+
+    def core(self, context: str) -> CoreV1Api:
+        return CoreV1Api(self.admin(context))
+
+    def apps(self, context: str) -> AppsV1Api:
+        return AppsV1Api(self.admin(context))
+
+    def node_names(self, context: str) -> list[str]:
+        """Names of the cluster's real nodes (`cp-N-node-M`)."""
+        return [n.name for n in controlplane.load(self.workdir).cluster(context).nodes]
+
+    def stop_node(self, node: str) -> None:
+        """Stop a node's kubelet; its containers keep running, the node goes NotReady (~50 s)."""
+        controlplane.stop(self.workdir, node)
+
+    def start_node(self, node: str) -> None:
+        controlplane.start(self.workdir, node)
+
+    def kubectl(self, context: str, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """Run kubectl against a cluster (its discovery cache kept in the workdir); never raises on
+        a non-zero exit: check `returncode`."""
+        binary = shutil.which("kubectl")
+        if binary is None:
+            raise RuntimeError("kubectl is not on PATH")
+        return subprocess.run(
+            [
+                binary,
+                f"--kubeconfig={self.kubeconfig_dir / f'{context}.yaml'}",
+                f"--context={context}",
+                f"--cache-dir={self.workdir / 'kubectl-cache'}",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env={**os.environ, "KUBECONFIG": ""},
+        )
 
 
 def docker_available() -> tuple[bool, str]:

@@ -2,6 +2,8 @@
 
 `fleet` (session): three clusters from the chosen backend (`--backend` / K8S_MCP_TEST_BACKEND:
 `controlplane`, the default, or `kind`). `namespace`: a fresh namespace in every cluster.
+`real_fleet` (session): two local clusters with one real node each (kubelet, containerd,
+controllers); `real_namespace`: a fresh namespace in both. Tests using them are marked `realnodes`.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from integration import seed
-from integration.backends import ControlPlaneFleet, Fleet, KindFleet, docker_available
+from integration import controlplane, seed
+from integration.backends import ControlPlaneFleet, Fleet, KindFleet, RealFleet, docker_available
 
 BACKEND_ENV = "K8S_MCP_TEST_BACKEND"
 
@@ -28,6 +30,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get(BACKEND_ENV, "controlplane"),
         help=f"real clusters to test against (env {BACKEND_ENV}; default controlplane)",
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Whatever uses real nodes is marked `realnodes`, so `-m "not realnodes"` leaves it out."""
+    for item in items:
+        if {"real_fleet", "real_namespace"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.realnodes)
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +74,29 @@ def running_fleet(fleet: Fleet) -> Iterator[Fleet]:
     for ctx in fleet.contexts:
         with contextlib.suppress(Exception):
             fleet.start(ctx)
+
+
+@pytest.fixture(scope="session")
+def real_fleet() -> Iterator[RealFleet]:
+    """Two clusters with one real node each, started once per session in a workdir of their own;
+    skipped (with the reason) where real nodes cannot run: not root, no cgroups, no containerd."""
+    problem = controlplane.host_problem()
+    if problem:
+        pytest.skip(problem)
+    made = RealFleet(Path(tempfile.mkdtemp(prefix="k8s-mcp-real-")), clusters=2, nodes=1)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+@pytest.fixture
+def real_namespace(real_fleet: RealFleet) -> Iterator[str]:
+    """A fresh namespace in every real cluster; deleting it afterwards deletes its pods for real."""
+    name = f"r-{secrets.token_hex(4)}"
+    for ctx in real_fleet.contexts:
+        seed.create_namespace(real_fleet.admin(ctx), name)
+    yield name
+    for ctx in real_fleet.contexts:
+        with contextlib.suppress(Exception):
+            seed.delete_namespace(real_fleet.admin(ctx), name)
