@@ -18,7 +18,8 @@ from pydantic import ValidationError
 
 from k8s_multicluster_mcp import __version__
 from k8s_multicluster_mcp.kube import deadlines, execplugin
-from k8s_multicluster_mcp.kube.contexts import ContextRegistry, load_kubernetes
+from k8s_multicluster_mcp.kube.client import load_kubernetes
+from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.fanout import Fanout
 from k8s_multicluster_mcp.model.changes import ChangeJournal
 from k8s_multicluster_mcp.model.redact import Redactor

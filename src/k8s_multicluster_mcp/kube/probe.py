@@ -17,7 +17,9 @@ from kubernetes.client.models import (
 from k8s_multicluster_mcp.common.errors import ClusterError, ClusterTimeoutError
 from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.apierrors import classify
-from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry, capture_client_errors
+from k8s_multicluster_mcp.kube.client import capture_client_errors
+from k8s_multicluster_mcp.kube.contexts import ContextRegistry
+from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
 
 CHECKED = (("pods", "", True), ("deployments", "apps", True), ("nodes", "", False))
 

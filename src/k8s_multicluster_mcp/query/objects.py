@@ -27,9 +27,10 @@ from k8s_multicluster_mcp.common.names import check_namespace, check_path_name
 from k8s_multicluster_mcp.common.selectors import parse_selector
 from k8s_multicluster_mcp.common.text import format_names
 from k8s_multicluster_mcp.kube import api, deadlines
-from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry
+from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.discovery import Discovery, ResourceType, check_word
 from k8s_multicluster_mcp.kube.fanout import Fanout
+from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
 from k8s_multicluster_mcp.model.records import Raw
 from k8s_multicluster_mcp.model.redact import Redactor
 from k8s_multicluster_mcp.query.state import ClusterReport, ContextSpec

@@ -32,8 +32,9 @@ from k8s_multicluster_mcp.common.errors import (
 from k8s_multicluster_mcp.common.selectors import LabelSelector
 from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.api import list_call
-from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry
+from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.fanout import Fanout, settled
+from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
 from k8s_multicluster_mcp.model.records import Kind, Raw, Record, to_record
 from k8s_multicluster_mcp.sources.base import CacheStatus, Snapshot
 

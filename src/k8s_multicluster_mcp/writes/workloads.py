@@ -12,8 +12,8 @@ from k8s_multicluster_mcp.common.errors import UserError
 from k8s_multicluster_mcp.common.names import check_path_name
 from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.kube import api, deadlines
-from k8s_multicluster_mcp.kube.contexts import ContextInfo
 from k8s_multicluster_mcp.kube.discovery import ResourceType
+from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
 from k8s_multicluster_mcp.model import rollouts
 from k8s_multicluster_mcp.query.state import ContextSpec
 from k8s_multicluster_mcp.writes.writer import (

@@ -22,9 +22,9 @@ from k8s_multicluster_mcp.common.errors import ClusterError, NotFoundError, Unkn
 from k8s_multicluster_mcp.common.logs import AUDIT
 from k8s_multicluster_mcp.common.names import check_namespace, check_path_name
 from k8s_multicluster_mcp.kube import api, deadlines
-from k8s_multicluster_mcp.kube.contexts import ContextInfo
 from k8s_multicluster_mcp.kube.discovery import ResourceType, check_word
 from k8s_multicluster_mcp.kube.fanout import Fanout
+from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
 from k8s_multicluster_mcp.model.diff import FieldChange, diff
 from k8s_multicluster_mcp.model.records import Raw
 from k8s_multicluster_mcp.model.redact import Redactor

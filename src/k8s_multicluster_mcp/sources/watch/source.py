@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING
 from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.common.errors import ClusterError, ClusterForbiddenError
 from k8s_multicluster_mcp.common.selectors import LabelSelector
-from k8s_multicluster_mcp.kube.contexts import ContextInfo, ContextRegistry, load_kubernetes
+from k8s_multicluster_mcp.kube.client import load_kubernetes
+from k8s_multicluster_mcp.kube.contexts import ContextRegistry
+from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
 from k8s_multicluster_mcp.model.records import Kind
 from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot
 from k8s_multicluster_mcp.sources.watch import policy
