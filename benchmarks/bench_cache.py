@@ -30,7 +30,7 @@ import orjson
 
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
-from k8s_multicluster_mcp.model.records import Kind
+from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.sources.base import Snapshot
 from k8s_multicluster_mcp.sources.watch.reflector import Reflector
 from k8s_multicluster_mcp.sources.watch.store import KindStore

@@ -16,7 +16,8 @@ import yaml
 from integration import seed
 from integration.backends import VIEWER_NAMESPACE, Fleet
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
-from k8s_multicluster_mcp.model.records import Kind, PodRecord
+from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.records import PodRecord
 from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.sources import LiveSource
 

@@ -18,7 +18,7 @@ from kubernetes.client import CoreV1Api
 from integration import hostile, seed
 from integration.backends import VIEWER_NAMESPACE, ControlPlaneFleet, Fleet
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
-from k8s_multicluster_mcp.model.records import Kind
+from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.sources.base import CacheEntry

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from k8s_multicluster_mcp.model.changes import ChangeJournal
-from k8s_multicluster_mcp.model.records import Kind, Record, deployment_record, pod_record
+from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.records import Record, deployment_record, pod_record
 from k8s_multicluster_mcp.model.triage import Rules
 
 START = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)

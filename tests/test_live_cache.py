@@ -17,7 +17,7 @@ from k8s_multicluster_mcp.common.selectors import parse_selector
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.deadlines import Deadline
 from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
-from k8s_multicluster_mcp.model.records import Kind
+from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.sources import LiveSource, Snapshot
 from tests.conftest import WriteKubeconfig
 

@@ -7,8 +7,9 @@ import pytest
 
 from k8s_multicluster_mcp.common.clock import age
 from k8s_multicluster_mcp.common.errors import UnknownKindError
-from k8s_multicluster_mcp.model.records import Kind, deployment_record, node_record, parse_kind, pod_record
-from k8s_multicluster_mcp.query.state import ClusterReport, FleetResult
+from k8s_multicluster_mcp.model.kinds import Kind, parse_kind
+from k8s_multicluster_mcp.model.records import deployment_record, node_record, pod_record
+from k8s_multicluster_mcp.query.results import ClusterReport, FleetResult
 from k8s_multicluster_mcp.render.base import detail, pod_status, provenance, render_list, table
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
-from k8s_multicluster_mcp.model.records import Kind, PodRecord, pod_record
+from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.records import PodRecord, pod_record
 from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.sources.watch import WatchSource
 from k8s_multicluster_mcp.sources.watch.memory import approx_bytes, deep_size

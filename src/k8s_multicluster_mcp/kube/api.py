@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from k8s_multicluster_mcp.model.records import Kind, Raw
+from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.records import Raw
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient

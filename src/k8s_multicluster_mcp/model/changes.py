@@ -17,14 +17,9 @@ from datetime import datetime, timedelta
 
 from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.model import rollouts, triage
-from k8s_multicluster_mcp.model.records import (
-    DeploymentRecord,
-    EventRecord,
-    Kind,
-    NodeRecord,
-    PodRecord,
-    Record,
-)
+from k8s_multicluster_mcp.model.health import node_readiness
+from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.records import DeploymentRecord, EventRecord, NodeRecord, PodRecord, Record
 
 JOURNAL_SIZE = 20_000
 
@@ -109,9 +104,7 @@ def derive(
         and isinstance(old, NodeRecord)
         and new.ready != old.ready
     ):
-        readiness = {"True": "Ready", "False": "NotReady"}
-        was, now_ready = readiness.get(old.ready, "Unknown"), readiness.get(new.ready, "Unknown")
-        out.append(change("readiness changed", f"{was} -> {now_ready}"))
+        out.append(change("readiness changed", f"{node_readiness(old)} -> {node_readiness(new)}"))
     return out
 
 

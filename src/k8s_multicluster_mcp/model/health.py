@@ -11,9 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from k8s_multicluster_mcp.model.records import DeploymentRecord, Kind, NodeRecord, PodRecord, Record
+from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.records import DeploymentRecord, NodeRecord, PodRecord, Record
 
 _NODE_PROBLEMS = frozenset({"MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable"})
+
+
+def node_readiness(node: NodeRecord) -> str:
+    """`Ready`, `NotReady` or `Unknown`: the node's Ready condition in kubectl's words (every
+    answer that names a node's readiness uses these)."""
+    return {"True": "Ready", "False": "NotReady"}.get(node.ready, "Unknown")
 
 
 def pod_needs_attention(pod: PodRecord) -> bool:
@@ -58,4 +65,10 @@ def needs_attention(kind: Kind) -> Callable[[Record], bool]:
     return predicates.get(kind, _never)
 
 
-__all__ = ["deployment_needs_attention", "needs_attention", "node_needs_attention", "pod_needs_attention"]
+__all__ = [
+    "deployment_needs_attention",
+    "needs_attention",
+    "node_needs_attention",
+    "node_readiness",
+    "pod_needs_attention",
+]

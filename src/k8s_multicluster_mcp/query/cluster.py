@@ -12,7 +12,8 @@ from k8s_multicluster_mcp.common.errors import ClusterError
 from k8s_multicluster_mcp.kube import api
 from k8s_multicluster_mcp.kube.discovery import ResourceType
 from k8s_multicluster_mcp.query.objects import ObjectReader, TableResult
-from k8s_multicluster_mcp.query.state import ClusterReport, ClusterState, ContextSpec
+from k8s_multicluster_mcp.query.results import ClusterReport, ContextSpec
+from k8s_multicluster_mcp.query.state import ClusterState
 
 
 @dataclass(frozen=True)

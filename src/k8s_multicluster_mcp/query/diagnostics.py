@@ -18,10 +18,12 @@ from k8s_multicluster_mcp.common.text import one_line, shown
 from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
 from k8s_multicluster_mcp.model import rollouts
-from k8s_multicluster_mcp.model.records import EventRecord, Kind
+from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.records import EventRecord
 from k8s_multicluster_mcp.query import fleet
 from k8s_multicluster_mcp.query.objects import Found, ObjectReader
-from k8s_multicluster_mcp.query.state import ClusterReport, ClusterState, ContextSpec
+from k8s_multicluster_mcp.query.results import ClusterReport, ContextSpec
+from k8s_multicluster_mcp.query.state import ClusterState
 
 LOG_BYTES = 64 * 1024
 """Most bytes of log one call returns (the API server cuts there: `limitBytes`)."""

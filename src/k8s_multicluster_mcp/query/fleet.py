@@ -20,9 +20,11 @@ from k8s_multicluster_mcp.common.names import check_name, check_namespace
 from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.model import triage
 from k8s_multicluster_mcp.model.changes import Change, events_as_changes
-from k8s_multicluster_mcp.model.health import deployment_needs_attention, node_needs_attention
-from k8s_multicluster_mcp.model.records import DeploymentRecord, Kind, NodeRecord, PodRecord
-from k8s_multicluster_mcp.query.state import ClusterReport, ClusterState, ContextSpec
+from k8s_multicluster_mcp.model.health import deployment_needs_attention, node_needs_attention, node_readiness
+from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.records import DeploymentRecord, NodeRecord, PodRecord
+from k8s_multicluster_mcp.query.results import ClusterReport, ContextSpec
+from k8s_multicluster_mcp.query.state import ClusterState
 
 T = TypeVar("T")
 ChangeSource = Literal["watch", "events"]
@@ -255,9 +257,10 @@ def node_problems(
         problems: list[str] = []
         since: datetime | None = None
         ready = next((c for c in node.conditions if c.type == "Ready"), None)
-        if node.ready != "True":
+        readiness = node_readiness(node)
+        if readiness != "Ready":
             problems.append(
-                "NotReady" if node.ready == "False" else "Unknown (kubelet stopped posting status)"
+                readiness if readiness == "NotReady" else "Unknown (kubelet stopped posting status)"
             )
             since = ready.last_transition if ready else None
         for c in node.conditions:

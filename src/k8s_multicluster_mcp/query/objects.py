@@ -33,7 +33,13 @@ from k8s_multicluster_mcp.kube.fanout import Fanout
 from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
 from k8s_multicluster_mcp.model.records import Raw
 from k8s_multicluster_mcp.model.redact import Redactor
-from k8s_multicluster_mcp.query.state import ClusterReport, ContextSpec
+from k8s_multicluster_mcp.query.results import (
+    ClusterReport,
+    ContextSpec,
+    fallback_namespace,
+    namespace_note,
+    report_each,
+)
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -362,15 +368,11 @@ class ObjectReader:
         try:
             return read(namespace), None
         except Exception as exc:
-            if (
-                getattr(exc, "status", None) != 403
-                or namespace
-                or not resource.namespaced
-                or not ctx.namespace
-            ):
+            forbidden = getattr(exc, "status", None) == 403
+            fallback = fallback_namespace(ctx, resource.namespaced, namespace, forbidden)
+            if fallback is None:
                 raise
-        note = f"namespace {ctx.namespace} only: may not read {resource.qualified} in all namespaces"
-        return read(ctx.namespace), note
+        return read(fallback), namespace_note(fallback, "read", resource.qualified)
 
     def _objects(
         self,
@@ -484,13 +486,9 @@ def _reports(
     as_of: Callable[[Any], datetime],
     note: Callable[[Any], str | None] = lambda _: None,
 ) -> list[ClusterReport]:
-    reports = []
-    for ctx in contexts:
-        answer = answers.get(ctx.name) or ClusterError("no answer")
-        if isinstance(answer, ClusterError):
-            reports.append(ClusterReport(ctx.name, answer.status, error=answer.message))
-        else:
-            reports.append(
-                ClusterReport(ctx.name, "ok", "live", as_of(answer), count=count(answer), note=note(answer))
-            )
-    return reports
+    """Reports of live answers: `count`, `as_of` and `note` read off each."""
+    return report_each(
+        contexts,
+        answers,
+        lambda ctx, a: ClusterReport(ctx.name, "ok", "live", as_of(a), count=count(a), note=note(a)),
+    )

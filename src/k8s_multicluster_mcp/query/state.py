@@ -8,9 +8,7 @@ when. It never knows (or asks) whether the source is the watch cache or the live
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Generic, TypeVar
+from dataclasses import replace
 
 from k8s_multicluster_mcp.common.errors import (
     ClusterError,
@@ -24,50 +22,24 @@ from k8s_multicluster_mcp.common.text import format_names
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
 from k8s_multicluster_mcp.model.changes import ChangeJournal
+from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.records import (
     DeploymentRecord,
-    Kind,
     NamespaceRecord,
     NodeRecord,
     PodRecord,
     Record,
 )
 from k8s_multicluster_mcp.model.triage import Rules
-from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot, SourceName
-
-R = TypeVar("R", bound=Record, covariant=True)
-ContextSpec = str | Sequence[str] | None
-
-
-@dataclass(frozen=True)
-class ClusterReport:
-    """How one cluster answered one question."""
-
-    context: str
-    status: ClusterStatus
-    source: SourceName | None = None
-    as_of: datetime | None = None
-    error: str | None = None
-    count: int = 0
-    note: str | None = None
-    """A caveat on an answer that is otherwise ok (e.g. it covers one namespace only)."""
-
-
-@dataclass(frozen=True)
-class FleetResult(Generic[R]):
-    """Records from every cluster that answered, and a report for every cluster asked."""
-
-    kind: Kind
-    items: Sequence[R]
-    clusters: Sequence[ClusterReport] = field(default_factory=list)
-
-    @property
-    def answered(self) -> list[ClusterReport]:
-        return [c for c in self.clusters if c.status == "ok"]
-
-    @property
-    def failed(self) -> list[ClusterReport]:
-        return [c for c in self.clusters if c.status != "ok"]
+from k8s_multicluster_mcp.query.results import (
+    ClusterReport,
+    ContextSpec,
+    FleetResult,
+    fallback_namespace,
+    namespace_note,
+    report_each,
+)
+from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot
 
 
 def _sort_key(record: Record) -> tuple[str, str]:
@@ -111,29 +83,20 @@ class ClusterState:
         answers = self.source.fetch(contexts, kind, scope, selector, attention_only)
         notes = self._retry_in_context_namespace(contexts, kind, scope, selector, answers, attention_only)
         items: list[Record] = []
-        reports: list[ClusterReport] = []
-        for ctx in contexts:
-            answer = answers.get(ctx.name) or ClusterError("no answer")
-            if isinstance(answer, ClusterError):
-                reports.append(ClusterReport(ctx.name, answer.status, error=answer.message))
-                continue
+
+        def answered(ctx: ContextInfo, answer: Snapshot) -> ClusterReport:
             found = _filter(answer, scope or (ctx.namespace if ctx.name in notes else None), selector)
             items.extend(sorted(found, key=_sort_key))
             note = "; ".join(n for n in (notes.get(ctx.name), answer.note) if n) or None
             # Stale data is shown because the cluster does not answer: it counts as not answering,
             # and the reason is its error line.
             status: ClusterStatus = "stale" if answer.stale else "ok"
-            reports.append(
-                ClusterReport(
-                    ctx.name,
-                    status,
-                    answer.source,
-                    answer.as_of,
-                    error=note if answer.stale else None,
-                    count=len(found),
-                    note=None if answer.stale else note,
-                )
-            )
+            return ClusterReport(
+                ctx.name, status, answer.source, answer.as_of, error=note if answer.stale else None,
+                count=len(found), note=None if answer.stale else note,
+            )  # fmt: skip
+
+        reports = report_each(contexts, answers, answered)
         self.last_reports.update((r.context, r) for r in reports)
         return FleetResult(kind, items, reports)
 
@@ -151,18 +114,18 @@ class ClusterState:
         That is what kubectl does for a user whose rights end at one namespace (`kubectl get pods`
         lists the context's namespace); the report says the answer covers that namespace only.
         """
-        if scope is not None or not kind.namespaced:
-            return {}
         retry: dict[str, list[ContextInfo]] = {}
         for ctx in contexts:
-            if ctx.namespace and isinstance(answers.get(ctx.name), ClusterForbiddenError):
-                retry.setdefault(ctx.namespace, []).append(ctx)
+            forbidden = isinstance(answers.get(ctx.name), ClusterForbiddenError)
+            ns = fallback_namespace(ctx, kind.namespaced, scope, forbidden)
+            if ns is not None:
+                retry.setdefault(ns, []).append(ctx)
         notes: dict[str, str] = {}
         for ns, group in retry.items():
             for name, answer in self.source.fetch(group, kind, ns, selector, attention_only).items():
                 if isinstance(answer, Snapshot):
                     answers[name] = answer
-                    notes[name] = f"namespace {ns} only: may not list {kind.value} in all namespaces"
+                    notes[name] = namespace_note(ns, "list", kind.value)
         return notes
 
     def close(self) -> None:

@@ -16,16 +16,17 @@ from pydantic import BaseModel
 from k8s_multicluster_mcp.common.clock import age, utcnow
 from k8s_multicluster_mcp.common.errors import ClusterStatus
 from k8s_multicluster_mcp.common.text import CELL_LIMIT, LINE_LIMIT, format_names, one_line
+from k8s_multicluster_mcp.model.health import node_readiness
+from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.records import (
     ContainerStatus,
     DeploymentRecord,
-    Kind,
     NamespaceRecord,
     NodeRecord,
     PodRecord,
     Record,
 )
-from k8s_multicluster_mcp.query.state import ClusterReport, FleetResult
+from k8s_multicluster_mcp.query.results import ClusterReport, FleetResult
 from k8s_multicluster_mcp.sources.base import CacheEntry, CacheStatus
 
 
@@ -188,8 +189,7 @@ Row = PodRow | DeploymentRow | NodeRow | NamespaceRow
 
 
 def node_status(node: NodeRecord) -> str:
-    status = {"True": "Ready", "False": "NotReady"}.get(node.ready, "Unknown")
-    return status + (",SchedulingDisabled" if node.unschedulable else "")
+    return node_readiness(node) + (",SchedulingDisabled" if node.unschedulable else "")
 
 
 def row(record: Record, now: datetime) -> Row:

@@ -35,7 +35,8 @@ from k8s_multicluster_mcp.kube.api import list_call
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.fanout import Fanout, settled
 from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
-from k8s_multicluster_mcp.model.records import Kind, Raw, Record, to_record
+from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.records import Raw, Record, to_record
 from k8s_multicluster_mcp.sources.base import CacheStatus, Snapshot
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.common.errors import UnknownKindError, UserError
 from k8s_multicluster_mcp.common.text import one_line
-from k8s_multicluster_mcp.model.records import Kind, parse_kind
+from k8s_multicluster_mcp.model.kinds import Kind, parse_kind
 from k8s_multicluster_mcp.query import cluster
 from k8s_multicluster_mcp.query.objects import ObjectReader
 from k8s_multicluster_mcp.query.state import ClusterState

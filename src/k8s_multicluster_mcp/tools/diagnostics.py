@@ -10,7 +10,8 @@ from pydantic import BaseModel, BeforeValidator, Field
 
 from k8s_multicluster_mcp.common.clock import age, utcnow
 from k8s_multicluster_mcp.common.text import one_line, safe_lines
-from k8s_multicluster_mcp.model.records import EventRecord, Kind
+from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.records import EventRecord
 from k8s_multicluster_mcp.query import diagnostics
 from k8s_multicluster_mcp.query.fleet import FailingPod
 from k8s_multicluster_mcp.query.objects import ObjectReader

@@ -13,7 +13,7 @@ from k8s_multicluster_mcp.kube import api, deadlines
 from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
 from k8s_multicluster_mcp.model.manifests import check_labels
 from k8s_multicluster_mcp.model.records import Raw
-from k8s_multicluster_mcp.query.state import ContextSpec
+from k8s_multicluster_mcp.query.results import ContextSpec
 from k8s_multicluster_mcp.writes.writer import ObjectWriter, Outcome, WriteResult
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from k8s_multicluster_mcp.kube import api, deadlines
 from k8s_multicluster_mcp.kube.discovery import ResourceType
 from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
 from k8s_multicluster_mcp.model import rollouts
-from k8s_multicluster_mcp.query.state import ContextSpec
+from k8s_multicluster_mcp.query.results import ContextSpec
 from k8s_multicluster_mcp.writes.writer import (
     ObjectWriter,
     Outcome,

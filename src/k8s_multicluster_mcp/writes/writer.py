@@ -29,7 +29,7 @@ from k8s_multicluster_mcp.model.diff import FieldChange, diff
 from k8s_multicluster_mcp.model.records import Raw
 from k8s_multicluster_mcp.model.redact import Redactor
 from k8s_multicluster_mcp.query.objects import KindNotServedError, ObjectReader
-from k8s_multicluster_mcp.query.state import ClusterReport, ContextSpec
+from k8s_multicluster_mcp.query.results import ClusterReport, ContextSpec
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient

@@ -45,7 +45,8 @@ from k8s_multicluster_mcp.kube.apierrors import ApiException, classify
 from k8s_multicluster_mcp.kube.client import capture_client_errors
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
-from k8s_multicluster_mcp.model.records import Kind, Record, to_record
+from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.records import Record, to_record
 from k8s_multicluster_mcp.sources.base import CacheEntry
 from k8s_multicluster_mcp.sources.watch.memory import approx_bytes
 from k8s_multicluster_mcp.sources.watch.policy import View

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from k8s_multicluster_mcp.model.health import needs_attention
-from k8s_multicluster_mcp.model.records import Kind, Record
+from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.records import Record
 
 Key = tuple[str, str]
 V = TypeVar("V")
