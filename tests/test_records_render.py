@@ -10,7 +10,8 @@ from k8s_multicluster_mcp.common.errors import UnknownKindError
 from k8s_multicluster_mcp.model.kinds import Kind, parse_kind
 from k8s_multicluster_mcp.model.records import deployment_record, node_record, pod_record
 from k8s_multicluster_mcp.query.results import ClusterReport, FleetResult
-from k8s_multicluster_mcp.render.base import detail, pod_status, provenance, render_list, table
+from k8s_multicluster_mcp.render.base import provenance, table
+from k8s_multicluster_mcp.render.lists import detail, pod_status, render_list
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 

@@ -13,11 +13,11 @@ import yaml
 from pydantic import BaseModel
 
 from k8s_multicluster_mcp.common.clock import age, parse_time, utcnow
-from k8s_multicluster_mcp.common.text import one_line, safe_lines
+from k8s_multicluster_mcp.common.text import one_line
 from k8s_multicluster_mcp.model.records import Raw
 from k8s_multicluster_mcp.query.objects import Found, ObjectsResult, TableResult, event_time
-from k8s_multicluster_mcp.render.base import ClusterOut, ListOutput, more_line, provenance, table
-from k8s_multicluster_mcp.writes.writer import WriteResult
+from k8s_multicluster_mcp.render.base import ClusterOut, more_line, provenance, table
+from k8s_multicluster_mcp.render.lists import ListOutput
 
 TEXT_LIMIT = 30_000
 """Most characters of objects (YAML, JSON, describe) in one answer; the rest is cut, saying so."""
@@ -55,7 +55,7 @@ def render_table(result: TableResult, limit: int, now: datetime | None = None) -
     return "\n".join(lines), output
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
     if len(text) <= TEXT_LIMIT:
         return text
     more = len(text) - TEXT_LIMIT
@@ -83,7 +83,7 @@ def render_objects(
     several = len(result.items) > 1
     parts = [(f"# {one_line(f.context)}\n" if several else "") + dump(f.object, output) for f in result.items]
     if parts:
-        lines.append(_clip("\n".join(parts)))
+        lines.append(clip("\n".join(parts)))
     lines.extend(_unread(result))
     return "\n".join(lines), structured
 
@@ -165,7 +165,7 @@ def render_describe(
     )
     lines = provenance(result.clusters, now)
     if result.items:
-        lines.append(_clip("\n\n".join(describe(f, now) for f in result.items)))
+        lines.append(clip("\n\n".join(describe(f, now) for f in result.items)))
     lines.extend(_unread(result))
     return "\n".join(lines), structured
 
@@ -178,71 +178,3 @@ def _unread(result: ObjectsResult) -> list[str]:
     exact = all(n > 0 for n in result.unread.values())
     total = sum(counts.values()) or 1
     return [more_line(counts, total, exact, hint="name one object or narrow the selector.")]
-
-
-class ChangeOut(BaseModel):
-    path: str
-    before: Any = None
-    after: Any = None
-
-
-class OutcomeOut(BaseModel):
-    verb: str
-    kind: str
-    namespace: str | None = None
-    name: str
-    changes: list[ChangeOut] = []
-    object: dict[str, Any] | None = None
-    error: str | None = None
-    detail: str | None = None
-
-
-class WriteOutput(BaseModel):
-    context: str
-    dry_run: bool
-    clusters: list[ClusterOut]
-    items: list[OutcomeOut]
-    output: str | None = None
-
-
-MAX_CHANGES = 40
-
-
-def render_write(result: WriteResult, now: datetime | None = None) -> tuple[str, WriteOutput]:
-    """What a write did (or would do, dry run): per object its verb and the fields that changed;
-    created objects in full (cleaned); failures with their reason."""
-    now = now or utcnow()
-    structured = WriteOutput(
-        context=result.context,
-        dry_run=result.dry_run,
-        clusters=[ClusterOut.of(result.report, now)],
-        items=[
-            OutcomeOut(
-                verb=o.verb, kind=o.kind, namespace=o.namespace, name=o.name,
-                changes=[ChangeOut(path=c.path, before=c.before, after=c.after) for c in o.changes],
-                object=o.object, error=o.error, detail=o.detail,
-            )
-            for o in result.outcomes
-        ],
-        output=result.output,
-    )  # fmt: skip
-    lines = provenance([result.report], now)
-    if result.dry_run and result.report.status == "ok":
-        lines.append("DRY RUN: the API server checked this write; nothing was changed.")
-    for o in result.outcomes:
-        where = f"{o.namespace}/" if o.namespace else ""
-        tail = f" — {o.error}" if o.error else (f" ({o.detail})" if o.detail else "")
-        lines.append(one_line(f"{o.kind} {where}{o.name}: {o.verb}{tail}"))
-        for c in o.changes[:MAX_CHANGES]:
-            lines.append("  " + one_line(f"{c.path}: {_value(c.before)} -> {_value(c.after)}"))
-        if len(o.changes) > MAX_CHANGES:
-            lines.append(f"  … {len(o.changes) - MAX_CHANGES} more changed fields")
-        if o.object is not None:
-            lines.append(_clip(dump(o.object)))
-    if result.output is not None:
-        lines.append(safe_lines(result.output) if result.output else "(no output)")
-    return "\n".join(lines), structured
-
-
-def _value(value: Any) -> str:
-    return "<none>" if value is None else json.dumps(value, ensure_ascii=False, default=str)[:200]

@@ -21,16 +21,9 @@ from k8s_multicluster_mcp.model.kinds import Kind, parse_kind
 from k8s_multicluster_mcp.query import cluster
 from k8s_multicluster_mcp.query.objects import ObjectReader
 from k8s_multicluster_mcp.query.state import ClusterState
-from k8s_multicluster_mcp.render.base import (
-    CacheStatusOutput,
-    ClusterOut,
-    ListOutput,
-    detail,
-    provenance,
-    render_cache_status,
-    render_list,
-    table,
-)
+from k8s_multicluster_mcp.render.base import ClusterOut, provenance, table
+from k8s_multicluster_mcp.render.cache import CacheStatusOutput, render_cache_status
+from k8s_multicluster_mcp.render.lists import ListOutput, detail, render_list
 from k8s_multicluster_mcp.render.objects import (
     ObjectsOutput,
     dump,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from mcp_types import CallToolResult
 
 from k8s_multicluster_mcp.query.objects import ObjectReader
-from k8s_multicluster_mcp.render.base import ListOutput
+from k8s_multicluster_mcp.render.lists import ListOutput
 from k8s_multicluster_mcp.render.objects import render_table
 from k8s_multicluster_mcp.tools.base import ToolSpec, run_blocking
 from k8s_multicluster_mcp.tools.core import (

@@ -11,7 +11,7 @@ from mcp_types import CallToolResult
 from pydantic import BeforeValidator, Field
 
 from k8s_multicluster_mcp.common.errors import UserError
-from k8s_multicluster_mcp.render.objects import WriteOutput, render_write
+from k8s_multicluster_mcp.render.writes import WriteOutput, render_write
 from k8s_multicluster_mcp.tools.base import Tools, no_bool, run_blocking
 from k8s_multicluster_mcp.tools.core import OneContextArg, answer
 from k8s_multicluster_mcp.writes import exec as exec_
