@@ -1,6 +1,6 @@
 """`tools/list` with every toolset, pinned byte for byte: names, titles, descriptions, annotations
 and input/output schemas are what clients and models depend on. A deliberate change regenerates
-the snapshot with `K8S_MCP_UPDATE_SNAPSHOT=1 pytest tests/test_tools_list_snapshot.py` (and says
+the snapshot with `K8S_MCP_UPDATE_SNAPSHOT=1 pytest tests/tools/test_tools_list.py` (and says
 so in the CHANGELOG)."""
 
 from __future__ import annotations
