@@ -27,6 +27,7 @@ from kubernetes.client import ApiClient, AppsV1Api, Configuration, CoreV1Api
 from kubernetes.config.kube_config import KubeConfigLoader
 
 from integration import controlplane
+from integration.controlplane.build import kubectl_path
 
 VIEWER_NAMESPACE = controlplane.VIEWER_NAMESPACE
 
@@ -148,9 +149,9 @@ class RealFleet(ControlPlaneFleet):
     def kubectl(self, context: str, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """Run kubectl against a cluster (its discovery cache kept in the workdir); never raises on
         a non-zero exit: check `returncode`."""
-        binary = shutil.which("kubectl")
+        binary = kubectl_path()
         if binary is None:
-            raise RuntimeError("kubectl is not on PATH")
+            raise RuntimeError("no kubectl on PATH or in the control-plane cache (build --nodes makes one)")
         return subprocess.run(
             [
                 binary,

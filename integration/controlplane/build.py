@@ -28,6 +28,7 @@ from integration.controlplane.images import Images, build_images
 CACHE_ENV = "K8S_MCP_CONTROLPLANE_CACHE"
 APISERVER_ENV = "K8S_MCP_KUBE_APISERVER"
 ETCD_ENV = "K8S_MCP_ETCD"
+KUBECTL_ENV = "K8S_MCP_KUBECTL"
 NODE_ENV = {
     "kubelet": "K8S_MCP_KUBELET",
     "kube-controller-manager": "K8S_MCP_KUBE_CONTROLLER_MANAGER",
@@ -45,6 +46,8 @@ class Binaries:
     kubelet: Path | None = None
     kube_controller_manager: Path | None = None
     kube_scheduler: Path | None = None
+    kubectl: Path | None = None
+    """Built (same version) only when none is on PATH."""
     images: Images | None = None
 
 
@@ -192,6 +195,15 @@ def _given(env: str, name: str, version_marker: str) -> Path | None:
     return None
 
 
+def kubectl_path() -> Path | None:
+    """kubectl from PATH, else the one `build(nodes=True)` made when PATH had none."""
+    found = shutil.which("kubectl")
+    if found:
+        return Path(found)
+    built = cache_dir() / "bin" / "kubectl"
+    return built if built.exists() else None
+
+
 def _version_of(binary: Path) -> str:
     try:
         done = subprocess.run(
@@ -230,6 +242,8 @@ def _build(nodes: bool) -> Binaries:
     ]
     if nodes:
         wanted += [(name, NODE_ENV[name], k8s_marker) for name in NODE_COMMANDS]
+        if not shutil.which("kubectl"):  # real-node tests compare with kubectl; a new machine may lack it
+            wanted.append(("kubectl", KUBECTL_ENV, k8s_marker))
     found: dict[str, Path] = {}
     missing: list[str] = []
     for name, env, marker in wanted:
@@ -259,5 +273,6 @@ def _build(nodes: bool) -> Binaries:
         kubelet=found.get("kubelet"),
         kube_controller_manager=found.get("kube-controller-manager"),
         kube_scheduler=found.get("kube-scheduler"),
+        kubectl=found.get("kubectl") or kubectl_path(),
         images=build_images(cache_dir()) if nodes else None,
     )
