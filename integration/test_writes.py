@@ -430,6 +430,8 @@ def test_nodes_cordon_taint_and_drain_with_a_blocking_pdb(
                      ("agent", "skipped")}  # fmt: skip
     blocked = next(i for i in data["items"] if i["name"] == "guarded-1")
     assert "disruption budget" in blocked["error"] and "retried for 2s" in blocked["error"]
+    # Evicted, but no kubelet here to finish the deletion: drain waited for it, then said so.
+    assert next(i for i in data["items"] if i["name"] == "free-1")["detail"] == "still terminating after 2s"
     assert core.read_node(node).spec.unschedulable
     assert core.read_namespaced_pod("free-1", namespace).metadata.deletion_timestamp is not None
     assert core.read_namespaced_pod("guarded-1", namespace).metadata.deletion_timestamp is None

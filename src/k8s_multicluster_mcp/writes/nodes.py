@@ -4,12 +4,14 @@ API (PodDisruptionBudgets respected; pods that would lose data only when asked).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from k8s_multicluster_mcp.common.errors import UserError
 from k8s_multicluster_mcp.common.names import check_name
 from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.kube import api, deadlines
+from k8s_multicluster_mcp.kube.discovery import ResourceType
 from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
 from k8s_multicluster_mcp.model.manifests import check_labels
 from k8s_multicluster_mcp.model.records import Raw
@@ -91,7 +93,9 @@ def drain(
 ) -> WriteResult:
     """Cordon, then evict every pod through the Eviction API (PodDisruptionBudgets respected: a
     429 is retried until `timeout`), skipping DaemonSet and mirror pods; pods with local storage
-    (emptyDir) need `delete_local_data`, pods no controller would recreate need `force`."""
+    (emptyDir) need `delete_local_data`, pods no controller would recreate need `force`. Then,
+    like kubectl drain, wait (within the same `timeout`) until every evicted pod is gone: an
+    eviction only starts a graceful deletion."""
     check_name(node, "node")
     if not 1 <= timeout <= 600:
         raise UserError(f"timeout must be between 1 and 600 seconds, got {timeout:g}")
@@ -127,7 +131,9 @@ def drain(
                 outcomes.append(Outcome("skipped", pods.qualified, ns, name, detail=reason))
             else:
                 pending.append(pod)
-        stop = time.monotonic() + timeout
+        started = time.monotonic()
+        stop = started + timeout
+        evicted: list[tuple[int, str, str, str]] = []
         while pending:
             waiting: list[tuple[Raw, str]] = []
             for pod in pending:
@@ -148,6 +154,7 @@ def drain(
                         timeout=w.timeout,
                     )
                     outcomes.append(Outcome("evicted", pods.qualified, ns, name))
+                    evicted.append((len(outcomes) - 1, ns, name, str(meta.get("uid") or "")))
                 except Exception as exc:
                     status = getattr(exc, "status", None)
                     if status == 404:
@@ -173,9 +180,40 @@ def drain(
                 break
             pending = [p for p, _ in waiting]
             time.sleep(min(1.0, max(0.0, stop - time.monotonic())))
+        if not dry_run:
+            _wait_until_gone(w, cl, pods, outcomes, evicted, started, stop, deadline)
         return outcomes
 
     return w.run(context, "k8s_drain_node", run, dry_run=dry_run, budget=timeout + w.timeout * 3)
+
+
+def _wait_until_gone(
+    w: ObjectWriter,
+    cl: ApiClient,
+    pods: ResourceType,
+    outcomes: list[Outcome],
+    evicted: list[tuple[int, str, str, str]],
+    started: float,
+    stop: float,
+    deadline: deadlines.Deadline,
+) -> None:
+    """Say of each evicted pod when it was gone (deleted, or replaced by a pod of another uid), or
+    that it was still terminating when the time ran out."""
+    while evicted:
+        still = []
+        for index, ns, name, uid in evicted:
+            found = api.find_json(cl, pods.path(ns, name), timeout=w.timeout)
+            if found is None or (found.get("metadata") or {}).get("uid") != uid:
+                detail = f"gone after {time.monotonic() - started:.0f}s"
+                outcomes[index] = replace(outcomes[index], detail=detail)
+            else:
+                still.append((index, ns, name, uid))
+        evicted = still
+        if not evicted or time.monotonic() >= stop or deadline.expired:
+            break
+        time.sleep(min(0.5, max(0.0, stop - time.monotonic())))
+    for index, *_ in evicted:
+        outcomes[index] = replace(outcomes[index], detail=f"still terminating after {stop - started:g}s")
 
 
 def _status_message(exc: BaseException) -> str:
