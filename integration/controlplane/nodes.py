@@ -222,11 +222,32 @@ def socket_path_problem(workdir: Path, node_names: list[str]) -> str | None:
 
 
 def record_host() -> dict[str, Any]:
-    """What `down` must restore or leave alone: kernel settings and which shared paths existed."""
+    """What `down` must restore or leave alone: kernel settings and which shared paths existed.
+
+    While another fleet's nodes run, the kernel settings their kubelets changed and the paths
+    they made are not the machine's own: take that fleet's record instead, so whichever fleet
+    goes down last gives the machine back as it was before the first one.
+    """
+    for config in _kubelet_configs():
+        state = Path(config).parents[2] / "state.json"  # WORKDIR/nodes/NAME/kubelet.yaml
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            host = json.loads(state.read_text())["host"]
+            return {"sysctls": dict(host["sysctls"]), "existing": list(host["existing"])}
     return {
         "sysctls": {s: Path("/proc/sys", s).read_text().strip() for s in SYSCTLS},
         "existing": [p for p in SHARED_PATHS if os.path.lexists(p)],
     }
+
+
+def _kubelet_configs() -> list[str]:
+    """The --config of every kubelet running on the machine."""
+    configs = []
+    for pid in _processes_with("--config="):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "kubelet" and alive(pid):
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+                configs += [a.split("=", 1)[1] for a in args if a.startswith("--config=")]
+    return configs
 
 
 def _run(args: list[str], timeout: float = 60.0) -> str:
@@ -844,4 +865,5 @@ def detach(state: FleetState) -> None:
             _run(["ip", "link", "delete", node.bridge])
     if nodes:
         _clean_shared_paths(workdir, state.host, [n.bridge for n in nodes])
-        restore_sysctls(state.host)
+        if not _running("kubelet"):  # another fleet's kubelet still relies on them
+            restore_sysctls(state.host)
