@@ -19,10 +19,10 @@ from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
 from k8s_multicluster_mcp.model import rollouts
 from k8s_multicluster_mcp.model.kinds import Kind
-from k8s_multicluster_mcp.model.records import EventRecord
+from k8s_multicluster_mcp.model.records import EventRecord, Record
 from k8s_multicluster_mcp.query import fleet
 from k8s_multicluster_mcp.query.objects import Found, ObjectReader
-from k8s_multicluster_mcp.query.results import ClusterReport, ContextSpec
+from k8s_multicluster_mcp.query.results import ClusterReport, ContextSpec, FleetResult
 from k8s_multicluster_mcp.query.state import ClusterState
 
 LOG_BYTES = 64 * 1024
@@ -78,6 +78,29 @@ def kubelet_failure(body: str) -> str | None:
     if "\n" in first or len(first) > 1000 or not first.startswith(_KUBELET_FAILURES):
         return None
     return one_line(first)
+
+
+def events(
+    state: ClusterState,
+    context: ContextSpec,
+    namespace: str | None,
+    about: str | None = None,
+    type: str | None = None,
+    reason: str | None = None,
+) -> tuple[FleetResult[Record], list[EventRecord]]:
+    """Events of the selected clusters, newest first; `about` keeps those of one object (`name` or
+    `kind/name`), `type` and `reason` those of that type and reason."""
+    result = state.list(Kind.EVENT, context, namespace)
+    kind, _, name = (about or "").rpartition("/")
+    found = [
+        e for e in result.items
+        if isinstance(e, EventRecord)
+        and (not name or (e.object_name == name and (not kind or e.object_kind.lower() == kind.lower())))
+        and (type is None or e.type == type)
+        and (reason is None or e.reason.lower() == reason.lower())
+    ]  # fmt: skip
+    found.sort(key=lambda e: e.last_seen.isoformat() if e.last_seen else "", reverse=True)
+    return result, found
 
 
 @dataclass(frozen=True)
