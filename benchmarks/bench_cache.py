@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.sources.base import Snapshot
 from k8s_multicluster_mcp.sources.watch.reflector import Reflector

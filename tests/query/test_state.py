@@ -19,7 +19,7 @@ from k8s_multicluster_mcp.common.errors import (
 )
 from k8s_multicluster_mcp.common.selectors import LabelSelector
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.records import Record, pod_record
 from k8s_multicluster_mcp.query import fleet

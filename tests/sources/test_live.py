@@ -16,7 +16,7 @@ from k8s_multicluster_mcp.common.errors import ClusterTimeoutError
 from k8s_multicluster_mcp.common.selectors import parse_selector
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.deadlines import Deadline
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.sources import LiveSource, Snapshot
 from tests.conftest import WriteKubeconfig

@@ -15,7 +15,7 @@ from k8s_multicluster_mcp.common.errors import (
 )
 from k8s_multicluster_mcp.common.text import one_line
 from k8s_multicluster_mcp.kube import deadlines
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient, Configuration

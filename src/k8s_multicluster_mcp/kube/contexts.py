@@ -31,9 +31,6 @@ from k8s_multicluster_mcp.kube.client import new_client
 from k8s_multicluster_mcp.kube.kubeconfig import (
     KUBECONFIG_TEXT,
     MAX_KUBECONFIG_BYTES,
-    Collision,
-    ContextInfo,
-    FileProblem,
     ParsedFile,
     contexts_of,
     file_fingerprint,
@@ -41,6 +38,7 @@ from k8s_multicluster_mcp.kube.kubeconfig import (
     parse_problem,
     unique_names,
 )
+from k8s_multicluster_mcp.model.contexts import Collision, ContextInfo, FileProblem, Inventory
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient, Configuration
@@ -48,18 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _GLOB_CHARS = frozenset("*?[")
-
-
-@dataclass(frozen=True)
-class Inventory:
-    """What the kubeconfig sources held at one moment."""
-
-    contexts: dict[str, ContextInfo]
-    problems: tuple[FileProblem, ...]
-    collisions: tuple[Collision, ...]
-    searched: tuple[str, ...]
-    hidden: int = 0
-    """Contexts left out by the allow-list (counted, never named)."""
 
 
 @dataclass

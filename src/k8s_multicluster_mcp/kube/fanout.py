@@ -23,7 +23,7 @@ from typing import TypeVar
 from k8s_multicluster_mcp.common.errors import ClusterError, ClusterTimeoutError, UserError
 from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.client import capture_client_errors, load_kubernetes
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 
 log = logging.getLogger(__name__)
 

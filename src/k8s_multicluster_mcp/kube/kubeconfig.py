@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from k8s_multicluster_mcp.common.text import one_line, shown
+from k8s_multicluster_mcp.model.contexts import Collision, ContextInfo, FileProblem
 
 if TYPE_CHECKING:
     pass
@@ -26,36 +27,6 @@ _NOT_KUBECONFIG_SUFFIXES = frozenset(
         ".gz", ".tgz", ".zip", ".png", ".jpg", ".db", ".sqlite", ".pid",
     }
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ContextInfo:
-    """One usable kubeconfig context, under the unique name the whole server uses."""
-
-    name: str
-    raw_name: str
-    file: Path
-    cluster: str
-    server: str | None
-    user: str
-    namespace: str | None
-    auth: str
-
-
-@dataclass(frozen=True)
-class FileProblem:
-    """A kubeconfig file (or one entry in it) that could not be used, and why."""
-
-    file: Path
-    reason: str
-
-
-@dataclass(frozen=True)
-class Collision:
-    """A context name defined in several files, and the unique names each copy got."""
-
-    raw_name: str
-    names: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.apierrors import classify
 from k8s_multicluster_mcp.kube.client import capture_client_errors
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 
 CHECKED = (("pods", "", True), ("deployments", "apps", True), ("nodes", "", False))
 

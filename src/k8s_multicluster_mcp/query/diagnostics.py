@@ -16,8 +16,8 @@ from k8s_multicluster_mcp.common.errors import ClusterApiError, ClusterError, Us
 from k8s_multicluster_mcp.common.names import check_name, check_namespace
 from k8s_multicluster_mcp.common.text import one_line, shown
 from k8s_multicluster_mcp.kube import deadlines
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
 from k8s_multicluster_mcp.model import rollouts
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.records import EventRecord, Record
 from k8s_multicluster_mcp.query import fleet

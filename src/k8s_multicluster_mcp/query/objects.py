@@ -30,7 +30,7 @@ from k8s_multicluster_mcp.kube import api, deadlines
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.discovery import Discovery, ResourceType, check_word
 from k8s_multicluster_mcp.kube.fanout import Fanout
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.records import Raw
 from k8s_multicluster_mcp.model.redact import Redactor
 from k8s_multicluster_mcp.query.results import (

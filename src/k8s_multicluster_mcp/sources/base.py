@@ -9,7 +9,7 @@ from typing import Literal, Protocol
 
 from k8s_multicluster_mcp.common.errors import ClusterError
 from k8s_multicluster_mcp.common.selectors import LabelSelector
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.records import Record
 

@@ -34,7 +34,7 @@ from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.api import list_call
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.fanout import Fanout, settled
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.records import Raw, Record, to_record
 from k8s_multicluster_mcp.sources.base import CacheStatus, Snapshot

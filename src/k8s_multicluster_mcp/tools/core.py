@@ -7,8 +7,6 @@ also be omitted (every cluster), a glob (`prod-*`) or a comma-separated list.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated, Literal
 
 from mcp_types import CallToolResult, TextContent
@@ -16,13 +14,19 @@ from pydantic import BaseModel, BeforeValidator, Field
 
 from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.common.errors import UnknownKindError, UserError
-from k8s_multicluster_mcp.common.text import one_line
 from k8s_multicluster_mcp.model.kinds import Kind, parse_kind
 from k8s_multicluster_mcp.query import cluster
 from k8s_multicluster_mcp.query.objects import ObjectReader
 from k8s_multicluster_mcp.query.state import ClusterState
-from k8s_multicluster_mcp.render.base import ClusterOut, provenance, table
+from k8s_multicluster_mcp.render.base import ClusterOut, provenance
 from k8s_multicluster_mcp.render.cache import CacheStatusOutput, render_cache_status
+from k8s_multicluster_mcp.render.cluster import (
+    ApisOutput,
+    ClusterInfoOutput,
+    render_apis,
+    render_cluster_info,
+)
+from k8s_multicluster_mcp.render.contexts import ContextsOutput, render_contexts
 from k8s_multicluster_mcp.render.lists import ListOutput, detail, render_list
 from k8s_multicluster_mcp.render.objects import (
     ObjectsOutput,
@@ -99,30 +103,6 @@ def answer(
     )
 
 
-class ContextOut(BaseModel):
-    name: str
-    cluster: str
-    server: str | None = None
-    user: str
-    auth: str
-    namespace: str | None = None
-    file: str
-    last_status: str | None = None
-    last_error: str | None = None
-
-
-class FileProblemOut(BaseModel):
-    file: str
-    reason: str
-
-
-class ContextsOutput(BaseModel):
-    contexts: list[ContextOut]
-    problems: list[FileProblemOut]
-    duplicates: dict[str, list[str]]
-    searched: list[str]
-
-
 TOOLS = Tools()
 
 
@@ -131,52 +111,7 @@ async def k8s_get_contexts(state: ClusterState) -> Annotated[CallToolResult, Con
     """Every usable kubeconfig context (all files): file, API server, auth, last status; plus
     unreadable kubeconfig files and names defined in several files."""
     inventory = await run_blocking(state.registry.inventory)
-    last = state.last_reports
-    contexts = [
-        ContextOut(
-            name=c.name,
-            cluster=c.cluster,
-            server=c.server,
-            user=c.user,
-            auth=c.auth,
-            namespace=c.namespace,
-            file=str(c.file),
-            last_status=last[c.name].status if c.name in last else None,
-            last_error=last[c.name].error if c.name in last else None,
-        )
-        for c in inventory.contexts.values()
-    ]
-    output = ContextsOutput(
-        contexts=contexts,
-        problems=[FileProblemOut(file=str(p.file), reason=p.reason) for p in inventory.problems],
-        duplicates={c.raw_name: list(c.names) for c in inventory.collisions},
-        searched=list(inventory.searched),
-    )
-    if not contexts:
-        lines = [state.registry.no_contexts_message()]
-    else:
-        lines = [f"{len(contexts)} context{'s' if len(contexts) != 1 else ''}:"]
-        lines.append(
-            table(
-                ["NAME", "SERVER", "AUTH", "NAMESPACE", "LAST", "FILE"],
-                [
-                    [
-                        c.name,
-                        c.server or "-",
-                        c.auth,
-                        c.namespace or "-",
-                        c.last_status or "-",
-                        Path(c.file).name,
-                    ]
-                    for c in contexts
-                ],
-            )
-        )
-    for name, names in output.duplicates.items():
-        lines.append(one_line(f"Context {name!r} is defined in several files; use: {', '.join(names)}"))
-    for problem in output.problems:
-        lines.append(one_line(f"Unusable kubeconfig {problem.file}: {problem.reason}"))
-    return answer("\n".join(lines), output)
+    return answer(*render_contexts(inventory, state.last_reports, state.registry.no_contexts_message()))
 
 
 @TOOLS.add("k8s_get_namespaces", "List namespaces", "core")
@@ -272,21 +207,6 @@ async def k8s_cache_status(
     return answer(*render_cache_status(status, wanted))
 
 
-class ClusterInfoOut(BaseModel):
-    context: str
-    server: str | None = None
-    version: str | None = None
-    platform: str | None = None
-    nodes: int | None = None
-    nodes_ready: int | None = None
-    namespaces: int | None = None
-
-
-class ClusterInfoOutput(BaseModel):
-    clusters: list[ClusterOut]
-    items: list[ClusterInfoOut]
-
-
 @TOOLS.add("k8s_describe", "Describe resources", "core")
 async def k8s_describe(
     reader: ObjectReader,
@@ -318,55 +238,14 @@ async def k8s_cluster_info(
     """API server address, Kubernetes version, node count (ready/total) and namespace count
     of each selected cluster."""
     found, reports = await run_blocking(cluster.cluster_info, state, reader, context)
-    now = utcnow()
-    items = [ClusterInfoOut(**asdict(i)) for i in found]
-    output = ClusterInfoOutput(clusters=[ClusterOut.of(c, now) for c in reports], items=items)
-    lines = provenance(reports, now)
-    lines.append(
-        table(
-            ["CONTEXT", "VERSION", "NODES READY", "NAMESPACES", "SERVER"],
-            [
-                [
-                    i.context,
-                    i.version or "-",
-                    f"{i.nodes_ready}/{i.nodes}" if i.nodes is not None else "-",
-                    str(i.namespaces) if i.namespaces is not None else "-",
-                    i.server or "-",
-                ]
-                for i in items
-            ],
-        )
-    )
-    return answer("\n".join(lines), output)
-
-
-class ApiGroupOut(BaseModel):
-    context: str
-    group: str
-    versions: list[str]
-    kinds: list[str]
-
-
-class ApisOutput(BaseModel):
-    clusters: list[ClusterOut]
-    items: list[ApiGroupOut]
+    return answer(*render_cluster_info(found, reports))
 
 
 @TOOLS.add("k8s_apis", "Served API groups and kinds", "core")
 async def k8s_apis(reader: ObjectReader, context: ContextArg = None) -> Annotated[CallToolResult, ApisOutput]:
     """The API groups, versions and kinds each selected cluster serves (CRDs included)."""
     groups, reports = await run_blocking(cluster.api_groups, reader, context)
-    now = utcnow()
-    items = [ApiGroupOut(**asdict(g)) for g in groups]
-    output = ApisOutput(clusters=[ClusterOut.of(c, now) for c in reports], items=items)
-    lines = provenance(reports, now)
-    lines.append(
-        table(
-            ["CONTEXT", "GROUP", "VERSIONS", "KINDS"],
-            [[i.context, i.group, ",".join(i.versions), ",".join(i.kinds)] for i in items],
-        )
-    )
-    return answer("\n".join(lines), output)
+    return answer(*render_apis(groups, reports))
 
 
 @TOOLS.add("k8s_crds", "Custom resource definitions", "core")

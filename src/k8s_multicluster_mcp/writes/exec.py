@@ -17,7 +17,7 @@ from k8s_multicluster_mcp.common.errors import ClusterApiError, UserError
 from k8s_multicluster_mcp.common.names import check_name
 from k8s_multicluster_mcp.common.text import one_line, shown
 from k8s_multicluster_mcp.kube import api, deadlines
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.records import Raw
 from k8s_multicluster_mcp.query.results import ContextSpec
 from k8s_multicluster_mcp.writes.writer import (

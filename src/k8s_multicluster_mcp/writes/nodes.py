@@ -12,7 +12,7 @@ from k8s_multicluster_mcp.common.names import check_name
 from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.kube import api, deadlines
 from k8s_multicluster_mcp.kube.discovery import ResourceType
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.manifests import check_labels
 from k8s_multicluster_mcp.model.records import Raw
 from k8s_multicluster_mcp.query.results import ContextSpec

@@ -14,7 +14,7 @@ from k8s_multicluster_mcp.common.names import check_name, check_path_name
 from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.discovery import ResourceType
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.manifests import check_labels, parse_manifests, secret_body
 from k8s_multicluster_mcp.query.results import ContextSpec
 from k8s_multicluster_mcp.writes.writer import PROTECTED_NAMESPACES, ObjectWriter, Outcome, WriteResult

@@ -13,8 +13,8 @@ from k8s_multicluster_mcp.common.names import check_path_name
 from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.kube import api, deadlines
 from k8s_multicluster_mcp.kube.discovery import ResourceType
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
 from k8s_multicluster_mcp.model import rollouts
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.query.results import ContextSpec
 from k8s_multicluster_mcp.writes.writer import (
     ObjectWriter,

@@ -24,7 +24,7 @@ from k8s_multicluster_mcp.common.names import check_namespace, check_path_name
 from k8s_multicluster_mcp.kube import api, deadlines
 from k8s_multicluster_mcp.kube.discovery import ResourceType, check_word
 from k8s_multicluster_mcp.kube.fanout import Fanout
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.diff import FieldChange, diff
 from k8s_multicluster_mcp.model.records import Raw
 from k8s_multicluster_mcp.model.redact import Redactor

@@ -44,7 +44,7 @@ from k8s_multicluster_mcp.kube.api import list_call
 from k8s_multicluster_mcp.kube.apierrors import ApiException, classify
 from k8s_multicluster_mcp.kube.client import capture_client_errors
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
-from k8s_multicluster_mcp.kube.kubeconfig import ContextInfo
+from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.records import Record, to_record
 from k8s_multicluster_mcp.sources.base import CacheEntry
