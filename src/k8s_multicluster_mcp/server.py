@@ -1,4 +1,6 @@
-"""Assemble the MCP server: registry, source, query layer, tools."""
+"""The composition root: builds the context registry, the one Fanout, the source (live, or the
+watch cache in front of it), the query state, the reader and the writer once, hands the tools
+the services they name, and closes each once at shutdown."""
 
 from __future__ import annotations
 

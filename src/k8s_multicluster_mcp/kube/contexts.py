@@ -1,4 +1,5 @@
-"""Kubeconfig discovery, context naming and matching, and one API client per context.
+"""The context registry: which contexts exist, which one a caller means, and one pooled API client
+per context (files are read by `kubeconfig`, clients built by `client`).
 
 The `ContextRegistry` is the single owner of "which clusters exist": it reads every kubeconfig
 source (a directory, explicit files, `$KUBECONFIG`), gives each context a unique name (a name

@@ -1,4 +1,4 @@
-"""Compact answers for a model: row models (structured output) and the text tables made from them.
+"""What every answer for a model is made of: per-cluster provenance, text tables, "N more".
 
 Every list answer starts with one line saying how many clusters answered, from where and how old
 the data is, followed by a line per cluster that did not answer and why.
