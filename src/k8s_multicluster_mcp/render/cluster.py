@@ -1,9 +1,10 @@
-"""What each cluster is, for the model: version and size, the API groups and kinds it serves."""
+"""What each cluster is, for the model: version and size, the API groups and kinds it serves.
+The structured items are the query layer's own dataclasses (pydantic serializes them), so their
+fields are written once."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 
 from pydantic import BaseModel
 
@@ -13,26 +14,16 @@ from k8s_multicluster_mcp.query.results import ClusterReport
 from k8s_multicluster_mcp.render.base import ClusterOut, provenance, table
 
 
-class ClusterInfoOut(BaseModel):
-    context: str
-    server: str | None = None
-    version: str | None = None
-    platform: str | None = None
-    nodes: int | None = None
-    nodes_ready: int | None = None
-    namespaces: int | None = None
-
-
 class ClusterInfoOutput(BaseModel):
     clusters: list[ClusterOut]
-    items: list[ClusterInfoOut]
+    items: list[cluster.ClusterInfo]
 
 
 def render_cluster_info(
     found: Sequence[cluster.ClusterInfo], reports: Sequence[ClusterReport]
 ) -> tuple[str, ClusterInfoOutput]:
     now = utcnow()
-    items = [ClusterInfoOut(**asdict(i)) for i in found]
+    items = list(found)
     output = ClusterInfoOutput(clusters=[ClusterOut.of(c, now) for c in reports], items=items)
     lines = provenance(reports, now)
     lines.append(
@@ -53,23 +44,16 @@ def render_cluster_info(
     return "\n".join(lines), output
 
 
-class ApiGroupOut(BaseModel):
-    context: str
-    group: str
-    versions: list[str]
-    kinds: list[str]
-
-
 class ApisOutput(BaseModel):
     clusters: list[ClusterOut]
-    items: list[ApiGroupOut]
+    items: list[cluster.ApiGroup]
 
 
 def render_apis(
     groups: Sequence[cluster.ApiGroup], reports: Sequence[ClusterReport]
 ) -> tuple[str, ApisOutput]:
     now = utcnow()
-    items = [ApiGroupOut(**asdict(g)) for g in groups]
+    items = list(groups)
     output = ApisOutput(clusters=[ClusterOut.of(c, now) for c in reports], items=items)
     lines = provenance(reports, now)
     lines.append(

@@ -4,7 +4,6 @@ their change cause and images."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 
 from pydantic import BaseModel
 
@@ -14,41 +13,21 @@ from k8s_multicluster_mcp.query.workloads import Revision, Rollout
 from k8s_multicluster_mcp.render.base import ClusterOut, provenance, table
 
 
-class RolloutOut(BaseModel):
-    context: str
-    namespace: str
-    name: str
-    kind: str
-    done: bool
-    message: str
-
-
 class RolloutStatusOutput(BaseModel):
     clusters: list[ClusterOut]
-    items: list[RolloutOut]
-
-
-class RevisionOut(BaseModel):
-    context: str
-    namespace: str
-    name: str
-    revision: int
-    current: bool
-    change_cause: str | None = None
-    images: list[str]
-    source: str
+    items: list[Rollout]
 
 
 class RolloutHistoryOutput(BaseModel):
     clusters: list[ClusterOut]
-    items: list[RevisionOut]
+    items: list[Revision]
 
 
 def render_rollout_status(
     clusters: Sequence[ClusterReport], rollouts: Sequence[Rollout]
 ) -> tuple[str, RolloutStatusOutput]:
     now = utcnow()
-    items = [RolloutOut(**asdict(r)) for r in rollouts]
+    items = list(rollouts)
     lines = provenance(clusters, now)
     lines.append(
         table(
@@ -65,7 +44,7 @@ def render_rollout_history(
     clusters: Sequence[ClusterReport], revisions: Sequence[Revision]
 ) -> tuple[str, RolloutHistoryOutput]:
     now = utcnow()
-    items = [RevisionOut(**{**asdict(r), "images": list(r.images)}) for r in revisions]
+    items = list(revisions)
     lines = provenance(clusters, now)
     if items:
         lines.append(
