@@ -68,7 +68,9 @@ def test_a_crash_loop_never_recovers_until_it_runs_and_stays_up() -> None:
     said = words(journal, clock)
     assert not any(w.startswith("recovered") for w in said), said
     assert said[0] == "started failing: Error: app: Error (exit code 1) 15s ago"
-    assert [w.split(":")[0] for w in said if w.startswith("started failing")] == ["started failing"] * 2
+    assert [w.split(":")[0] for w in said if w.startswith("started failing")] == ["started failing"], (
+        "Error, then CrashLoopBackOff, is one failure"
+    )
     # It then stays up: once it has run `settle` seconds, the journal says it recovered, then.
     clock.now += timedelta(seconds=Rules().settle + 1)
     assert words(journal, clock)[-1] == "recovered: was CrashLoopBackOff"
@@ -114,3 +116,19 @@ def test_a_rollout_finishes_once_when_the_old_pods_are_gone() -> None:
     changes = list(reversed(journal.since(START, {"cp-1"})))
     assert [c.change for c in changes] == ["rollout started", "rollout finished"]
     assert changes[-1].at == clock.now, "finished when the last old pod is gone, not during the surge"
+
+
+def test_a_pull_that_fails_then_backs_off_started_failing_once() -> None:
+    clock = Clock()
+    journal = ChangeJournal(Rules(), clock=clock)
+    states = [
+        pod(clock, {"waiting": {"reason": "ContainerCreating"}}),
+        pod(clock, {"waiting": {"reason": "ErrImagePull", "message": "failed to pull"}}),
+        pod(clock, {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}),
+        pod(clock, {"waiting": {"reason": "ErrImagePull", "message": "failed to pull"}}),
+        pod(clock, {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}),
+    ]
+    for old, new in itertools.pairwise(states):
+        clock.now += timedelta(seconds=10)
+        journal.record("cp-1", Kind.POD, old, new)
+    assert [w.split(":")[0] for w in words(journal, clock)] == ["started failing"]

@@ -55,6 +55,17 @@ def _stalled(d: DeploymentRecord) -> str | None:
     return (condition.reason or "not progressing") if condition else None
 
 
+_FAMILIES = {"ImagePullBackOff": "ErrImagePull", "Error": "CrashLoopBackOff", "OOMKilled": "CrashLoopBackOff"}
+"""Reasons a kubelet alternates between within one failure (a pull that fails, then backs off;
+a container that exits, then backs off): a pod moving between them did not start failing again."""
+
+
+def _family(reason: str) -> str:
+    bare = reason.removeprefix("Init:")
+    family = _FAMILIES.get(bare, "CrashLoopBackOff" if bare.startswith("ExitCode:") else bare)
+    return reason[: len(reason) - len(bare)] + family
+
+
 def derive(
     context: str, kind: Kind, old: Record | None, new: Record | None, now: datetime, rules: triage.Rules
 ) -> list[Change]:
@@ -81,7 +92,7 @@ def derive(
     elif kind is Kind.POD and isinstance(new, PodRecord):
         before = triage.classify(old, now, rules) if isinstance(old, PodRecord) else None
         after = triage.classify(new, now, rules)
-        if after is not None and (before is None or before.reason != after.reason):
+        if after is not None and (before is None or _family(before.reason) != _family(after.reason)):
             out.append(
                 change("started failing", after.reason + (f": {after.message}" if after.message else ""))
             )

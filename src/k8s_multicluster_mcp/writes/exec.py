@@ -54,7 +54,20 @@ def exit_code(status: str) -> int | str:
         if isinstance(cause, dict) and cause.get("reason") == "ExitCode":
             with contextlib.suppress(TypeError, ValueError):
                 return int(str(cause.get("message")))
-    return one_line(str(body.get("message") or body.get("reason") or status))
+    return one_line(_runtime_reason(str(body.get("message") or body.get("reason") or status)))
+
+
+_RUNTIME_PREFIXES = ("unable to start container process: ", "OCI runtime exec failed: ")
+
+
+def _runtime_reason(message: str) -> str:
+    """The part of a runtime's failure that says why ('exec: "nope": executable file not found in
+    $PATH'), without the layers of 'Internal error occurred: error executing command in
+    container: failed to exec in container: failed to start exec "<64 hex>": ...' around it."""
+    for prefix in _RUNTIME_PREFIXES:
+        if prefix in message:
+            return message.rsplit(prefix, 1)[1].removesuffix(": unknown")
+    return message
 
 
 def _running_container(obj: Raw, namespace: str | None, pod: str, container: str | None) -> str:
@@ -159,8 +172,9 @@ def pod_exec(
             session.close(timeout=1)
         text = "".join(output)[:EXEC_OUTPUT]
         if not finished:
-            verb = "cut" if size >= EXEC_OUTPUT else "timed out"
-            detail = f"stopped after {timeout:g}s or {EXEC_OUTPUT} bytes"
+            cut = size >= EXEC_OUTPUT
+            verb = "cut" if cut else "timed out"
+            detail = f"output cut at {EXEC_OUTPUT} bytes" if cut else f"stopped after {timeout:g}s"
             return [Outcome(verb, "pods", ns, pod, detail=detail)], text
         code = exit_code("".join(status))
         if isinstance(code, str):
