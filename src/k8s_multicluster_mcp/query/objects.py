@@ -62,7 +62,7 @@ class KindNotServedError(ClusterApiError):
 
 
 @dataclass(frozen=True)
-class Row:
+class TableRow:
     context: str
     namespace: str | None
     name: str
@@ -76,7 +76,7 @@ class TableResult:
     kind: str
     namespaced: bool
     columns: tuple[str, ...]
-    rows: Sequence[Row]
+    rows: Sequence[TableRow]
     clusters: Sequence[ClusterReport]
     total: int
     exact: bool = True
@@ -109,7 +109,7 @@ class ObjectsResult:
 class _Page:
     type: ResourceType
     columns: tuple[str, ...]
-    rows: list[Row]
+    rows: list[TableRow]
     more: int | None
     """Rows not read: a count, -1 when unknown, None when none."""
     as_of: datetime
@@ -216,7 +216,7 @@ class ObjectReader:
         pages = [a for a in answers.values() if isinstance(a, _Page)]
         first = pages[0].type if pages else None
         columns = next((p.columns for p in pages if p.rows), pages[0].columns if pages else ("NAME",))
-        rows: list[Row] = []
+        rows: list[TableRow] = []
         total, exact = 0, True
         for page in pages:
             rows.extend(_fit(row, page.columns, columns) for row in page.rows)
@@ -253,7 +253,7 @@ class ObjectReader:
         columns: tuple[str, ...] = ()
         keep: list[int] = []
         dates: set[int] = set()
-        rows: list[Row] = []
+        rows: list[TableRow] = []
         token: str | None = None
         while True:
             if deadline.expired:
@@ -284,7 +284,7 @@ class ObjectReader:
                     meta = ((row.get("object") or {}).get("metadata")) or {}
                     cells = row.get("cells") or []
                     rows.append(
-                        Row(
+                        TableRow(
                             ctx.name,
                             meta.get("namespace") if resource.namespaced else None,
                             str(meta.get("name") or (cells[0] if cells else "")),
@@ -296,7 +296,7 @@ class ObjectReader:
                 for item in body.get("items") or ():
                     meta = item.get("metadata") or {}
                     rows.append(
-                        Row(
+                        TableRow(
                             ctx.name,
                             meta.get("namespace") if resource.namespaced else None,
                             str(meta.get("name") or ""),
@@ -471,12 +471,12 @@ def _cell(value: Any, date: bool) -> str:
     return str(value)
 
 
-def _fit(row: Row, have: tuple[str, ...], want: tuple[str, ...]) -> Row:
+def _fit(row: TableRow, have: tuple[str, ...], want: tuple[str, ...]) -> TableRow:
     """`row` with its cells in the columns `want` (clusters on other versions print others)."""
     if have == want:
         return row
     by_name = dict(zip(have, row.cells, strict=False))
-    return Row(row.context, row.namespace, row.name, tuple(by_name.get(c, "") for c in want))
+    return TableRow(row.context, row.namespace, row.name, tuple(by_name.get(c, "") for c in want))
 
 
 def _reports(

@@ -109,14 +109,14 @@ class NamespaceRow(BaseModel):
     age: str
 
 
-Row = PodRow | DeploymentRow | NodeRow | NamespaceRow
+RecordRow = PodRow | DeploymentRow | NodeRow | NamespaceRow
 
 
 def node_status(node: NodeRecord) -> str:
     return node_readiness(node) + (",SchedulingDisabled" if node.unschedulable else "")
 
 
-def row(record: Record, now: datetime) -> Row:
+def row(record: Record, now: datetime) -> RecordRow:
     if isinstance(record, PodRecord):
         ready, total = record.ready_count
         return PodRow(
@@ -169,7 +169,7 @@ class ListOutput(BaseModel):
     clusters: list[ClusterOut]
     total: int
     shown: int
-    items: list[Row] = []
+    items: list[RecordRow] = []
     columns: list[str] | None = None
     rows: list[list[str]] | None = None
 
