@@ -282,7 +282,8 @@ class StoreSource:
 
 def query_latency(total: int, rounds: int = 30) -> dict[str, float]:
     """p50/p99 of fleet questions over `total` cached pods, through the query layer."""
-    from k8s_multicluster_mcp.query.state import ClusterState, fleet
+    from k8s_multicluster_mcp.query import fleet
+    from k8s_multicluster_mcp.query.state import ClusterState
 
     reflectors = fill(total)
     registry = ContextRegistry(directory=None)
