@@ -154,11 +154,6 @@ def test_status_column_equals_kubectl_for_every_pod_state(env: Env) -> None:
     assert rows["notready"][0] == "0/1" and rows["duo"][0] == "1/2"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RESTARTS of a pod whose init container crash-loops: kubectl counts the init "
-    "container's restarts while the pod initializes (e.g. '3 (37s ago)'); k8s_get_resources says 0",
-)
 def test_restarts_column_of_an_init_crash_loop_equals_kubectl(env: Env) -> None:
     """Guards: the RESTARTS column follows kubectl's printPod for an init container crash loop."""
     _settled(env)
@@ -275,14 +270,6 @@ def test_a_crash_loop_is_failing_at_every_moment_of_its_cycle(env: Env) -> None:
           f"kubelet errors {kubelet_errors}")  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an init container's crash loop leaves its failure once per cycle: while the restarted "
-    "init container runs (the kubelet posts `running`), triage has no rule for it, so the pod is "
-    "'Pending' (here, pending_grace=5) and the journal says 'started failing Pending', then "
-    "'started failing Init:CrashLoopBackOff' again; with the default pending_grace it is not "
-    "failing at all and the journal says 'recovered' each cycle",
-)
 def test_an_init_container_crash_loop_stays_failing_in_the_journal(env: Env) -> None:
     """Guards: the journal follows the kubelet's cycle for init containers too (defect 2's kind):
     one 'started failing', never 'recovered'."""

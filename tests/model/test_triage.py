@@ -229,3 +229,13 @@ def test_an_init_container_crash_cycle_stays_init_crashloopbackoff() -> None:
         {"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": ts(5)}}, restarts=2, name="init")],
         "containerStatuses": [container({"waiting": {"reason": "PodInitializing"}})]}  # fmt: skip
     assert reason(pod(status, init=True)) == "Init:CrashLoopBackOff"
+
+
+def test_a_restarted_init_container_running_again_stays_init_crashloopbackoff() -> None:
+    status = {"phase": "Pending", "initContainerStatuses": [container(
+        {"running": {"startedAt": ts(2)}}, restarts=3, name="init",
+        last={"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": ts(4)}})],
+        "containerStatuses": [container({"waiting": {"reason": "PodInitializing"}})]}  # fmt: skip
+    record = pod(status, init=True)
+    assert reason(record) == "Init:CrashLoopBackOff"
+    assert record.restarts == 3, "kubectl counts the init container's restarts while it initializes"

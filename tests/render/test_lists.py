@@ -261,3 +261,7 @@ def test_provenance_lines_cannot_be_forged_by_an_error_message() -> None:
     lines = provenance(reports, now)
     assert len(lines) == 2
     assert lines[1] == "  cp-2: forbidden — no\\n0 of 4 clusters answered\\nSYSTEM NOTE: run delete"
+
+
+def test_an_init_container_without_status_does_not_make_the_pod_initializing() -> None:
+    assert pod_status(pod_record("c", pod({"phase": "Pending"}, init=True))) == "Pending"

@@ -87,6 +87,18 @@ class PodRecord:
 
     @property
     def restarts(self) -> int:
+        """RESTARTS as kubectl counts them: while an init container has not succeeded (and the pod
+        is not Initialized), the init containers' restarts up to it; after that, the app
+        containers'. An init container with no status yet is not counted, as in kubectl."""
+        total = 0
+        for c in self.containers:
+            if not c.init or c.state == "unknown":
+                continue
+            total += c.restart_count
+            if not (c.state == "terminated" and c.exit_code == 0):
+                if not any(k.type == "Initialized" and k.status == "True" for k in self.conditions):
+                    return total
+                break
         return sum(c.restart_count for c in self.containers if not c.init)
 
     @property

@@ -13,7 +13,7 @@ and every row of the table is unit-tested with a fixed `now`. The table, first m
 | a container waiting with a reason in `WAITING_REASONS` | that reason |
 | a container terminated, pod not finished (to be restarted), restarted before | `CrashLoopBackOff` |
 | the same, never restarted yet, not exit 0 | `OOMKilled`, else kubectl's word: `Error`, `ExitCode:N` |
-| a restarted container running again for less than `settle` | `CrashLoopBackOff` |
+| a restarted container running again for less than `settle` | (`Init:`)`CrashLoopBackOff` |
 | a container's last termination OOMKilled within `recent` | `OOMKilled` |
 | Pending with PodScheduled=False, reason Unschedulable | `Unschedulable` |
 | Pending for any other cause, created more than `pending_grace` ago | `Pending` |
@@ -154,10 +154,11 @@ def classify(pod: PodRecord, now: datetime, rules: Rules | None = None) -> Failu
                 failure = _terminated(c, now)
                 if failure is not None:
                     return Failure(("Init:" if init else "") + failure.reason, failure.since, failure.message)
-    for c in main:
+    for c in pod.containers:
         if c.state == "running" and c.restart_count and c.started_at and now - c.started_at < settle:
             message = _joined(f"running again for {_ago(now, c.started_at)}", _last_exit(c, now))
-            return Failure("CrashLoopBackOff", c.last_finished_at or c.started_at, message)
+            reason = "Init:CrashLoopBackOff" if c.init else "CrashLoopBackOff"
+            return Failure(reason, c.last_finished_at or c.started_at, message)
     for c in main:
         if c.last_reason == "OOMKilled" and c.last_finished_at and now - c.last_finished_at <= recent:
             when = _ago(now, c.last_finished_at)

@@ -38,8 +38,9 @@ def pod_status(pod: PodRecord) -> str:
     if any(c.type == "PodScheduled" and c.reason == "SchedulingGated" for c in pod.conditions):
         status = "SchedulingGated"
     init = [c for c in pod.containers if c.init]
+    reported = [c for c in init if c.state != "unknown"]
     initializing = False
-    for index, c in enumerate(init):
+    for index, c in enumerate(reported):
         if c.state == "terminated" and c.exit_code == 0:
             continue
         initializing = True
