@@ -159,8 +159,12 @@ def _pdb_allows(env: Env, name: str, allowed: int) -> bool:
 
 
 def _mine(answer_items: list[dict[str, Any]], ns: str) -> list[dict[str, Any]]:
-    """The drain's outcomes for pods of this module's namespace (the node may run others')."""
-    return [i for i in answer_items if i["kind"] == "pods" and i["namespace"] == ns]
+    """The drain's outcomes for this test's Deployment's pods (the node runs others too, the
+    rollout test's among them, whose eviction the budget does not govern)."""
+    return [
+        i for i in answer_items
+        if i["kind"] == "pods" and i["namespace"] == ns and i["name"].startswith("drained-")
+    ]  # fmt: skip
 
 
 def test_drain_respects_the_disruption_budget_and_waits_until_evicted_pods_are_gone(env: Env) -> None:
