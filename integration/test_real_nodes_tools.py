@@ -338,6 +338,7 @@ def test_exec_argv_exit_codes_errors_timeout_and_output_cap(env: Env) -> None:
     that cannot start (missing binary, `shell` without /bin/sh) is a one-line error, not a
     ValueError; `timeout` holds for a silent command; output is cut at 64 KB; a container that
     is not running is refused in one line."""
+    _settled(env)  # run alone, the pods may still be starting
     _, echo = _exec(env, "running", ["/workload", "echo", "hello", "there"])
     assert not echo.is_error, echo.text
     assert echo.data["items"][0]["verb"] == "exited" and echo.data["items"][0]["detail"] == "exit code 0"

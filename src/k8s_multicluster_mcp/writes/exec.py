@@ -18,7 +18,7 @@ from k8s_multicluster_mcp.common.names import check_name
 from k8s_multicluster_mcp.common.text import one_line, shown
 from k8s_multicluster_mcp.kube import api, deadlines
 from k8s_multicluster_mcp.model.contexts import ContextInfo
-from k8s_multicluster_mcp.model.records import Raw
+from k8s_multicluster_mcp.model.records import Raw, pod_record
 from k8s_multicluster_mcp.query.results import ContextSpec
 from k8s_multicluster_mcp.writes.writer import (
     ObjectWriter,
@@ -84,13 +84,10 @@ def _running_container(obj: Raw, namespace: str | None, pod: str, container: str
         raise UserError(
             f"pod {namespace}/{pod} has no container {shown(target)}; its containers: {', '.join(names)}"
         )
-    statuses = (obj.get("status") or {}).get("containerStatuses") or ()
-    found = next((s for s in statuses if isinstance(s, Mapping) and s.get("name") == target), {})
-    state = found.get("state") or {}
-    if "running" not in state:
-        kind, detail = next(iter(state.items()), (None, {}))
-        why = (detail or {}).get("reason") if isinstance(detail, Mapping) else None
-        now = f"{kind}: {why}" if kind and why else (kind or "no status from a kubelet yet")
+    found = next(c for c in pod_record("", obj).containers if not c.init and c.name == target)
+    if found.state != "running":
+        state = "no status from a kubelet yet" if found.state == "unknown" else found.state
+        now = f"{state}: {found.reason}" if found.reason else state
         raise ClusterApiError(
             f"container {target} of pod {namespace}/{pod} is not running ({now}); "
             "exec needs a running container"
