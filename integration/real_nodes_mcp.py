@@ -5,8 +5,10 @@ the same moment; manifests of the workload image; polling with a deadline."""
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,7 +16,7 @@ from typing import Any, TypeVar
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 
-from integration import controlplane
+from integration import controlplane, seed
 from integration.backends import RealFleet
 from k8s_multicluster_mcp.server import build_registry, build_server, build_services
 from k8s_multicluster_mcp.settings import Settings
@@ -203,3 +205,24 @@ def available(fleet: RealFleet, context: str, namespace: str, name: str, replica
         and (s.replicas or 0) == replicas
         and (s.available_replicas or 0) == replicas
     )
+
+
+@contextlib.contextmanager
+def servers_in_namespace(
+    fleet: RealFleet, ctx: str, prefix: str, *, watch: bool, **settings: Any
+) -> Iterator[tuple[str, Server, Server | None, contextlib.ExitStack]]:
+    """A fresh namespace of `ctx` (`prefix-xxxxxx`), an on-demand server and, with `watch`, a
+    --watch server synced before anything is created; all gone at the end. The stack takes the
+    module's own clean-ups."""
+    ns = f"{prefix}-{secrets.token_hex(3)}"
+    seed.create_namespace(fleet.admin(ctx), ns)
+    with contextlib.ExitStack() as stack:
+        stack.callback(lambda: seed.delete_namespace(fleet.admin(ctx), ns))
+        live = Server(fleet.kubeconfig_dir, [ctx], **settings)
+        stack.callback(live.close)
+        cached = None
+        if watch:
+            cached = Server(fleet.kubeconfig_dir, [ctx], watch=True, **settings)
+            stack.callback(cached.close)
+            cached.wait_synced()
+        yield ns, live, cached, stack

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import pytest
 from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
-from integration import controlplane, seed
+from integration import controlplane
 from integration.backends import RealFleet
 from integration.real_nodes_mcp import (
     Answer,
@@ -31,6 +30,7 @@ from integration.real_nodes_mcp import (
     kubectl_pods,
     pod,
     same_as_kubectl,
+    servers_in_namespace,
     wait_for,
 )
 
@@ -101,17 +101,15 @@ class Env:
 def env(real_fleet: RealFleet) -> Iterator[Env]:
     """Both servers (the --watch one synced first), then every pod of `PODS` and a Deployment."""
     ctx = real_fleet.contexts[0]
-    ns = f"rt-{secrets.token_hex(3)}"
     core = real_fleet.core(ctx)
-    seed.create_namespace(real_fleet.admin(ctx), ns)
-    with contextlib.ExitStack() as stack:
-        stack.callback(lambda: seed.delete_namespace(real_fleet.admin(ctx), ns))
+    with servers_in_namespace(real_fleet, ctx, "rt", watch=True, pending_grace=5) as (
+        ns,
+        live,
+        cached,
+        stack,
+    ):
+        assert cached is not None
         stack.callback(lambda: _force_delete(core, ns, "term"))
-        live = Server(real_fleet.kubeconfig_dir, [ctx], pending_grace=5)
-        stack.callback(live.close)
-        cached = Server(real_fleet.kubeconfig_dir, [ctx], watch=True, pending_grace=5)
-        stack.callback(cached.close)
-        cached.wait_synced()
         for manifest in PODS:
             core.create_namespaced_pod(ns, manifest)
         real_fleet.apps(ctx).create_namespaced_deployment(ns, deployment("web", 1))

@@ -17,9 +17,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from integration import seed
 from integration.backends import VIEWER_NAMESPACE, RealFleet
-from integration.real_nodes_mcp import Server, available, container, deployment, pod, wait_for
+from integration.real_nodes_mcp import (
+    Server,
+    available,
+    container,
+    deployment,
+    pod,
+    servers_in_namespace,
+    wait_for,
+)
 
 pytestmark = pytest.mark.realnodes
 
@@ -37,15 +44,8 @@ class Env:
 def env(real_fleet: RealFleet) -> Iterator[Env]:
     """A namespace of cp-2 and the servers (on demand, and --watch synced before any pod)."""
     ctx = real_fleet.contexts[1]
-    ns = f"rw-{secrets.token_hex(3)}"
-    seed.create_namespace(real_fleet.admin(ctx), ns)
-    with contextlib.ExitStack() as stack:
-        stack.callback(lambda: seed.delete_namespace(real_fleet.admin(ctx), ns))
-        live = Server(real_fleet.kubeconfig_dir, [ctx])
-        stack.callback(live.close)
-        cached = Server(real_fleet.kubeconfig_dir, [ctx], watch=True)
-        stack.callback(cached.close)
-        cached.wait_synced()
+    with servers_in_namespace(real_fleet, ctx, "rw", watch=True) as (ns, live, cached, _):
+        assert cached is not None
         yield Env(real_fleet, ctx, ns, live, cached)
 
 

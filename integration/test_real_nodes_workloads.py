@@ -5,8 +5,6 @@ says when each evicted pod was gone. Cluster cp-2; its only node is uncordoned a
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,9 +13,9 @@ from typing import Any
 import pytest
 from kubernetes.client import PolicyV1Api
 
-from integration import controlplane, seed
+from integration import controlplane
 from integration.backends import RealFleet
-from integration.real_nodes_mcp import IMAGE, Server, available, deployment, wait_for
+from integration.real_nodes_mcp import IMAGE, Server, available, deployment, servers_in_namespace, wait_for
 
 pytestmark = pytest.mark.realnodes
 
@@ -38,12 +36,7 @@ class Env:
 @pytest.fixture(scope="module")
 def env(real_fleet: RealFleet) -> Iterator[Env]:
     ctx = real_fleet.contexts[1]
-    ns = f"rk-{secrets.token_hex(3)}"
-    seed.create_namespace(real_fleet.admin(ctx), ns)
-    with contextlib.ExitStack() as stack:
-        stack.callback(lambda: seed.delete_namespace(real_fleet.admin(ctx), ns))
-        live = Server(real_fleet.kubeconfig_dir, [ctx])
-        stack.callback(live.close)
+    with servers_in_namespace(real_fleet, ctx, "rk", watch=False) as (ns, live, _, _stack):
         yield Env(real_fleet, ctx, ns, live)
 
 
