@@ -190,7 +190,8 @@ def test_failing_pods_classifies_every_state_alike_in_both_modes(env: Env) -> No
         found = [{n: i["reason"] for n, i in s.failing(env.ctx, env.ns).items()} for s in env.servers]
         raise AssertionError(f"on demand {found[0]}\nwatch {found[1]}\nwant {FAILING}") from None
     failing = env.live.failing(env.ctx, env.ns)
-    assert "OOMKilled (exit code 137)" in failing["oom"]["message"]
+    # A real kubelet says OOMKilled, or now and then Error, for the same kill (see STATUS above).
+    assert re.search(r"(OOMKilled|Error) \(exit code 137\)", failing["oom"]["message"]), failing["oom"]
     assert "Error (exit code 1)" in failing["crash"]["message"]
     assert 'secret "missing" not found' in failing["config"]["message"]
     assert "didn't match Pod's node affinity/selector" in failing["unsched"]["message"]
