@@ -7,6 +7,7 @@ through the status subresource, the way the kubelet (pods, nodes) and the deploy
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -334,3 +335,216 @@ def create_secret(
 
 def create_configmap(api: ApiClient, namespace: str, name: str, data: dict[str, str]) -> None:
     CoreV1Api(api).create_namespaced_config_map(namespace, {"metadata": {"name": name}, "data": data})
+
+
+# -- realistic fleets (benchmarks) ---------------------------------------------------------------
+# Pods as a production cluster holds them: most Running and Ready, owned by a ReplicaSet of a
+# Deployment, two or three containers (the app and its sidecars), the labels a chart sets, spread
+# over a few namespaces and nodes; a few failing in mixed states. Status is written whole, with a
+# JSON merge patch (lists replaced), so a pod moved from healthy to failing and back keeps no
+# stale container state.
+
+REALISTIC_NAMESPACES = ("shop", "payments", "search", "identity", "data")
+REALISTIC_PODS_PER_APP = 20
+REALISTIC_NODES = 20
+_SIDECARS = (("envoy", "envoyproxy/envoy:v1.31.2"), ("metrics", "prom/statsd-exporter:v0.27.1"))
+
+
+def realistic_app(app: int) -> tuple[str, str, str]:
+    """(namespace, deployment name, ReplicaSet name) of the `app`-th application."""
+    name = f"svc-{app:03d}"
+    template_hash = f"{(app * 2654435761) % 16**10:010x}"
+    return REALISTIC_NAMESPACES[app % len(REALISTIC_NAMESPACES)], name, f"{name}-{template_hash}"
+
+
+def realistic_pod(index: int, pods_per_app: int = REALISTIC_PODS_PER_APP) -> tuple[str, dict[str, Any]]:
+    """(namespace, body) of the `index`-th pod: its app is `index // pods_per_app`."""
+    app = index // pods_per_app
+    namespace, deployment, replicaset = realistic_app(app)
+    containers = [(deployment, f"registry.example.com/{namespace}/{deployment}:v1.{app % 7}.{index % 3}")]
+    containers += list(_SIDECARS[: 1 + app % 2])
+    labels = {
+        "app.kubernetes.io/name": deployment, "app.kubernetes.io/instance": f"{deployment}-prod",
+        "app.kubernetes.io/part-of": namespace, "app.kubernetes.io/version": f"1.{app % 7}.{index % 3}",
+        "pod-template-hash": replicaset.rsplit("-", 1)[1], "team": f"team-{app % 9}", "tier": "backend",
+    }  # fmt: skip
+    body = {
+        "metadata": {
+            "name": f"{replicaset}-{index:05d}",
+            "labels": labels,
+            "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": "9102"},
+            "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": replicaset,
+                 "uid": f"00000000-0000-4000-8000-{app:012d}", "controller": True, "blockOwnerDeletion": True}
+            ],
+        },
+        "spec": {
+            "nodeName": f"node-{index % REALISTIC_NODES:02d}",
+            "serviceAccountName": "default",
+            "containers": [
+                {
+                    "name": name, "image": image,
+                    "ports": [{"containerPort": 8080 + n, "protocol": "TCP"}],
+                    "env": [{"name": f"SETTING_{k}", "value": f"value-{k}"} for k in range(4)],
+                    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+                }
+                for n, (name, image) in enumerate(containers)
+            ],
+        },
+    }  # fmt: skip
+    return namespace, body
+
+
+def realistic_status(body: dict[str, Any], preset: str = "running") -> dict[str, Any]:
+    """The whole status the kubelet would write for `body`: `running` (every container Running and
+    Ready) or one of FAILING_PRESETS / `pod_status`'s presets, the first container being the one
+    that fails and the sidecars running."""
+    index = int(body["metadata"]["name"].rsplit("-", 1)[1])
+    containers = body["spec"]["containers"]
+    started = _ts(3600 + index % 600)
+    conditions = [
+        {"type": kind, "status": "True", "lastProbeTime": None, "lastTransitionTime": started}
+        for kind in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
+    ]
+    running = [
+        {
+            "name": c["name"], "image": c["image"], "imageID": f"{c['image']}@sha256:{index:064x}",
+            "containerID": f"containerd://{index:032x}{n:032x}", "ready": True, "started": True,
+            "restartCount": 0, "state": {"running": {"startedAt": started}},
+        }
+        for n, c in enumerate(containers)
+    ]  # fmt: skip
+    status: dict[str, Any] = {
+        "phase": "Running", "conditions": conditions, "containerStatuses": running, "qosClass": "Burstable",
+        "hostIP": f"10.0.0.{10 + index % REALISTIC_NODES}", "podIP": f"10.244.{index // 250 % 250}.{index % 250 + 2}",
+        "startTime": started, "reason": None, "message": None,
+    }  # fmt: skip
+    if preset == "running":
+        return status
+    failing = pod_status(preset, image=containers[0]["image"])
+    status.update(
+        {"phase": failing["phase"], "reason": failing.get("reason"), "message": failing.get("message")}
+    )
+    if "conditions" in failing:
+        status["conditions"] = [
+            c for c in conditions if c["type"] not in {x["type"] for x in failing["conditions"]}
+        ]
+        status["conditions"] += failing["conditions"]
+    if "containerStatuses" in failing:
+        first = {**running[0], **failing["containerStatuses"][0], "name": containers[0]["name"]}
+        status["containerStatuses"] = [first, *running[1:]]
+    elif preset == "unschedulable":
+        status.update(containerStatuses=None, hostIP=None, podIP=None, startTime=None)
+        status["conditions"] = failing["conditions"]
+    else:  # evicted: the kubelet stopped every container
+        status["containerStatuses"] = [
+            {**c, "ready": False, "started": False,
+             "state": {"terminated": {"reason": "ContainerStatusUnknown", "exitCode": 137, "finishedAt": _ts(60)}}}
+            for c in running
+        ]  # fmt: skip
+    return status
+
+
+def _send(api: ApiClient, method: str, path: str, body: dict[str, Any], content_type: str) -> None:
+    """One request through the client's connection pool, without its (de)serialization: the typed
+    client spends ~7 ms of CPU a call on it, more than the API server takes to answer."""
+    import json
+
+    headers = {"Content-Type": content_type, "Accept": "application/json"}
+    auth = api.configuration.auth_settings().get("BearerToken")
+    if auth and auth.get("value"):
+        headers["Authorization"] = auth["value"]
+    answer = api.rest_client.pool_manager.request(
+        method, api.configuration.host + path, body=json.dumps(body).encode(), headers=headers, timeout=60
+    )
+    if answer.status >= 300:
+        raise RuntimeError(f"{method} {path}: {answer.status} {answer.data[:300]!r}")
+
+
+def _merge_status(api: ApiClient, namespace: str, name: str, status: dict[str, Any]) -> None:
+    path = f"/api/v1/namespaces/{namespace}/pods/{name}/status"
+    _send(api, "PATCH", path, {"status": status}, "application/merge-patch+json")
+
+
+def failing_preset(index: int) -> str:
+    """The failing state of the `index`-th failing pod: FAILING_PRESETS in turn."""
+    return FAILING_PRESETS[index % len(FAILING_PRESETS)]
+
+
+def steady_failing(pods: int, failing_every: int = 50, first: int = 0) -> dict[int, str]:
+    """Index -> failing preset of the pods `create_realistic_fleet` seeds failing: one in
+    `failing_every` (0: none), in FAILING_PRESETS in turn."""
+    if not failing_every:
+        return {}
+    return {
+        i: failing_preset((i - first) // failing_every)
+        for i in range(first + failing_every // 2, first + pods, failing_every)
+    }
+
+
+def realistic_names(indexes: Iterable[int]) -> list[str]:
+    return [str(realistic_pod(i)[1]["metadata"]["name"]) for i in indexes]
+
+
+def create_realistic_fleet(
+    api: ApiClient, pods: int, failing_every: int = 50, *, first: int = 0, workers: int = 16
+) -> list[str]:
+    """`pods` realistic pods (indexes `first`...: give each cluster its own to tell their pods
+    apart) in REALISTIC_NAMESPACES (created if missing), their Deployments (one per
+    `REALISTIC_PODS_PER_APP` pods, as ready as their pods) and REALISTIC_NODES Ready nodes; the pods
+    of `steady_failing` failing, the rest Running and Ready. Returns the failing pods' names."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    core = CoreV1Api(api)
+    existing = {n.metadata.name for n in core.list_namespace().items}
+    for namespace in REALISTIC_NAMESPACES:
+        if namespace not in existing:
+            create_namespace(api, namespace)
+    existing_nodes = {n.metadata.name for n in core.list_node().items}
+    for node in range(REALISTIC_NODES):
+        if f"node-{node:02d}" not in existing_nodes:
+            create_node(api, f"node-{node:02d}", labels={"topology.kubernetes.io/zone": f"zone-{node % 3}"})
+    failing = steady_failing(pods, failing_every, first)
+    indexes = range(first, first + pods)
+
+    def one(i: int) -> None:
+        namespace, body = realistic_pod(i)
+        _send(api, "POST", f"/api/v1/namespaces/{namespace}/pods", body, "application/json")
+        _merge_status(
+            api, namespace, body["metadata"]["name"], realistic_status(body, failing.get(i, "running"))
+        )
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, indexes))
+    for app in range(first // REALISTIC_PODS_PER_APP, (first + pods - 1) // REALISTIC_PODS_PER_APP + 1):
+        namespace, deployment, _ = realistic_app(app)
+        per_app = REALISTIC_PODS_PER_APP
+        members = range(max(first, app * per_app), min(first + pods, (app + 1) * per_app))
+        ready = sum(i not in failing for i in members)
+        create_deployment(api, namespace, deployment, replicas=len(members), ready=ready,
+                          labels={"app.kubernetes.io/name": deployment})  # fmt: skip
+    return realistic_names(failing)
+
+
+def set_realistic_statuses(api: ApiClient, presets: dict[int, str], *, workers: int = 16) -> None:
+    """Write the status of the pods of `create_realistic_fleet` at these indexes (`running` makes
+    one healthy again), e.g. an incident: a third of them failing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(item: tuple[int, str]) -> None:
+        namespace, body = realistic_pod(item[0])
+        _merge_status(api, namespace, body["metadata"]["name"], realistic_status(body, item[1]))
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, presets.items()))
+
+
+def incident_presets(
+    pods: int, share: float = 0.3, failing_every: int = 50, first: int = 0
+) -> dict[int, str]:
+    """An incident over the fleet of `create_realistic_fleet`: `share` of its pods failing (those
+    already failing stay as they are; whole services go down), in FAILING_PRESETS in turn."""
+    wanted = round(pods * share)
+    already = steady_failing(pods, failing_every, first)
+    more = [i for i in range(first, first + pods) if i not in already][: max(0, wanted - len(already))]
+    return {i: failing_preset(n) for n, i in enumerate(more)}
