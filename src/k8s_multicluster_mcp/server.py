@@ -4,17 +4,19 @@ the services they name, and closes each once at shutdown."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp_types import CallToolResult, InputRequiredResult
+from mcp.server.mcpserver.tools import Tool, ToolManager
+from mcp_types import CallToolResult, Icon, InputRequiredResult, ToolAnnotations
 from mcp_types import Tool as MCPTool
 from pydantic import ValidationError
 
@@ -86,10 +88,84 @@ def build_services(settings: Settings, registry: ContextRegistry) -> Services:
     return Services(ClusterState(registry, source, rules, journal), reader, writer)
 
 
+class _LazyTools(ToolManager):
+    """The SDK's tool manager, but each tool is built when it is first listed or called.
+
+    Building one (`Tool.from_function`: a pydantic model of its arguments, their validators, the
+    JSON schema) costs milliseconds of CPU; for every tool at start that was most of what
+    `initialize` waited for beyond a bare server. A built tool is the SDK's own, so calls validate
+    exactly as before, and `list_tools` keeps registration order whatever was built first.
+    """
+
+    def __init__(self, tools: list[Tool], *, warn_on_duplicate_tools: bool) -> None:
+        super().__init__(warn_on_duplicate_tools, tools=tools)
+        self._pending: dict[str, Callable[[], Tool]] = {}
+        self._order: dict[str, int] = {}
+
+    def defer(self, name: str, build: Callable[[], Tool]) -> None:
+        """Register `name`, to be built by `build` when first needed; the first of a name wins."""
+        if name in self._order or name in self._tools:
+            if self.warn_on_duplicate_tools:
+                log.warning("Tool already exists: %s", name)
+            return
+        self._order[name] = len(self._order)
+        self._pending[name] = build
+
+    def get_tool(self, name: str) -> Tool | None:
+        build = self._pending.pop(name, None)
+        if build is not None:
+            self._tools[name] = build()
+        return super().get_tool(name)
+
+    def list_tools(self) -> list[Tool]:
+        for name in list(self._pending):
+            self.get_tool(name)
+        return sorted(super().list_tools(), key=lambda tool: self._order.get(tool.name, -1))
+
+    def remove_tool(self, name: str) -> None:
+        self._order.pop(name, None)
+        if self._pending.pop(name, None) is None:
+            super().remove_tool(name)
+
+
 class _Server(MCPServer[Any]):
-    """`MCPServer` whose argument errors are one line naming the argument and what is valid
-    (the SDK's are pydantic's multi-line report with documentation URLs), and whose `tools/list`
-    is compact: it is sent to the model with every request."""
+    """`MCPServer` whose tools are built when first needed (`_LazyTools`), whose argument errors
+    are one line naming the argument and what is valid (the SDK's are pydantic's multi-line report
+    with documentation URLs), and whose `tools/list` is compact: it is sent to the model with every
+    request."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy_tools = _LazyTools(
+            self._tool_manager.list_tools(), warn_on_duplicate_tools=self.settings.warn_on_duplicate_tools
+        )
+        self._tool_manager = self._lazy_tools
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> None:
+        self._lazy_tools.defer(
+            name or fn.__name__,
+            functools.partial(
+                Tool.from_function,
+                fn,
+                name=name,
+                title=title,
+                description=description,
+                annotations=annotations,
+                icons=icons,
+                meta=meta,
+                structured_output=structured_output,
+            ),
+        )
 
     async def list_tools(self) -> list[MCPTool]:
         return [
@@ -112,8 +188,8 @@ class _Server(MCPServer[Any]):
         except ToolError as exc:
             if not isinstance(exc.__cause__, ValidationError):
                 raise
-            tool = next((t for t in await self.list_tools() if t.name == name), None)
-            schema = tool.input_schema if tool is not None else {}
+            tool = self._lazy_tools.get_tool(name)
+            schema = compact(tool.parameters) if tool is not None else {}
             raise ToolError(argument_errors(name, schema, exc.__cause__)) from exc.__cause__
 
 

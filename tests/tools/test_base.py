@@ -8,10 +8,11 @@ from typing import Any
 import anyio
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
 
 from k8s_multicluster_mcp.server import build_registry, build_server, build_services
 from k8s_multicluster_mcp.settings import Settings
-from k8s_multicluster_mcp.tools import as_tool_errors
+from k8s_multicluster_mcp.tools import ALL_TOOLS, as_tool_errors
 from tests.conftest import WriteKubeconfig
 
 
@@ -129,5 +130,46 @@ def test_when_no_cluster_answers_the_result_is_an_error_naming_each(
             text = result.content[0].text
             assert text.startswith("0 of 2 clusters answered")
             assert "gone-1, gone-2: unreachable — connection refused" in text
+    finally:
+        state.close()
+
+
+def test_tools_are_built_when_first_listed_or_called_and_listed_in_registration_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Building every tool's pydantic model at start was most of what `initialize` waited for."""
+    built: list[str] = []
+    from_function = Tool.from_function
+
+    def counting(fn: Any, **kwargs: Any) -> Tool:
+        built.append(kwargs["name"])
+        return from_function(fn, **kwargs)
+
+    monkeypatch.setattr(Tool, "from_function", counting)
+    settings = Settings(kubeconfig_dir=tmp_path)
+    state = build_services(settings, build_registry(settings))
+    try:
+        server = build_server(settings, state)
+        assert built == []
+        anyio.run(server.call_tool, "k8s_cache_status", {})
+        assert built == ["k8s_cache_status"]
+        names = [t.name for t in anyio.run(server.list_tools)]
+        assert names == [spec.name for spec in ALL_TOOLS]
+        assert sorted(built) == sorted(names)
+        anyio.run(server.list_tools)
+        assert len(built) == len(names), "each tool is built once"
+    finally:
+        state.close()
+
+
+def test_a_tool_removed_before_it_was_built_is_unknown(tmp_path: Path) -> None:
+    settings = Settings(kubeconfig_dir=tmp_path, toolsets=("core",))
+    state = build_services(settings, build_registry(settings))
+    try:
+        server = build_server(settings, state)
+        server.remove_tool("k8s_crds")
+        assert "k8s_crds" not in {t.name for t in anyio.run(server.list_tools)}
+        with pytest.raises(ToolError, match="Unknown tool: k8s_crds"):
+            server.remove_tool("k8s_crds")
     finally:
         state.close()
