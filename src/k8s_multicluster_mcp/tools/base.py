@@ -103,27 +103,47 @@ class Tools(list[ToolSpec]):
 
 
 def bind(fn: Callable[..., Awaitable[T]], services: Services) -> Callable[..., Awaitable[T]]:
-    """`fn` with its leading service parameters given: the signature the MCP SDK reads for the
-    tool's input schema keeps only the tool's own arguments."""
+    """`fn` with its leading service parameters given: a `functools.partial`, whose signature (what
+    the MCP SDK reads for the tool's input schema) keeps only the tool's own arguments.
+
+    Nothing else is evaluated here: the arguments' and the return annotations are evaluated when
+    the SDK builds the tool (`inspect.signature(..., eval_str=True)` sees through a partial to
+    `fn`, `typing.get_type_hints` reads the partial's `__globals__`), which the server defers to the
+    tool's first use. Evaluating them all at start cost about 2% of a bare server's start, most of
+    it creating the fleet tools' generic output models (`FleetOutput[NodeProblem]`).
+    """
     given: dict[Any, Any] = {ClusterState: services.state, ObjectReader: services.reader,
                              ObjectWriter: services.writer}  # fmt: skip
-    signature = inspect.signature(fn, eval_str=True)
-    params = list(signature.parameters.values())
+    params = list(inspect.signature(fn).parameters.values())
     leading = []
     for param in params:
-        if param.annotation not in given:
+        annotation = _named(param.annotation, fn.__globals__)
+        if annotation not in given:
             break
-        leading.append(given[param.annotation])
-
-    @functools.wraps(fn)
-    async def tool(*args: Any, **kwargs: Any) -> T:
-        return await fn(*leading, *args, **kwargs)
-
-    rest = params[len(leading) :]
-    tool.__signature__ = signature.replace(parameters=rest)  # type: ignore[attr-defined]
-    tool.__annotations__ = {p.name: p.annotation for p in rest} | {"return": signature.return_annotation}
-    del tool.__wrapped__
+        leading.append(given[annotation])
+    tool = functools.partial(fn, *leading)
+    annotations = {
+        p.name: fn.__annotations__[p.name] for p in params[len(leading) :] if p.name in fn.__annotations__
+    }
+    if "return" in fn.__annotations__:
+        annotations["return"] = fn.__annotations__["return"]
+    vars(tool).update(
+        __module__=fn.__module__, __name__=fn.__name__, __qualname__=fn.__qualname__, __doc__=fn.__doc__,
+        __annotations__=annotations, __globals__=fn.__globals__,
+    )  # fmt: skip
     return tool
+
+
+def _named(annotation: Any, namespace: Mapping[str, Any]) -> Any:
+    """What an annotation names: itself, or for a string (`from __future__ import annotations`) the
+    object a (dotted) name in it stands for in `namespace`, or None for any other expression."""
+    if not isinstance(annotation, str):
+        return annotation
+    head, *rest = annotation.split(".")
+    value = namespace.get(head)
+    for part in rest:
+        value = getattr(value, part, None)
+    return value
 
 
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
