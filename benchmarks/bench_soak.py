@@ -933,9 +933,15 @@ def report(figures: dict[str, Any]) -> None:
         + ", ".join(f"{k} {n:,}" for k, n in sorted(churn["by_kind"].items()))
         + (f"; failed {churn['failed']}" if churn["failed"] else "")
     )
+    rolls = [e for e in figures["events"] if e["event"] == "rolling restart"]
     for event in figures["events"]:
-        extra = {k: val for k, val in event.items() if k not in ("at_s", "event")}
-        print(f"  t={event['at_s']:6.0f}s {event['event']} {extra or ''}")
+        if event["event"] != "rolling restart":
+            extra = {k: val for k, val in event.items() if k not in ("at_s", "event")}
+            print(f"  t={event['at_s']:6.0f}s {event['event']} {extra or ''}")
+    if rolls:
+        print(
+            f"  {len(rolls)} rolling restarts of Deployments on real nodes, every {plan['roll_every']:.0f} s"
+        )
     equal = "EQUAL" if v["cache_equal_to_fresh_list"] else "DIFFERENT"
     compare = figures["compare"]
     print(
