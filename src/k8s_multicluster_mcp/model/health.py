@@ -24,13 +24,23 @@ def node_readiness(node: NodeRecord) -> str:
 
 
 def pod_needs_attention(pod: PodRecord) -> bool:
+    """False only for a pod triage can never call failing: Succeeded, or Running and Ready with
+    every container running and ready (init containers done), never restarted. A status the
+    kubelet writes in two steps (Ready still True, a container already terminated) needs attention."""
     if pod.deleting_since is not None:
         return True
     if pod.phase == "Succeeded":
         return False
     if pod.phase != "Running" or not pod.ready:
         return True
-    return any(c.restart_count > 0 or c.last_reason is not None for c in pod.containers)
+    return any(
+        c.restart_count > 0
+        or c.last_reason is not None
+        or c.state == "waiting"
+        or (c.state == "terminated" and (not c.init or c.exit_code != 0))
+        or (not c.init and not c.ready)
+        for c in pod.containers
+    )
 
 
 def deployment_needs_attention(deployment: DeploymentRecord) -> bool:
@@ -49,6 +59,19 @@ def node_needs_attention(node: NodeRecord) -> bool:
         or node.unschedulable
         or any(c.type in _NODE_PROBLEMS and c.status == "True" for c in node.conditions)
     )
+
+
+def tally(record: Record) -> tuple[str, ...]:
+    """What `k8s_fleet_summary` counts this record under: a pod's phase; `node`, `ready`,
+    `cordoned`; `deployment`, `degraded`. The watch store keeps these counts current per
+    namespace as events arrive; for a live list the query layer counts the listed records."""
+    if isinstance(record, PodRecord):
+        return (record.phase,)
+    if isinstance(record, NodeRecord):
+        return ("node",) + ("ready",) * (record.ready == "True") + ("cordoned",) * record.unschedulable
+    if isinstance(record, DeploymentRecord):
+        return ("deployment",) + ("degraded",) * deployment_needs_attention(record)
+    return ()
 
 
 def _never(_: Record) -> bool:
@@ -71,4 +94,5 @@ __all__ = [
     "node_needs_attention",
     "node_readiness",
     "pod_needs_attention",
+    "tally",
 ]

@@ -189,6 +189,30 @@ def classify(pod: PodRecord, now: datetime, rules: Rules | None = None) -> Failu
     return None
 
 
+def changes_at(pod: PodRecord, rules: Rules) -> list[datetime]:
+    """Every instant at which the clock alone may change `classify`'s reason for `pod` (a
+    superset): between two of them the reason stays the same, so a classification made at `now`
+    holds until the first of these after `now` (`model.failing` keeps pods classified that way)."""
+    grace = timedelta(seconds=rules.pending_grace)
+    recent = timedelta(seconds=rules.recent)
+    out = []
+    if pod.deleting_since is not None:
+        out.append(pod.deleting_since + timedelta(seconds=pod.grace_seconds) + grace)
+    if pod.created is not None:
+        out.append(pod.created + grace)
+    if pod.started is not None:
+        out.append(pod.started + grace)
+    ready = _condition(pod, "Ready")
+    if ready is not None and ready.last_transition is not None:
+        out.append(ready.last_transition + grace)
+    for c in pod.containers:
+        if c.restart_count and c.started_at is not None:
+            out.append(c.started_at + timedelta(seconds=rules.settle))
+        if c.last_finished_at is not None:
+            out.append(c.last_finished_at + recent)
+    return out
+
+
 def owner(pod: PodRecord) -> str | None:
     """`Kind/name` of the pod's controller; a Deployment's ReplicaSet is shown as the Deployment."""
     if pod.owner_kind is None or pod.owner_name is None:
@@ -199,4 +223,4 @@ def owner(pod: PodRecord) -> str | None:
     return f"{pod.owner_kind}/{pod.owner_name}"
 
 
-__all__ = ["WAITING_REASONS", "Failure", "Rules", "classify", "owner", "severity"]
+__all__ = ["WAITING_REASONS", "Failure", "Rules", "changes_at", "classify", "owner", "severity"]

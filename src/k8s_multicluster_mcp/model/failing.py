@@ -1,0 +1,182 @@
+"""The failing pods of one cluster, classified once per change instead of once per question.
+
+`FailingSet` is fed pods as they change (`update`) and answers "the failing pods, most severe
+first, and how many per reason" (`pick`) in time proportional to what it returns. A pod is
+classified by `triage.classify` when it changes and again only when the clock reaches the next
+instant at which its reason could change (`triage.changes_at`: a grace period ends, a restart
+stops being recent); a heap of those instants tells `pick` which few pods to look at again.
+
+The watch store keeps one per cluster, current as events arrive; for a live list the query layer
+builds one from the listed pods. Both answer through the same code, so the two modes agree.
+Not thread-safe: the store calls it under its own lock.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from bisect import bisect_left, insort
+from collections import Counter
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from k8s_multicluster_mcp.model import triage
+from k8s_multicluster_mcp.model.records import PodRecord
+
+Key = tuple[str, str]
+"""(namespace, name), as the store keys records."""
+Order = tuple[int, float, str, str]
+"""(severity, -since, name, namespace): the order of `k8s_fleet_failing_pods` within a cluster."""
+
+SLACK = 1.0
+"""Seconds a question's `now` may lag the newest classification and still be answered from the
+set (an event classified while the question was starting); further back, `pick` classifies anew."""
+
+
+_TICK = 1e-6
+"""A microsecond: the smallest step of the clock `now` is read from."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Failing:
+    pod: PodRecord
+    reason: str
+    order: Order
+
+
+@dataclass(frozen=True)
+class Picked:
+    """The failing pods a question asked for, most severe first, and every one counted by reason."""
+
+    pods: list[tuple[Order, PodRecord]]
+    """Each with its place in the order, so answers from several clusters merge without a sort."""
+    by_reason: dict[str, int]
+
+
+class FailingView(Protocol):
+    """The failing pods of one cluster in the scope a question asked about (a namespace or all),
+    as a source hands them to the query layer (the watch store's set)."""
+
+    def pick(
+        self,
+        now: datetime,
+        rules: triage.Rules,
+        reasons: Collection[str] | None = None,
+        limit: int | None = None,
+    ) -> Picked:
+        """The failing pods at `now` under `rules` with one of `reasons` (any case), the first
+        `limit` of them in order, and all of them counted by reason."""
+        ...
+
+
+def _order(pod: PodRecord, failure: triage.Failure) -> Order:
+    since = failure.since.timestamp() if failure.since is not None else -math.inf
+    return (triage.severity(failure.reason), -since, pod.name, pod.namespace)
+
+
+class FailingSet:
+    """Pods of one cluster with each failing one's reason, its place in the answer's order and the
+    counts per (namespace, reason), kept current by `update` and by the clock (`pick`)."""
+
+    def __init__(self, rules: triage.Rules) -> None:
+        self.rules = rules
+        self._pods: dict[Key, tuple[PodRecord, int]] = {}
+        """Every pod fed in, with the generation of its latest classification."""
+        self._failing: dict[Key, _Failing] = {}
+        self._order: list[Order] = []
+        """The failing pods' orders, sorted (kept so by insort and bisect: no sort per question)."""
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._due: list[tuple[float, int, Key]] = []
+        """(instant, generation, key): when a pod must be classified again; stale generations skip."""
+        self._generation = 0
+        self._latest = -math.inf
+
+    @classmethod
+    def of(cls, pods: Iterable[PodRecord], now: datetime, rules: triage.Rules) -> FailingSet:
+        made = cls(rules)
+        for pod in pods:
+            made.update((pod.namespace, pod.name), pod, now)
+        return made
+
+    def __len__(self) -> int:
+        return len(self._failing)
+
+    def update(self, key: Key, pod: PodRecord | None, now: datetime) -> None:
+        """`pod` is the current state of `key` (None: it is gone, or no longer a candidate)."""
+        self._drop(key)
+        if pod is None:
+            self._pods.pop(key, None)
+            return
+        self._generation += 1
+        self._pods[key] = (pod, self._generation)
+        stamp = now.timestamp()
+        self._latest = max(self._latest, stamp)
+        failure = triage.classify(pod, now, self.rules)
+        if failure is not None:
+            entry = _Failing(pod, failure.reason, _order(pod, failure))
+            self._failing[key] = entry
+            insort(self._order, entry.order)
+            self._counts[(key[0], entry.reason)] += 1
+        instants = (t.timestamp() for t in triage.changes_at(pod, self.rules))
+        due = min((t for t in instants if t >= stamp), default=None)
+        if due is not None:
+            # An instant that is now: a strict comparison (`>`) changes just after it.
+            heapq.heappush(self._due, (due if due > stamp else stamp + _TICK, self._generation, key))
+
+    def _drop(self, key: Key) -> None:
+        entry = self._failing.pop(key, None)
+        if entry is None:
+            return
+        del self._order[bisect_left(self._order, entry.order)]
+        counted = (key[0], entry.reason)
+        self._counts[counted] -= 1
+        if not self._counts[counted]:
+            del self._counts[counted]
+
+    def _advance(self, now: datetime) -> None:
+        """Classify again every pod whose reason the clock may have changed by `now`."""
+        stamp = now.timestamp()
+        while self._due and self._due[0][0] <= stamp:
+            _, generation, key = heapq.heappop(self._due)
+            current = self._pods.get(key)
+            if current is not None and current[1] == generation:
+                self.update(key, current[0], now)
+
+    def pick(
+        self,
+        now: datetime,
+        rules: triage.Rules,
+        reasons: Collection[str] | None = None,
+        limit: int | None = None,
+        namespace: str | None = None,
+    ) -> Picked:
+        """`FailingView.pick`, of the pods in `namespace` (all when None). Other rules than the
+        set's, or a `now` well before its newest change (a test's fixed clock), are answered by
+        classifying every pod anew."""
+        if rules != self.rules or now.timestamp() < self._latest - SLACK:
+            anew = FailingSet.of((pod for pod, _ in self._pods.values()), now, rules)
+            return anew.pick(now, rules, reasons, limit, namespace)
+        self._advance(now)
+        wanted = {r.lower() for r in reasons} if reasons else None
+
+        def matches(ns: str, reason: str) -> bool:
+            return namespace in (None, ns) and (wanted is None or reason.lower() in wanted)
+
+        by_reason: Counter[str] = Counter()
+        for (ns, reason), n in self._counts.items():
+            if matches(ns, reason):
+                by_reason[reason] += n
+        pods: list[tuple[Order, PodRecord]] = []
+        if limit is None or limit > 0:
+            for order in self._order:
+                entry = self._failing[(order[3], order[2])]
+                if matches(order[3], entry.reason):
+                    pods.append((order, entry.pod))
+                    if limit is not None and len(pods) >= limit:
+                        break
+        return Picked(pods, dict(by_reason))
+
+
+__all__ = ["FailingSet", "FailingView", "Key", "Order", "Picked"]
