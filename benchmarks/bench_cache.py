@@ -265,12 +265,16 @@ class StoreSource:
         for ctx in contexts:
             store = self.stores[ctx.name]
             if kind is not Kind.POD:
-                items: tuple[Any, ...] = ()
-            elif attention_only:
+                out[ctx.name] = Snapshot(ctx.name, kind, (), now, "cache")
+                continue
+            if attention_only:
                 items = tuple(r for r in store.needing_attention() if namespace in (None, r.namespace))
             else:
                 items = store.select(namespace)
-            out[ctx.name] = Snapshot(ctx.name, kind, items, now, "cache")
+            counted = selector is None  # as WatchSource._counted: the store's counts and failing set
+            out[ctx.name] = Snapshot(ctx.name, kind, items, now, "cache",
+                                     tally=store.tally(namespace) if counted else None,
+                                     failing=store.failing(namespace) if counted else None)  # fmt: skip
         return out
 
     def start(self) -> None: ...

@@ -84,6 +84,7 @@ def build_services(settings: Settings, registry: ContextRegistry) -> Services:
         stale_after=settings.stale_after,
         idle_ttl=settings.idle_ttl,
         on_change=journal.record,
+        rules=rules,
     )
     return Services(ClusterState(registry, source, rules, journal), reader, writer)
 

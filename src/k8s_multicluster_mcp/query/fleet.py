@@ -8,10 +8,12 @@ question gives the same items in on-demand and watch mode. Tools call these and 
 from __future__ import annotations
 
 import fnmatch
+import heapq
+import itertools
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Generic, Literal, TypeVar
 
 from k8s_multicluster_mcp.common.clock import utcnow
@@ -20,10 +22,16 @@ from k8s_multicluster_mcp.common.names import check_name, check_namespace
 from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.model import triage
 from k8s_multicluster_mcp.model.changes import Change, events_as_changes
-from k8s_multicluster_mcp.model.health import deployment_needs_attention, node_needs_attention, node_readiness
+from k8s_multicluster_mcp.model.failing import FailingSet, FailingView
+from k8s_multicluster_mcp.model.health import (
+    deployment_needs_attention,
+    node_needs_attention,
+    node_readiness,
+    tally,
+)
 from k8s_multicluster_mcp.model.kinds import Kind
-from k8s_multicluster_mcp.model.records import DeploymentRecord, NodeRecord, PodRecord
-from k8s_multicluster_mcp.query.results import ClusterReport, ContextSpec
+from k8s_multicluster_mcp.model.records import DeploymentRecord, NodeRecord, PodRecord, Record
+from k8s_multicluster_mcp.query.results import ClusterReport, ContextSpec, FleetResult
 from k8s_multicluster_mcp.query.state import ClusterState
 
 T = TypeVar("T")
@@ -62,23 +70,43 @@ class FailingPod:
     since: datetime | None = None
 
 
-def _failing(pods: Sequence[PodRecord], now: datetime, rules: triage.Rules) -> list[FailingPod]:
-    out = []
-    for pod in pods:
-        failure = triage.classify(pod, now, rules)
-        if failure is None:
-            continue
-        out.append(
-            FailingPod(
-                context=pod.context, namespace=pod.namespace, name=pod.name, reason=failure.reason,
-                phase=pod.phase, restarts=pod.restarts, node=pod.node, owner=triage.owner(pod),
-                age_seconds=_seconds(now, pod.created), message=failure.message, since=failure.since,
-            )
-        )  # fmt: skip
-    oldest = datetime.min.replace(tzinfo=timezone.utc)
-    severity = {reason: triage.severity(reason) for reason in {f.reason for f in out}}
-    out.sort(key=lambda f: (severity[f.reason], -(f.since or oldest).timestamp(), f.context, f.name))
-    return out
+def _failing_pod(pod: PodRecord, failure: triage.Failure, now: datetime) -> FailingPod:
+    return FailingPod(
+        context=pod.context, namespace=pod.namespace, name=pod.name, reason=failure.reason,
+        phase=pod.phase, restarts=pod.restarts, node=pod.node, owner=triage.owner(pod),
+        age_seconds=_seconds(now, pod.created), message=failure.message, since=failure.since,
+    )  # fmt: skip
+
+
+def _by_context(items: Sequence[Record]) -> dict[str, list[Record]]:
+    grouped: dict[str, list[Record]] = {}
+    for item in items:
+        grouped.setdefault(item.context, []).append(item)
+    return grouped
+
+
+def _failing_views(result: FleetResult[Record], now: datetime, rules: triage.Rules) -> dict[str, FailingView]:
+    """Each answering cluster's failing pods: kept by the source (the watch cache), or the
+    listed pods classified here; the same `FailingSet` either way."""
+    views = dict(result.failing)
+    listed = _by_context(result.items)
+    for report in result.clusters:
+        if report.status in ("ok", "stale") and report.context not in views:
+            pods = [p for p in listed.get(report.context, ()) if isinstance(p, PodRecord)]
+            views[report.context] = FailingSet.of(pods, now, rules)
+    return views
+
+
+@dataclass(frozen=True)
+class FailingAnswer(FleetAnswer[FailingPod]):
+    """The first `limit` failing pods (`items`) and every failing pod counted."""
+
+    by_reason: dict[str, int] = field(default_factory=dict)
+    by_context: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_context.values())
 
 
 def failing_pods(
@@ -88,22 +116,37 @@ def failing_pods(
     label_selector: str | None = None,
     reasons: Sequence[str] | None = None,
     now: datetime | None = None,
-) -> FleetAnswer[FailingPod]:
-    """Every failing pod in the selected clusters, most severe first, then most recent."""
+    limit: int | None = None,
+) -> FailingAnswer:
+    """The failing pods of the selected clusters, most severe first, then most recent: the first
+    `limit` (all when None) with their messages as of `now`, and every one counted."""
     result = state.list(Kind.POD, context, namespace, label_selector, attention_only=True)
     now = now or utcnow()
-    items = _failing([p for p in result.items if isinstance(p, PodRecord)], now, state.rules)
+    wanted = [r.strip() for r in reasons or () if r.strip()]
+    picked = {
+        ctx: view.pick(now, state.rules, wanted or None, limit)
+        for ctx, view in _failing_views(result, now, state.rules).items()
+    }
+    merged = heapq.merge(
+        *([((o[0], o[1], ctx, o[2], o[3]), pod) for o, pod in p.pods] for ctx, p in picked.items())
+    )
+    items = []
+    for _, pod in itertools.islice(merged, limit):
+        failure = triage.classify(pod, now, state.rules)
+        if failure is not None:
+            items.append(_failing_pod(pod, failure, now))
+    by_reason: Counter[str] = Counter()
+    for p in picked.values():
+        by_reason.update(p.by_reason)
+    by_context = {ctx: n for ctx, p in picked.items() if (n := sum(p.by_reason.values()))}
     notes = []
-    if reasons:
-        wanted = {r.strip().lower() for r in reasons if r.strip()}
-        items = [f for f in items if f.reason.lower() in wanted]
-        unknown = sorted(r for r in wanted if r.removeprefix("init:") not in _KNOWN)
-        if unknown and not items:
-            notes.append(
-                f"no pod has reason {', '.join(shown(r) for r in unknown)}; reasons used: "
-                + ", ".join(sorted(triage.WAITING_REASONS | _NAMED))
-            )
-    return FleetAnswer(items, result.clusters, notes)
+    unknown = sorted(r for r in {w.lower() for w in wanted} if r.removeprefix("init:") not in _KNOWN)
+    if unknown and not by_context:
+        notes.append(
+            f"no pod has reason {', '.join(shown(r) for r in unknown)}; reasons used: "
+            + ", ".join(sorted(triage.WAITING_REASONS | _NAMED))
+        )
+    return FailingAnswer(items, result.clusters, notes, dict(by_reason), by_context)
 
 
 _NAMED = frozenset({"OOMKilled", "Evicted", "Failed", "Error", "Unschedulable", "Pending", "NotReady",
@@ -141,32 +184,46 @@ def _merge(reports: Sequence[ClusterReport], kinds: Sequence[str]) -> ClusterRep
     return replace(answered[0], as_of=oldest, note="; ".join(dict.fromkeys(notes)) or None, count=0)
 
 
+def _tallies(result: FleetResult[Record]) -> dict[str, Mapping[str, int]]:
+    """Each answering cluster's `health.tally` counts: kept by the source, or counted here."""
+    tallies = dict(result.tallies)
+    for ctx, items in _by_context(result.items).items():
+        if ctx not in tallies:
+            tallies[ctx] = Counter(key for item in items for key in tally(item))
+    return tallies
+
+
 def summary(
     state: ClusterState, context: ContextSpec = None, now: datetime | None = None
 ) -> FleetAnswer[ClusterSummary]:
     """Per cluster: nodes, pods by phase, failing pods by reason, deployments."""
-    nodes, pods, deployments = state.nodes(context), state.pods(context), state.deployments(context)
+    nodes, pods, deployments = (
+        state.list(kind, context, attention_only=True) for kind in (Kind.NODE, Kind.POD, Kind.DEPLOYMENT)
+    )
     now = now or utcnow()
+    counted = {kind: _tallies(result) for kind, result in ((Kind.NODE, nodes), (Kind.POD, pods),
+                                                             (Kind.DEPLOYMENT, deployments))}  # fmt: skip
+    failing = _failing_views(pods, now, state.rules)
     out, reports = [], []
     for n_report, p_report, d_report in zip(nodes.clusters, pods.clusters, deployments.clusters, strict=True):
         name = p_report.context
         item = ClusterSummary(name)
         if n_report.status == "ok":
-            mine = [n for n in nodes.items if n.context == name and isinstance(n, NodeRecord)]
-            ready = sum(n.ready == "True" for n in mine)
-            cordoned = sum(n.unschedulable for n in mine)
-            item = replace(item, nodes=len(mine), nodes_ready=ready, nodes_not_ready=len(mine) - ready,
-                           nodes_cordoned=cordoned)  # fmt: skip
+            n = counted[Kind.NODE].get(name, {})
+            total, ready = n.get("node", 0), n.get("ready", 0)
+            item = replace(item, nodes=total, nodes_ready=ready, nodes_not_ready=total - ready,
+                           nodes_cordoned=n.get("cordoned", 0))  # fmt: skip
         if p_report.status == "ok":
-            mine_pods = [p for p in pods.items if p.context == name and isinstance(p, PodRecord)]
-            failing = Counter(f.reason for f in _failing(mine_pods, now, state.rules))
+            phases = {phase: count for phase, count in counted[Kind.POD].get(name, {}).items() if count}
             item = replace(
-                item, pods_by_phase=dict(Counter(p.phase for p in mine_pods)), failing_by_reason=dict(failing)
+                item,
+                pods_by_phase=phases,
+                failing_by_reason=failing[name].pick(now, state.rules, limit=0).by_reason,
             )
         if d_report.status == "ok":
-            mine_d = [d for d in deployments.items if d.context == name and isinstance(d, DeploymentRecord)]
-            degraded = sum(deployment_needs_attention(d) for d in mine_d)
-            item = replace(item, deployments=len(mine_d), deployments_available=len(mine_d) - degraded,
+            d = counted[Kind.DEPLOYMENT].get(name, {})
+            total, degraded = d.get("deployment", 0), d.get("degraded", 0)
+            item = replace(item, deployments=total, deployments_available=total - degraded,
                            deployments_degraded=degraded)  # fmt: skip
         out.append(item)
         reports.append(_merge([p_report, n_report, d_report], ["pods", "nodes", "deployments"]))
@@ -452,6 +509,7 @@ __all__ = [
     "ClusterSummary",
     "DeploymentCopy",
     "Drift",
+    "FailingAnswer",
     "FailingPod",
     "FleetAnswer",
     "FoundPod",

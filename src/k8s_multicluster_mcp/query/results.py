@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 
 from k8s_multicluster_mcp.common.errors import ClusterError, ClusterStatus
 from k8s_multicluster_mcp.model.contexts import ContextInfo
+from k8s_multicluster_mcp.model.failing import FailingView
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.records import Record
 from k8s_multicluster_mcp.sources.base import SourceName
@@ -42,6 +43,12 @@ class FleetResult(Generic[R]):
     kind: Kind
     items: Sequence[R]
     clusters: Sequence[ClusterReport] = field(default_factory=list)
+    tallies: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Per context, the source's `health.tally` counts where it keeps them (the watch cache);
+    `query.fleet` counts `items` for the others."""
+    failing: Mapping[str, FailingView] = field(default_factory=dict)
+    """Per context, the source's classified failing pods where it keeps them; `query.fleet`
+    classifies `items` for the others."""
 
     @property
     def answered(self) -> list[ClusterReport]:

@@ -7,7 +7,7 @@ when. It never knows (or asks) whether the source is the watch cache or the live
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from k8s_multicluster_mcp.common.errors import (
@@ -22,6 +22,7 @@ from k8s_multicluster_mcp.common.text import format_names
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.model.changes import ChangeJournal
 from k8s_multicluster_mcp.model.contexts import ContextInfo
+from k8s_multicluster_mcp.model.failing import FailingView
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.records import (
     DeploymentRecord,
@@ -83,10 +84,16 @@ class ClusterState:
         answers = self.source.fetch(contexts, kind, scope, selector, attention_only)
         notes = self._retry_in_context_namespace(contexts, kind, scope, selector, answers, attention_only)
         items: list[Record] = []
+        tallies: dict[str, Mapping[str, int]] = {}
+        failing: dict[str, FailingView] = {}
 
         def answered(ctx: ContextInfo, answer: Snapshot) -> ClusterReport:
             found = _filter(answer, scope or (ctx.namespace if ctx.name in notes else None), selector)
             items.extend(sorted(found, key=_sort_key))
+            if answer.tally is not None and selector is None:
+                tallies[ctx.name] = answer.tally
+            if answer.failing is not None and selector is None:
+                failing[ctx.name] = answer.failing
             note = "; ".join(n for n in (notes.get(ctx.name), answer.note) if n) or None
             # Stale data is shown because the cluster does not answer: it counts as not answering,
             # and the reason is its error line.
@@ -98,7 +105,7 @@ class ClusterState:
 
         reports = report_each(contexts, answers, answered)
         self.last_reports.update((r.context, r) for r in reports)
-        return FleetResult(kind, items, reports)
+        return FleetResult(kind, items, reports, tallies, failing)
 
     def _retry_in_context_namespace(
         self,

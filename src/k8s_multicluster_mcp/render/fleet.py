@@ -18,6 +18,7 @@ from k8s_multicluster_mcp.query.fleet import (
     ClusterSummary,
     DeploymentCopy,
     Drift,
+    FailingAnswer,
     FailingPod,
     FleetAnswer,
     FoundPod,
@@ -68,11 +69,10 @@ def _head(answer: FleetAnswer[T], now: datetime) -> tuple[list[ClusterOut], list
     return clusters, [*provenance(answer.clusters, now), *(one_line(n) for n in answer.notes)]
 
 
-def _more(items: Sequence[object], limit: int, hint: str) -> list[str]:
-    hidden = len(items) - limit
-    if hidden <= 0:
-        return []
-    return [more_line(Counter(getattr(i, "context", "?") for i in items[limit:]), hidden, hint=hint)]
+def _more(hidden: Counter[str], hint: str) -> list[str]:
+    """The line naming, per cluster, what matched and was not shown."""
+    total = hidden.total()
+    return [more_line(hidden, total, hint=hint)] if total > 0 else []
 
 
 def _listing(
@@ -85,13 +85,17 @@ def _listing(
     heading: Sequence[str],
     empty: str,
     hint: str,
+    counted: Counter[str] | None = None,
 ) -> tuple[str, list[ClusterOut], list[T]]:
     """The shape every fleet list shares: provenance, the heading lines, a table of the first
-    `limit` items, and what was left out; `empty` when nothing matched in the clusters that answered."""
+    `limit` items, and what was left out; `empty` when nothing matched in the clusters that answered.
+    `counted`: every match per cluster, where `answer.items` holds only the first ones."""
     clusters, lines = _head(answer, now)
     shown = answer.items[:limit]
     if answer.items:
-        lines += [*heading, table(headers, [row(i) for i in shown]), *_more(answer.items, limit, hint)]
+        every = counted if counted is not None else Counter(getattr(i, "context", "?") for i in answer.items)
+        hidden = every - Counter(getattr(i, "context", "?") for i in shown)
+        lines += [*heading, table(headers, [row(i) for i in shown]), *_more(hidden, hint)]
     elif any(c.status in ("ok", "stale") for c in clusters) and empty:
         lines.append(empty)
     return "\n".join(lines), clusters, shown
@@ -118,11 +122,10 @@ def _failing_row(f: FailingPod) -> list[str]:
 
 
 def failing_pods(
-    answer: FleetAnswer[FailingPod], limit: int, now: datetime | None = None
+    answer: FailingAnswer, limit: int, now: datetime | None = None
 ) -> tuple[str, FailingPodsOutput]:
-    by_reason = Counter(f.reason for f in answer.items)
-    by_context = Counter(f.context for f in answer.items)
-    heading = [f"{_plural(len(answer.items), 'failing pod')}: {_counts(by_reason)}"]
+    by_reason, by_context = Counter(answer.by_reason), Counter(answer.by_context)
+    heading = [f"{_plural(answer.total, 'failing pod')}: {_counts(by_reason)}"]
     if len(by_context) > 1:
         heading.append(f"by cluster: {_counts(by_context)}")
     text, clusters, shown = _listing(
@@ -134,10 +137,11 @@ def failing_pods(
         empty="No failing pods.",
         headers=["CONTEXT", "NAMESPACE", "POD", "REASON", "RESTARTS", "AGE", "OWNER", "NODE", "MESSAGE"],
         hint="raise `limit` or narrow with `reasons`, `namespace` or `context`.",
+        counted=by_context,
     )
     output = FailingPodsOutput(
         clusters=clusters,
-        total=len(answer.items),
+        total=answer.total,
         shown=len(shown),
         items=shown,
         notes=answer.notes,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 from k8s_multicluster_mcp.common.errors import ClusterError
 from k8s_multicluster_mcp.common.selectors import LabelSelector
 from k8s_multicluster_mcp.model.contexts import ContextInfo
+from k8s_multicluster_mcp.model.failing import FailingView
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.records import Record
 
@@ -30,6 +31,12 @@ class Snapshot:
     stale: bool = False
     """Served from a cache whose watch has been down longer than --stale-after, because the
     cluster did not answer live either; `note` says since when and why."""
+    tally: Mapping[str, int] | None = None
+    """`health.tally` counts of every object in scope, when the source keeps them (the watch
+    cache); else the query layer counts `items`. Never set for a question with a selector."""
+    failing: FailingView | None = None
+    """Pods: the failing ones in scope, classified, when the source keeps them (the watch cache,
+    whatever rules a question asks with); else the query layer classifies `items` the same way."""
 
 
 @dataclass(frozen=True)
@@ -74,9 +81,11 @@ class ClusterSource(Protocol):
     ) -> dict[str, Snapshot | ClusterError]:
         """Never raises for one cluster's failure; that cluster maps to its `ClusterError`.
 
-        `attention_only`: the caller keeps only objects `health.needs_attention` accepts, so a
-        source may return just those (the watch cache's index answers in O(answer)); returning
-        more is correct too (the live source lists everything).
+        `attention_only`: the caller keeps only objects `health.needs_attention` accepts, plus
+        counts (`Snapshot.tally`, `Snapshot.failing`), so a source may return just those (the watch
+        cache's index answers in O(answer)); for pods with `Snapshot.failing` set, the caller
+        reads them from it and `items` may be empty. Returning more is correct too (the live source
+        lists everything and the query layer counts and classifies it).
         """
         ...
 

@@ -50,7 +50,9 @@ async def k8s_fleet_failing_pods(
     ImagePullBackOff, OOMKilled, Evicted, Unschedulable, Pending, NotReady, Restarting, ...),
     most severe first, with owner, node, restarts, message; counted by reason and cluster."""
     check_limit(limit)
-    found = await run_blocking(fleet.failing_pods, state, context, namespace, label_selector, reasons)
+    found = await run_blocking(
+        fleet.failing_pods, state, context, namespace, label_selector, reasons, None, limit
+    )
     return answer(*render_fleet.failing_pods(found, limit), exclude_none=False)
 
 

@@ -4,20 +4,28 @@ stop (idle-ttl), the store's indexes and change events, and the memory estimate.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
+from k8s_multicluster_mcp.model.failing import FailingSet
+from k8s_multicluster_mcp.model.health import tally
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.records import PodRecord, pod_record
+from k8s_multicluster_mcp.model.triage import Rules
 from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.sources.watch import WatchSource
 from k8s_multicluster_mcp.sources.watch.memory import approx_bytes, deep_size
 from k8s_multicluster_mcp.sources.watch.policy import View, idle, plan
 from k8s_multicluster_mcp.sources.watch.store import KindStore
 from tests.conftest import WriteKubeconfig
+from tests.strategies import KEYS, pods
 
 STALE_AFTER = 120.0
 
@@ -128,7 +136,9 @@ def test_an_idle_context_stops_its_watches_and_the_next_question_restarts_them(
     write_kubeconfig("c.yaml", {"quiet": "https://127.0.0.1:9", "busy": "https://127.0.0.1:9"})
     registry = ContextRegistry(directory=tmp_path / "kube")
     now = [0.0]
-    source = WatchSource(registry, LiveSource(registry, ttl=0, timeout=0.5), request_timeout=0.5,
+    # Refused at once; the timeout only has to outlast the first import of the kubernetes client's
+    # API classes in a worker (about 2 s of pydantic models with kubernetes 37).
+    source = WatchSource(registry, LiveSource(registry, ttl=0, timeout=10), request_timeout=10,
                          idle_ttl=3600, clock=lambda: now[0])  # fmt: skip
     try:
         source.reconcile()
@@ -156,3 +166,33 @@ def test_a_forbidden_watch_is_retried_soon_then_settles_at_the_slow_retry() -> N
     assert delays == sorted(delays) and delays[-1] == FORBIDDEN_RETRY
     assert sum(1 for d in delays if d < FORBIDDEN_RETRY) <= 9, "a lasting 403 is not a loop"
     assert forbidden_delay(10_000) == FORBIDDEN_RETRY
+
+
+@given(st.lists(st.tuples(st.sampled_from(["put", "put", "delete", "relist"]), st.integers(0, 7),
+                          st.data()), max_size=25))  # fmt: skip
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+def test_the_stores_counts_and_failing_pods_equal_a_recount_after_any_changes(
+    steps: list[tuple[str, int, st.DataObject]],
+) -> None:
+    """Guards: the summary's counts and the failing set kept by events (and relists) are what
+    counting and classifying every cached pod from scratch gives, in the store and per namespace."""
+    store = KindStore("cp-1", Kind.POD)
+    for what, index, data in steps:
+        key = KEYS[index]
+        if what == "put":
+            store.upsert(data.draw(pods(key)))
+        elif what == "delete":
+            found = store.select(key[0])
+            for record in found[:1]:
+                store.delete(record)
+        else:
+            store.replace([data.draw(pods(k)) for k in KEYS[: index + 1]])
+    now = utcnow()
+    pods_only = [r for r in store.select() if isinstance(r, PodRecord)]
+    assert store.tally() == +Counter(k for r in pods_only for k in tally(r))
+    assert store.tally("a") == +Counter(k for r in pods_only if r.namespace == "a" for k in tally(r))
+    for namespace in (None, "b"):
+        view = store.failing(namespace)
+        assert view is not None
+        expected = FailingSet.of([p for p in pods_only if namespace in (None, p.namespace)], now, Rules())
+        assert view.pick(now, Rules()) == expected.pick(now, Rules())

@@ -29,6 +29,8 @@ from k8s_multicluster_mcp.kube.client import load_kubernetes
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.records import Record
+from k8s_multicluster_mcp.model.triage import Rules
 from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot
 from k8s_multicluster_mcp.sources.watch import policy
 from k8s_multicluster_mcp.sources.watch.store import ChangeListener, KindStore
@@ -58,6 +60,7 @@ class WatchSource:
         clock: Callable[[], float] = time.monotonic,
         on_change: ChangeListener | None = None,
         streaming: bool = True,
+        rules: Rules | None = None,
     ) -> None:
         self._registry = registry
         self._live = live
@@ -67,6 +70,8 @@ class WatchSource:
         self._clock = clock
         self._on_change = on_change
         self._streaming = streaming
+        self._rules = rules
+        """Failure triage's thresholds, for the pods stores' failing sets (the query layer's)."""
         self._lock = threading.Lock()
         self._contexts: dict[str, ContextInfo] = {}
         self._reflectors: dict[tuple[str, Kind], Reflector] = {}
@@ -141,7 +146,7 @@ class WatchSource:
         self._contexts[ctx.name] = ctx
         made = []
         for kind in KINDS:
-            store = KindStore(ctx.name, kind, self._on_change)
+            store = KindStore(ctx.name, kind, self._on_change, self._rules)
             reflector = Reflector(
                 ctx, kind, self._registry, store, request_timeout=self._timeout, streaming=self._streaming
             )
@@ -204,7 +209,9 @@ class WatchSource:
                 reflector.view() if reflector else None, namespace, now, self._stale_after
             )
             if decision == "cache" and reflector is not None:
-                out[ctx.name] = self._snapshot(reflector, namespace, attention_only=attention_only)
+                out[ctx.name] = self._snapshot(
+                    reflector, namespace, attention_only=attention_only, counted=selector is None
+                )
             elif decision == "forbidden":
                 out[ctx.name] = ClusterForbiddenError(why or f"may not list {kind.value}")
             else:
@@ -229,9 +236,17 @@ class WatchSource:
         namespace: str | None,
         live_error: ClusterError | None = None,
         attention_only: bool = False,
+        counted: bool = False,
     ) -> Snapshot:
-        """The cached objects; as of now while the watch is up, else as of when it went down."""
-        if attention_only:
+        """The cached objects; as of now while the watch is up, else as of when it went down.
+        `counted`: with the store's counts and failing pods of every object in `namespace` (pods
+        wanted for their failures alone are then read from the failing set, not listed)."""
+        store = reflector.store
+        failing = store.failing(namespace) if counted else None
+        tally = store.tally(namespace) if counted else None
+        if attention_only and failing is not None:
+            items: tuple[Record, ...] = ()
+        elif attention_only:
             items = tuple(
                 r
                 for r in reflector.store.needing_attention()
@@ -254,6 +269,8 @@ class WatchSource:
             source="cache",
             note=note,
             stale=bool(stale),
+            tally=tally,
+            failing=failing,
         )
 
     def cache_status(self) -> CacheStatus:

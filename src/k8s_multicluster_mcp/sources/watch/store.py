@@ -2,24 +2,31 @@
 
 Keys are (namespace, name), as client-go's store keys them. Besides the records themselves the
 store keeps, up to date on every change: records by namespace, pods by node, records by owner
-(`Kind/name` of the controller) and the set of records that may need attention
-(`health.needs_attention`). A relist replaces everything at once: the new maps are built outside
-the lock and swapped in, so a reader sees either the old state or the new one, never a mix, and
-is never held up by more than a swap. Every change (old record -> new record; None for an add or
-a delete) is offered to the change listener, outside the lock; the first fill is the starting
-point, not a change, and is not reported.
+(`Kind/name` of the controller), the set of records that may need attention
+(`health.needs_attention`), the summary's counts per namespace (`health.tally`) and, for pods,
+those that need attention classified by failure triage (`model.failing.FailingSet`), so a fleet
+question costs what its answer holds, not what the cache holds. A relist replaces everything at
+once: the new maps are built outside the lock and swapped in, so a reader sees either the old
+state or the new one, never a mix, and is never held up by more than a swap. Every change (old
+record -> new record; None for an add or a delete) is offered to the change listener, outside the
+lock; the first fill is the starting point, not a change, and is not reported.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
 
-from k8s_multicluster_mcp.model.health import needs_attention
+from k8s_multicluster_mcp.common.clock import utcnow
+from k8s_multicluster_mcp.model.failing import FailingSet, FailingView, Picked
+from k8s_multicluster_mcp.model.health import needs_attention, tally
 from k8s_multicluster_mcp.model.kinds import Kind
-from k8s_multicluster_mcp.model.records import Record
+from k8s_multicluster_mcp.model.records import PodRecord, Record
+from k8s_multicluster_mcp.model.triage import Rules
 
 Key = tuple[str, str]
 V = TypeVar("V")
@@ -45,6 +52,10 @@ class _Indexes:
     by_node: dict[str, set[Key]] = field(default_factory=dict)
     by_owner: dict[tuple[str, str, str], set[Key]] = field(default_factory=dict)
     attention: dict[Key, Record] = field(default_factory=dict)
+    tallies: dict[str, Counter[str]] = field(default_factory=dict)
+    """`health.tally` counts per namespace."""
+    failing: FailingSet | None = None
+    """Pods only: the attention set, classified."""
     count: int = 0
 
     def get(self, key: Key) -> Record | None:
@@ -66,6 +77,9 @@ class _Indexes:
             self.by_owner.setdefault(owner, set()).add(key)
         if attention:
             self.attention[key] = record
+        self.tallies.setdefault(key[0], Counter()).update(tally(record))
+        if self.failing is not None and isinstance(record, PodRecord):
+            self.failing.update(key, record if attention else None, utcnow())
 
     def remove(self, key: Key) -> Record | None:
         namespace = self.by_namespace.get(key[0])
@@ -82,6 +96,12 @@ class _Indexes:
         if owner:
             _discard(self.by_owner, owner, key)
         self.attention.pop(key, None)
+        counts = self.tallies[key[0]]
+        counts.subtract(tally(record))
+        if not +counts:
+            del self.tallies[key[0]]
+        if self.failing is not None:
+            self.failing.update(key, None, utcnow())
         return record
 
 
@@ -96,21 +116,27 @@ def _discard(index: dict[V, set[Key]], value: V, key: Key) -> None:
 class KindStore:
     """Records of one kind in one cluster; thread-safe."""
 
-    def __init__(self, context: str, kind: Kind, on_change: ChangeListener | None = None) -> None:
+    def __init__(
+        self, context: str, kind: Kind, on_change: ChangeListener | None = None, rules: Rules | None = None
+    ) -> None:
         self.context = context
         self.kind = kind
         self._on_change = on_change
         self._needs_attention = needs_attention(kind)
+        self._rules = rules or Rules()
         self._lock = threading.Lock()
-        self._index = _Indexes()
+        self._index = self._empty()
         self._filled = False
+
+    def _empty(self) -> _Indexes:
+        return _Indexes(failing=FailingSet(self._rules) if self.kind is Kind.POD else None)
 
     def __len__(self) -> int:
         return self._index.count
 
     def replace(self, records: Iterable[Record]) -> None:
         """Make the store hold exactly `records` (after a list); what is missing was deleted."""
-        fresh = _Indexes()
+        fresh = self._empty()
         for record in records:
             fresh.add(key_of(record), record, self._needs_attention(record))
         with self._lock:
@@ -162,6 +188,45 @@ class KindStore:
     def needing_attention(self) -> tuple[Record, ...]:
         with self._lock:
             return tuple(self._index.attention.values())
+
+    def tally(self, namespace: str | None = None) -> Counter[str]:
+        """`health.tally` counts over every record, or those of one namespace."""
+        with self._lock:
+            if namespace is not None:
+                return +Counter(self._index.tallies.get(namespace) or {})
+            total: Counter[str] = Counter()
+            for counts in self._index.tallies.values():
+                total.update(counts)
+            return +total
+
+    def failing(self, namespace: str | None = None) -> FailingView | None:
+        """The failing pods of the store, or of one namespace (pods only; None for other kinds)."""
+        return _Failing(self, namespace) if self.kind is Kind.POD else None
+
+    def _pick(
+        self,
+        now: datetime,
+        rules: Rules,
+        reasons: Collection[str] | None,
+        limit: int | None,
+        namespace: str | None,
+    ) -> Picked:
+        with self._lock:
+            assert self._index.failing is not None  # a pods store
+            return self._index.failing.pick(now, rules, reasons, limit, namespace)
+
+
+@dataclass(frozen=True)
+class _Failing:
+    """A store's `FailingSet` seen through its lock, scoped to a namespace or not."""
+
+    store: KindStore
+    namespace: str | None
+
+    def pick(
+        self, now: datetime, rules: Rules, reasons: Collection[str] | None = None, limit: int | None = None
+    ) -> Picked:
+        return self.store._pick(now, rules, reasons, limit, self.namespace)
 
 
 __all__ = ["ChangeListener", "Key", "KindStore", "key_of"]
