@@ -33,6 +33,7 @@ from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.sources.base import Snapshot
 from k8s_multicluster_mcp.sources.watch.reflector import Reflector
+from k8s_multicluster_mcp.sources.watch.source import WatchSource
 from k8s_multicluster_mcp.sources.watch.store import KindStore
 
 CONTEXTS = 10
@@ -256,25 +257,20 @@ class StoreSource:
     """A `ClusterSource` over filled stores, answering as the watch source does once synced."""
 
     def __init__(self, reflectors: list[Reflector]) -> None:
-        self.stores = {r.ctx.name: r.store for r in reflectors}
+        self.reflectors = {(r.ctx.name, r.kind): r for r in reflectors}
 
     def fetch(self, contexts: Any, kind: Kind, namespace: Any = None, selector: Any = None,
               attention_only: bool = False) -> dict[str, Any]:  # fmt: skip
-        now = datetime.now(timezone.utc)
+        """The watch source's own answer from a synced reflector (`WatchSource._snapshot`)."""
         out: dict[str, Any] = {}
         for ctx in contexts:
-            store = self.stores[ctx.name]
-            if kind is not Kind.POD:
-                out[ctx.name] = Snapshot(ctx.name, kind, (), now, "cache")
+            reflector = self.reflectors.get((ctx.name, kind))
+            if reflector is None:
+                out[ctx.name] = Snapshot(ctx.name, kind, (), datetime.now(timezone.utc), "cache")
                 continue
-            if attention_only:
-                items = tuple(r for r in store.needing_attention() if namespace in (None, r.namespace))
-            else:
-                items = store.select(namespace)
-            counted = selector is None  # as WatchSource._counted: the store's counts and failing set
-            out[ctx.name] = Snapshot(ctx.name, kind, items, now, "cache",
-                                     tally=store.tally(namespace) if counted else None,
-                                     failing=store.failing(namespace) if counted else None)  # fmt: skip
+            out[ctx.name] = WatchSource._snapshot(  # type: ignore[arg-type]  # it reads no state of its own
+                None, reflector, namespace, attention_only=attention_only, counted=selector is None
+            )
         return out
 
     def start(self) -> None: ...
@@ -293,10 +289,12 @@ def query_latency(total: int, rounds: int = 30) -> dict[str, float]:
     registry = ContextRegistry(directory=None)
     registry.resolve = lambda spec=None: [r.ctx for r in reflectors]  # type: ignore[method-assign]
     state = ClusterState(registry, StoreSource(reflectors))  # type: ignore[arg-type]
-    questions = {
-        "failing_pods": lambda: fleet.failing_pods(state),
+    questions = {  # as the tools ask them (`limit` 50)
+        "failing_pods": lambda: fleet.failing_pods(state, limit=50),
         "summary": lambda: fleet.summary(state),
         "find_pods": lambda: fleet.find_pods(state, name="service-1*"),
+        "find_node": lambda: fleet.find_pods(state, node="node-001"),
+        "find_namespace": lambda: fleet.find_pods(state, namespace="team-1"),
     }
     out = {}
     for name, ask in questions.items():
@@ -365,7 +363,7 @@ def main() -> int:
     )
     latency = in_fresh_process("query", largest)
     results.update(latency)
-    for name in ("failing_pods", "summary", "find_pods"):
+    for name in ("failing_pods", "summary", "find_pods", "find_node", "find_namespace"):
         print(
             f"{name} over {largest} cached pods: p50 {latency[name + '_p50_ms']:.1f} ms, p99 {latency[name + '_p99_ms']:.1f} ms"
         )

@@ -127,8 +127,9 @@ def failing_pods(
         ctx: view.pick(now, state.rules, wanted or None, limit)
         for ctx, view in _failing_views(result, now, state.rules).items()
     }
+    # Each cluster's picks are in order: a lazy merge looks at about `limit` of them, not all.
     merged = heapq.merge(
-        *([((o[0], o[1], ctx, o[2], o[3]), pod) for o, pod in p.pods] for ctx, p in picked.items())
+        *(p.pods for p in picked.values()), key=lambda op: (*op[0][:2], op[1].context, *op[0][2:])
     )
     items = []
     for _, pod in itertools.islice(merged, limit):

@@ -53,7 +53,8 @@ class _Indexes:
     by_owner: dict[tuple[str, str, str], set[Key]] = field(default_factory=dict)
     attention: dict[Key, Record] = field(default_factory=dict)
     tallies: dict[str, Counter[str]] = field(default_factory=dict)
-    """`health.tally` counts per namespace."""
+    """`health.tally` counts per namespace, and of all (`total`)."""
+    total: Counter[str] = field(default_factory=Counter)
     failing: FailingSet | None = None
     """Pods only: the attention set, classified."""
     count: int = 0
@@ -77,7 +78,9 @@ class _Indexes:
             self.by_owner.setdefault(owner, set()).add(key)
         if attention:
             self.attention[key] = record
-        self.tallies.setdefault(key[0], Counter()).update(tally(record))
+        counted = tally(record)
+        self.tallies.setdefault(key[0], Counter()).update(counted)
+        self.total.update(counted)
         if self.failing is not None and isinstance(record, PodRecord):
             self.failing.update(key, record if attention else None, utcnow())
 
@@ -96,8 +99,9 @@ class _Indexes:
         if owner:
             _discard(self.by_owner, owner, key)
         self.attention.pop(key, None)
-        counts = self.tallies[key[0]]
-        counts.subtract(tally(record))
+        counts, counted = self.tallies[key[0]], tally(record)
+        counts.subtract(counted)
+        self.total.subtract(counted)
         if not +counts:
             del self.tallies[key[0]]
         if self.failing is not None:
@@ -192,12 +196,8 @@ class KindStore:
     def tally(self, namespace: str | None = None) -> Counter[str]:
         """`health.tally` counts over every record, or those of one namespace."""
         with self._lock:
-            if namespace is not None:
-                return +Counter(self._index.tallies.get(namespace) or {})
-            total: Counter[str] = Counter()
-            for counts in self._index.tallies.values():
-                total.update(counts)
-            return +total
+            counts = self._index.total if namespace is None else self._index.tallies.get(namespace)
+            return +counts if counts else Counter()
 
     def failing(self, namespace: str | None = None) -> FailingView | None:
         """The failing pods of the store, or of one namespace (pods only; None for other kinds)."""
