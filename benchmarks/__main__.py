@@ -3,7 +3,8 @@
 Prints each part's table and the product's targets (met or not), and writes every figure as JSON.
 Ratios come from interleaved repetitions and medians measured side by side in this one run; no
 threshold is asserted (the machines are shared and noisy). `--quick` is the smoke test CI runs:
-small sizes, a few rounds, about six minutes.
+small sizes, a few rounds, about eight minutes. It exits 1 only if the soak finds the cache
+differing from a fresh LIST.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import bench_fleet, bench_list, bench_scale, bench_startup
+from benchmarks import bench_fleet, bench_list, bench_scale, bench_soak, bench_startup
 
 
 def _versions() -> dict[str, str]:
@@ -100,7 +101,11 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         ("<= 2 KB per cached pod at 100k pods", f"{per_pod:,.0f} B" if per_pod else "not measured (--quick)", per_pod <= 2048 if per_pod else None),
         (">= 10k pod events/s per core", f"{cache['added_events_per_s']:,.0f} ADDED, {cache['modified_events_per_s']:,.0f} MODIFIED",
          min(cache["added_events_per_s"], cache["modified_events_per_s"]) >= 10_000),
-        ("failing pods p99 <= 10 ms over 100k cached pods", f"{p99:.1f} ms at {largest}", p99 <= 10 if largest == "100k" else None),
+        ("failing pods p99 <= 5 ms over 100k cached pods (in process)", f"{p99:.1f} ms at {largest}", p99 <= 5 if largest == "100k" else None),
+        *[(f"{what} p99 <= 10 ms over 100k cached pods (in process)", f"{cache[key]:.1f} ms at {largest}",
+           cache[key] <= 10 if largest == "100k" else None)
+          for what, key in (("summary", "summary_p99_ms"), ("find by node", "find_node_p99_ms"),
+                            ("find by namespace", "find_namespace_p99_ms")) if key in cache],
         ("cached failing pods, 3 x 2,000 pods: <= 3 ms p50 at the server (raw client)",
          f"{raw_watch:.1f} ms raw, {_ms(ours, 'this server --watch'):.1f} ms official client {sized}", raw_watch <= 3 if at_size else None),
         ("cached failing pods >= 100x faster than on-demand, same path (raw client)",
@@ -113,6 +118,25 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     ]  # fmt: skip
     if "scale" in results:
         rows += _scale_targets(results["scale"])
+    if "soak" in results:
+        v, length = results["soak"]["verdicts"], "short" if results["soak"]["plan"]["quick"] else "full"
+        rows += [
+            (
+                f"soak ({length}): the cache equals a fresh LIST of every context and kind",
+                "equal" if v["cache_equal_to_fresh_list"] else "DIFFERS",
+                v["cache_equal_to_fresh_list"],
+            ),
+            (
+                f"soak ({length}): RSS after warm-up grows <= 5%",
+                f"{v['rss_growth_pct']:+.1f}%",
+                v["rss_growth_within_5pct"] if length == "full" else None,
+            ),
+            (
+                f"soak ({length}): no thread, socket, connection or child left",
+                f"threads {v['threads']}, sockets {v['sockets']}, children {v['children']}",
+                v["nothing_leaked"],
+            ),
+        ]
     return rows
 
 
@@ -145,6 +169,10 @@ def main(argv: list[str]) -> int:
         tries=1 if quick else 3,
     )
     bench_scale.report(results["scale"])
+    print("== soak: churn, API server restarts, an etcd compaction; the cache vs a fresh LIST")
+    # The hour the targets are judged on is `python -m benchmarks.bench_soak` alone; here a short one.
+    results["soak"] = bench_soak.run(bench_soak.Plan.make(quick=True))
+    bench_soak.report(results["soak"])
     print("== listing: decode and fan-out")
     results["list"] = bench_list.run()
     bench_list.report(results["list"])
@@ -158,7 +186,8 @@ def main(argv: list[str]) -> int:
     if output is not None:
         output.write_text(json.dumps(results, indent=2, default=str) + "\n")
         print(f"wrote {output}")
-    return 0
+    # Drift is a correctness failure, not a figure: the smoke run fails on it.
+    return 0 if results["soak"]["verdicts"]["cache_equal_to_fresh_list"] else 1
 
 
 if __name__ == "__main__":
