@@ -212,8 +212,10 @@ class KindStore:
         namespace: str | None,
     ) -> Picked:
         with self._lock:
-            assert self._index.failing is not None  # a pods store
-            return self._index.failing.pick(now, rules, reasons, limit, namespace)
+            failing = self._index.failing
+            if failing is None:  # `failing()` hands out views of pods stores only
+                raise TypeError(f"a store of {self.kind.value} keeps no failing pods")
+            return failing.pick(now, rules, reasons, limit, namespace)
 
 
 @dataclass(frozen=True)
