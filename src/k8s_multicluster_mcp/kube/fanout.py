@@ -3,10 +3,13 @@
 Every request this server sends to a cluster on behalf of a question goes through a `Fanout`: the
 live source's lists and the reads of any other kind (`objects`). A call runs on the shared pool
 under `deadlines.deadline(budget)` (when it passes, the call's sockets are cut and its credential
-plugin killed); its failure becomes the `ClusterError` that says why. A cluster that already has
-`per_context` calls running gets no new thread until one ends, so one hung cluster never takes the
-pool from the others. A `UserError` raised by a call (bad input found only once the cluster was
-asked) reaches the caller as it is.
+plugin killed); its failure becomes the `ClusterError` that says why. The budget counts from when
+the question asked, not from when a worker took the call: a call that waited for a free worker
+has only what is left (none left: it is not sent, and says so), so a question over more clusters
+than `max_workers` still ends within its timeout. The pool starts threads only as calls need them.
+A cluster that already has `per_context` calls running gets no new thread until one ends, so one
+hung cluster never takes the pool from the others. A `UserError` raised by a call (bad input found
+only once the cluster was asked) reaches the caller as it is.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Fanout:
         self._busy: Counter[str] = Counter()
         self._running: set[deadlines.Deadline] = set()
         self._closed = False
+        self._workers = max_workers
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="k8s-call")
 
     def submit(
@@ -61,7 +65,7 @@ class Fanout:
                     )
                 )
             self._busy[ctx.name] += 1
-        future = self._pool.submit(self._call, ctx, fn, budget, what)
+        future = self._pool.submit(self._call, ctx, fn, budget, what, time.monotonic())
         future.add_done_callback(lambda _: self._release(ctx.name))
         return future
 
@@ -71,8 +75,16 @@ class Fanout:
             if self._busy[name] <= 0:
                 del self._busy[name]
 
-    def _call(self, ctx: ContextInfo, fn: Callable[[deadlines.Deadline], T], budget: float, what: str) -> T:
-        with capture_client_errors() as exec_errors, deadlines.deadline(budget) as deadline:
+    def _call(
+        self, ctx: ContextInfo, fn: Callable[[deadlines.Deadline], T], budget: float, what: str, asked: float
+    ) -> T:
+        waited = time.monotonic() - asked
+        if waited >= budget:
+            raise ClusterTimeoutError(
+                f"{what} waited {waited:.1f}s for a free worker (all {self._workers} busy: "
+                "--max-workers) and was not sent"
+            )
+        with capture_client_errors() as exec_errors, deadlines.deadline(budget - waited) as deadline:
             with self._lock:
                 self._running.add(deadline)
             try:
