@@ -92,7 +92,8 @@ OPTIONS: tuple[Option, ...] = (
            "seconds an on-demand list is reused for related questions; 0 disables (default 10)",
            metavar="SECONDS"),
     Option(("--max-workers",), "max_workers", "K8S_MCP_MAX_WORKERS",
-           "clusters asked in parallel (default 16)", metavar="N", check=True),
+           "clusters asked in parallel (default 128; threads start only as needed)", metavar="N",
+           check=True),
     Option(("--pending-grace",), "pending_grace", "K8S_MCP_PENDING_GRACE",
            "failure triage: a pod Pending, NotReady or stuck Terminating this long counts as failing "
            "(default 300)", metavar="SECONDS"),
@@ -102,6 +103,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--stale-after",), "stale_after", "K8S_MCP_STALE_AFTER",
            "--watch: a context whose watch has been down this long is answered live, or from the "
            "cache marked stale if it does not answer (default 120)", metavar="SECONDS"),
+    Option(("--list-timeout",), "list_timeout", "K8S_MCP_LIST_TIMEOUT",
+           "--watch: seconds a watch's list (first fill or relist) may wait for the API server's "
+           "next bytes before it is retried (default 60)", metavar="SECONDS"),
     Option(("--idle-ttl",), "idle_ttl", "K8S_MCP_IDLE_TTL",
            "--watch: stop the watches of a context nobody asked about for this long and free its "
            "memory; 0 = never (default 14400, 4 hours)", metavar="SECONDS"),

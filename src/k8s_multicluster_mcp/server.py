@@ -81,6 +81,7 @@ def build_services(settings: Settings, registry: ContextRegistry) -> Services:
         registry,
         live,
         request_timeout=settings.request_timeout,
+        list_timeout=settings.list_timeout,
         stale_after=settings.stale_after,
         idle_ttl=settings.idle_ttl,
         on_change=journal.record,

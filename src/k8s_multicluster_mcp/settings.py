@@ -60,8 +60,12 @@ class Settings(BaseModel):
     allowed_hosts: tuple[str, ...] = ()
     log_level: LogLevel = "WARNING"
     request_timeout: float = Field(default=5.0, gt=0, le=300, allow_inf_nan=False)
+    list_timeout: float = Field(default=60.0, gt=0, le=300, allow_inf_nan=False)
+    """--watch: how long a watch's list (first fill or relist) may wait for the API server's next bytes."""
     cache_ttl: float = Field(default=10.0, ge=0, le=3600, allow_inf_nan=False)
-    max_workers: int = Field(default=16, ge=1, le=256)
+    max_workers: int = Field(default=128, ge=1, le=1024)
+    """Calls into clusters at once; threads start only as calls need them. A question over more
+    clusters than this queues some of them, and those may answer `timeout`."""
     pending_grace: float = Field(default=300.0, ge=0, le=86400, allow_inf_nan=False)
     restart_threshold: int = Field(default=5, ge=1, le=10_000)
     stale_after: float = Field(default=120.0, ge=1, le=86400, allow_inf_nan=False)

@@ -3,10 +3,15 @@ context, and why a file or an entry cannot be used."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -80,6 +85,68 @@ def auth_kind(user: dict[str, Any]) -> str:
     return "none"
 
 
+_USER_FILES = ("client-certificate", "client-key", "tokenFile")
+"""User entry fields naming files, which kubectl reads relative to the kubeconfig's folder."""
+
+
+def _digest(*parts: object) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _server(url: str) -> str:
+    """A server URL as one cluster spells it whatever the kubeconfig wrote: scheme and host lower
+    case, the default port explicit, no trailing slash."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        return url.strip()
+    host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme.lower()}://{host}:{port}{parts.path.rstrip('/')}"
+
+
+def _ca(cluster: dict[str, Any], folder: Path) -> str:
+    """The CA a cluster entry trusts, as its bytes' digest (data or file; the path if unreadable)."""
+    data = cluster.get("certificate-authority-data")
+    if isinstance(data, str):
+        try:
+            return _digest(base64.b64decode(data, validate=False))
+        except (binascii.Error, ValueError):
+            return _digest(data)
+    path = cluster.get("certificate-authority")
+    if isinstance(path, str):
+        file = folder / path
+        try:
+            return _digest(file.read_bytes())
+        except OSError:
+            return _digest(str(file.resolve()))
+    return "system" if not cluster.get("insecure-skip-tls-verify") else "insecure"
+
+
+def cluster_key(cluster: dict[str, Any], folder: Path) -> str | None:
+    """Which cluster an entry reaches: its server URL and the CA it trusts (None with no server)."""
+    server = cluster.get("server")
+    if not isinstance(server, str) or not server.strip():
+        return None
+    return _digest(
+        _server(server), _ca(cluster, folder), cluster.get("tls-server-name"), cluster.get("proxy-url")
+    )
+
+
+def identity_key(cluster: str | None, user: dict[str, Any], folder: Path) -> str | None:
+    """Which cluster and credentials: the user entry whole (token, certificates, exec plugin,
+    impersonation), file paths made absolute, digested."""
+    if cluster is None:
+        return None
+    fields = {
+        k: (str((folder / v).resolve()) if k in _USER_FILES and isinstance(v, str) else v)
+        for k, v in user.items()
+    }
+    return _digest(cluster, fields)
+
+
 def by_name(entries: Any) -> dict[str, dict[str, Any]]:
     """Map a kubeconfig list section (`clusters`, `users`, `contexts`) by entry name."""
     out: dict[str, dict[str, Any]] = {}
@@ -109,6 +176,8 @@ def contexts_of(path: Path, config: dict[str, Any], problems: list[FileProblem])
         user_name = ctx.get("user") if isinstance(ctx.get("user"), str) else ""
         server = clusters[cluster_name].get("server")
         namespace = ctx.get("namespace")
+        user = users.get(str(user_name), {})
+        reaches = cluster_key(clusters[cluster_name], path.parent)
         out.append(
             ContextInfo(
                 name=ctx_name,
@@ -118,7 +187,9 @@ def contexts_of(path: Path, config: dict[str, Any], problems: list[FileProblem])
                 server=server if isinstance(server, str) else None,
                 user=str(user_name),
                 namespace=namespace if isinstance(namespace, str) else None,
-                auth=auth_kind(users.get(str(user_name), {})),
+                auth=auth_kind(user),
+                cluster_key=reaches,
+                identity_key=identity_key(reaches, user, path.parent),
             )
         )
     return out

@@ -20,6 +20,13 @@ class ContextInfo:
     user: str
     namespace: str | None
     auth: str
+    cluster_key: str | None = None
+    """Which cluster this context reaches: a digest of its server URL and the CA it trusts (None
+    when the entry names no server). Contexts with equal keys are one cluster in fleet answers."""
+    identity_key: str | None = None
+    """Which cluster and credentials (a digest; no secret can be read back from it). Contexts with
+    equal keys see exactly what each other sees, so the watch cache keeps one set of watches for
+    them."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import fnmatch
 import heapq
 import itertools
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Generic, Literal, TypeVar
@@ -22,7 +22,7 @@ from k8s_multicluster_mcp.common.names import check_name, check_namespace
 from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.model import triage
 from k8s_multicluster_mcp.model.changes import Change, events_as_changes
-from k8s_multicluster_mcp.model.failing import FailingSet, FailingView
+from k8s_multicluster_mcp.model.failing import FailingSet, FailingView, Order
 from k8s_multicluster_mcp.model.health import (
     deployment_needs_attention,
     node_needs_attention,
@@ -129,7 +129,8 @@ def failing_pods(
     }
     # Each cluster's picks are in order: a lazy merge looks at about `limit` of them, not all.
     merged = heapq.merge(
-        *(p.pods for p in picked.values()), key=lambda op: (*op[0][:2], op[1].context, *op[0][2:])
+        *(_labelled(p.pods, ctx) for ctx, p in picked.items()),
+        key=lambda op: (*op[0][:2], op[1].context, *op[0][2:]),
     )
     items = []
     for _, pod in itertools.islice(merged, limit):
@@ -152,6 +153,12 @@ def failing_pods(
 
 _NAMED = frozenset({"OOMKilled", "Evicted", "Failed", "Error", "Unschedulable", "Pending", "NotReady",
                     "Terminating", "Restarting"})  # fmt: skip
+def _labelled(pods: Iterable[tuple[Order, PodRecord]], context: str) -> Iterator[tuple[Order, PodRecord]]:
+    """Picks under the name of the context asked (a store may serve several that see alike)."""
+    for order, pod in pods:
+        yield order, pod if pod.context == context else replace(pod, context=context)
+
+
 _KNOWN = frozenset(r.lower() for r in triage.WAITING_REASONS | _NAMED)
 
 
@@ -206,28 +213,35 @@ def summary(
                                                              (Kind.DEPLOYMENT, deployments))}  # fmt: skip
     failing = _failing_views(pods, now, state.rules)
     out, reports = [], []
-    for n_report, p_report, d_report in zip(nodes.clusters, pods.clusters, deployments.clusters, strict=True):
-        name = p_report.context
+    asked = {kind: {r.context: r for r in result.clusters} for kind, result in
+             ((Kind.POD, pods), (Kind.NODE, nodes), (Kind.DEPLOYMENT, deployments))}  # fmt: skip
+    # One row per context that answered for its cluster: the same one for every kind, unless
+    # the contexts of one cluster may read different kinds (then each kind is still counted once).
+    for name in dict.fromkeys(name for by_name in asked.values() for name in by_name):
+        p_report, n_report, d_report = (asked[k].get(name) for k in (Kind.POD, Kind.NODE, Kind.DEPLOYMENT))
         item = ClusterSummary(name)
-        if n_report.status == "ok":
+        if n_report is not None and n_report.status == "ok":
             n = counted[Kind.NODE].get(name, {})
             total, ready = n.get("node", 0), n.get("ready", 0)
             item = replace(item, nodes=total, nodes_ready=ready, nodes_not_ready=total - ready,
                            nodes_cordoned=n.get("cordoned", 0))  # fmt: skip
-        if p_report.status == "ok":
+        if p_report is not None and p_report.status == "ok":
             phases = {phase: count for phase, count in counted[Kind.POD].get(name, {}).items() if count}
             item = replace(
                 item,
                 pods_by_phase=phases,
                 failing_by_reason=failing[name].pick(now, state.rules, limit=0).by_reason,
             )
-        if d_report.status == "ok":
+        if d_report is not None and d_report.status == "ok":
             d = counted[Kind.DEPLOYMENT].get(name, {})
             total, degraded = d.get("deployment", 0), d.get("degraded", 0)
             item = replace(item, deployments=total, deployments_available=total - degraded,
                            deployments_degraded=degraded)  # fmt: skip
         out.append(item)
-        reports.append(_merge([p_report, n_report, d_report], ["pods", "nodes", "deployments"]))
+        present = [
+            (k, r) for k, r in (("pods", p_report), ("nodes", n_report), ("deployments", d_report)) if r
+        ]
+        reports.append(_merge([r for _, r in present], [k for k, _ in present]))
     return FleetAnswer(out, reports)
 
 

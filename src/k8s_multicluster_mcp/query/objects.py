@@ -10,7 +10,7 @@ additionalPrinterColumns included); whole objects leave only through the `Redact
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -38,6 +38,7 @@ from k8s_multicluster_mcp.query.results import (
     ContextSpec,
     fallback_namespace,
     namespace_note,
+    one_per_cluster,
     report_each,
 )
 
@@ -212,7 +213,7 @@ class ObjectReader:
             )
             return replace(page, note=note) if note else page
 
-        contexts, answers = self.run(context, read, what=f"the list of {word}")
+        contexts, answers, also = _once(*self.run(context, read, what=f"the list of {word}"))
         pages = [a for a in answers.values() if isinstance(a, _Page)]
         first = pages[0].type if pages else None
         columns = next((p.columns for p in pages if p.rows), pages[0].columns if pages else ("NAME",))
@@ -222,7 +223,9 @@ class ObjectReader:
             rows.extend(_fit(row, page.columns, columns) for row in page.rows)
             total += len(page.rows) + max(page.more or 0, 0)
             exact = exact and page.more != -1
-        reports = _reports(contexts, answers, lambda p: len(p.rows), lambda p: p.as_of, lambda p: p.note)
+        reports = _reports(
+            contexts, answers, lambda p: len(p.rows), lambda p: p.as_of, lambda p: p.note, also
+        )
         return TableResult(
             kind=first.qualified if first else word,
             namespaced=first.namespaced if first else True,
@@ -349,9 +352,13 @@ class ObjectReader:
                 )
             return _Objects(found, note, unread)
 
-        contexts, answers = self.run(context, read, what=f"reading {word} {name or ''}".rstrip())
+        contexts, answers, also = _once(
+            *self.run(context, read, what=f"reading {word} {name or ''}".rstrip())
+        )
         found = [f for a in answers.values() if isinstance(a, _Objects) for f in a.items]
-        reports = _reports(contexts, answers, lambda a: len(a.items), lambda _: utcnow(), lambda a: a.note)
+        reports = _reports(
+            contexts, answers, lambda a: len(a.items), lambda _: utcnow(), lambda a: a.note, also
+        )
         if name is not None and not found and all(r.status == "ok" for r in reports):
             where = f" in namespace {namespace!r}" if scope else ""
             raise NotFoundError(
@@ -479,16 +486,31 @@ def _fit(row: TableRow, have: tuple[str, ...], want: tuple[str, ...]) -> TableRo
     return TableRow(row.context, row.namespace, row.name, tuple(by_name.get(c, "") for c in want))
 
 
+def _once(
+    contexts: list[ContextInfo], answers: dict[str, T | ClusterError]
+) -> tuple[list[ContextInfo], dict[str, T | ClusterError], dict[str, tuple[str, ...]]]:
+    """The contexts that answer for their cluster (`one_per_cluster`: several asked contexts
+    reaching one cluster list it once), their answers, and whom each stands for."""
+    narrowed = {n for n, a in answers.items() if getattr(a, "note", None)}
+    kept, also = one_per_cluster(contexts, answers, narrowed)
+    return kept, {c.name: answers[c.name] for c in kept if c.name in answers}, also
+
+
 def _reports(
     contexts: Sequence[ContextInfo],
     answers: dict[str, Any],
     count: Callable[[Any], int],
     as_of: Callable[[Any], datetime],
     note: Callable[[Any], str | None] = lambda _: None,
+    also: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[ClusterReport]:
     """Reports of live answers: `count`, `as_of` and `note` read off each."""
-    return report_each(
-        contexts,
-        answers,
-        lambda ctx, a: ClusterReport(ctx.name, "ok", "live", as_of(a), count=count(a), note=note(a)),
-    )
+    stands_for = also or {}
+    return [
+        replace(r, also=stands_for[r.context]) if stands_for.get(r.context) else r
+        for r in report_each(
+            contexts,
+            answers,
+            lambda ctx, a: ClusterReport(ctx.name, "ok", "live", as_of(a), count=count(a), note=note(a)),
+        )
+    ]

@@ -5,7 +5,7 @@ namespace where a user may not read every namespace (`fallback_namespace`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -34,6 +34,9 @@ class ClusterReport:
     count: int = 0
     note: str | None = None
     """A caveat on an answer that is otherwise ok (e.g. it covers one namespace only)."""
+    also: tuple[str, ...] = ()
+    """Other contexts asked that reach the same cluster: this answer stands for them (the
+    cluster is listed and counted once)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,48 @@ def fallback_namespace(ctx: ContextInfo, namespaced: bool, asked: str | None, fo
     return None
 
 
+def one_per_cluster(
+    contexts: Sequence[ContextInfo],
+    answers: Mapping[str, object],
+    narrowed: Collection[str] = (),
+    stale: Callable[[object], bool] = lambda answer: False,
+) -> tuple[list[ContextInfo], dict[str, tuple[str, ...]]]:
+    """Which contexts answer for their cluster when several asked reach the same one (same
+    server and CA: `ContextInfo.cluster_key`), and whom each stands for.
+
+    The broadest answer wins: one over the whole asked scope, before one `narrowed` to the
+    context's namespace, before a `stale` one, before an error; ties go to the earlier context.
+    Where the best answers are each narrowed to a namespace, one per distinct namespace is kept
+    (together they cover more than any one). A context asked alone is never replaced by another,
+    so what it may see is never widened.
+    """
+
+    def rank(ctx: ContextInfo) -> int:
+        answer = answers.get(ctx.name)
+        if answer is None or isinstance(answer, ClusterError):
+            return 3
+        return 2 if stale(answer) else 1 if ctx.name in narrowed else 0
+
+    groups: dict[str, list[ContextInfo]] = {}
+    for ctx in contexts:
+        groups.setdefault(ctx.cluster_key or f"context:{ctx.name}", []).append(ctx)
+    also: dict[str, tuple[str, ...]] = {}
+    for group in groups.values():
+        best = min(rank(c) for c in group)
+        kept: dict[str | None, ContextInfo] = {}
+        for ctx in group:
+            if rank(ctx) == best:
+                kept.setdefault(ctx.namespace if best == 1 else None, ctx)
+        for key, ctx in kept.items():
+            stands_for = [
+                c.name for c in group if c not in kept.values() and (key is None or c.namespace == key)
+            ]
+            if key is not None and ctx is next(iter(kept.values())):
+                stands_for += [c.name for c in group if c not in kept.values() and c.namespace not in kept]
+            also[ctx.name] = tuple(stands_for)
+    return [c for c in contexts if c.name in also], also
+
+
 def namespace_note(namespace: str, verb: str, what: str) -> str:
     """The provenance note of an answer that covers the context's namespace only."""
     return f"namespace {namespace} only: may not {verb} {what} in all namespaces"
@@ -96,5 +141,6 @@ __all__ = [
     "FleetResult",
     "fallback_namespace",
     "namespace_note",
+    "one_per_cluster",
     "report_each",
 ]

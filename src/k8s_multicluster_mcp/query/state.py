@@ -39,6 +39,7 @@ from k8s_multicluster_mcp.query.results import (
     fallback_namespace,
     namespace_note,
     report_each,
+    one_per_cluster,
 )
 from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot
 
@@ -89,7 +90,11 @@ class ClusterState:
 
         def answered(ctx: ContextInfo, answer: Snapshot) -> ClusterReport:
             found = _filter(answer, scope or (ctx.namespace if ctx.name in notes else None), selector)
-            items.extend(sorted(found, key=_sort_key))
+            items.extend(sorted(_as_context(found, ctx.name), key=_sort_key))
+        contexts, also = one_per_cluster(
+            contexts, answers, notes, lambda a: isinstance(a, Snapshot) and a.stale
+        )
+
             if answer.tally is not None and selector is None:
                 tallies[ctx.name] = answer.tally
             if answer.failing is not None and selector is None:
@@ -103,7 +108,10 @@ class ClusterState:
                 count=len(found), note=None if answer.stale else note,
             )  # fmt: skip
 
-        reports = report_each(contexts, answers, answered)
+        reports = [
+            replace(r, also=also[r.context]) if also.get(r.context) else r
+            for r in report_each(contexts, answers, answered)
+        ]
         self.last_reports.update((r.context, r) for r in reports)
         return FleetResult(kind, items, reports, tallies, failing)
 
@@ -188,4 +196,12 @@ def _filter(snapshot: Snapshot, namespace: str | None, selector: LabelSelector |
         items = [r for r in items if getattr(r, "namespace", namespace) == namespace]
     if selector is not None:
         items = [r for r in items if selector.matches(r.labels)]
+def _as_context(records: list[Record], context: str) -> list[Record]:
+    """Records under the name of the context asked (a source may serve several contexts that see
+    the same cluster with the same credentials from one store, labelled with one of them)."""
+    if all(r.context == context for r in records):
+        return records
+    return [r if r.context == context else replace(r, context=context) for r in records]
+
+
     return items

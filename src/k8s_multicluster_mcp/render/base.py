@@ -29,6 +29,8 @@ class ClusterOut(BaseModel):
     count: int = 0
     error: str | None = None
     note: str | None = None
+    also: list[str] | None = None
+    """Other contexts asked that reach this same cluster: counted once, under this context."""
 
     @classmethod
     def of(cls, report: ClusterReport, now: datetime) -> ClusterOut:
@@ -41,6 +43,7 @@ class ClusterOut(BaseModel):
             count=report.count,
             error=report.error,
             note=report.note,
+            also=list(report.also) or None,
         )
 
 
@@ -67,6 +70,10 @@ def provenance(clusters: Sequence[ClusterReport], now: datetime) -> list[str]:
         lines.append(one_line(f"  {format_names(names, 8)}: {status} — {error}", 2 * LINE_LIMIT))
     for note, names in notes.items():
         lines.append(one_line(f"  {format_names(names, 8)}: {note}", 2 * LINE_LIMIT))
+    shared = [f"{c.context} (also {format_names(list(c.also), 3)})" for c in clusters if c.also]
+    if shared:
+        same = "; ".join(shared[:8]) + ("; …" if len(shared) > 8 else "")
+        lines.append(one_line(f"  same cluster, counted once: {same}", 2 * LINE_LIMIT))
     return lines
 
 

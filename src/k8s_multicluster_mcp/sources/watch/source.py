@@ -29,6 +29,7 @@ from k8s_multicluster_mcp.kube.client import load_kubernetes
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.podfilter import PodFilter
 from k8s_multicluster_mcp.model.records import Record
 from k8s_multicluster_mcp.model.triage import Rules
 from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot
@@ -55,6 +56,7 @@ class WatchSource:
         live: ClusterSource,
         *,
         request_timeout: float = 5.0,
+        list_timeout: float = 60.0,
         stale_after: float = 120.0,
         idle_ttl: float = 4 * 3600.0,
         clock: Callable[[], float] = time.monotonic,
@@ -65,6 +67,7 @@ class WatchSource:
         self._registry = registry
         self._live = live
         self._timeout = request_timeout
+        self._list_timeout = list_timeout
         self._stale_after = stale_after
         self._idle_ttl = idle_ttl
         self._clock = clock
@@ -148,8 +151,9 @@ class WatchSource:
         for kind in KINDS:
             store = KindStore(ctx.name, kind, self._on_change, self._rules)
             reflector = Reflector(
-                ctx, kind, self._registry, store, request_timeout=self._timeout, streaming=self._streaming
-            )
+                ctx, kind, self._registry, store, request_timeout=self._timeout,
+                list_timeout=self._list_timeout, streaming=self._streaming,
+            )  # fmt: skip
             self._reflectors[(ctx.name, kind)] = reflector
             made.append(reflector)
         return made
@@ -195,9 +199,11 @@ class WatchSource:
         namespace: str | None = None,
         selector: LabelSelector | None = None,
         attention_only: bool = False,
+        pod_filter: PodFilter | None = None,
     ) -> dict[str, Snapshot | ClusterError]:
         if kind not in KINDS:
             return self._live.fetch(contexts, kind, namespace, selector)
+        pods = pod_filter if kind is Kind.POD and pod_filter else None
         now = self._clock()
         out: dict[str, Snapshot | ClusterError] = {}
         live: list[ContextInfo] = []
@@ -210,7 +216,7 @@ class WatchSource:
             )
             if decision == "cache" and reflector is not None:
                 out[ctx.name] = self._snapshot(
-                    reflector, namespace, attention_only=attention_only, counted=selector is None
+                    reflector, namespace, attention_only=attention_only, counted=selector is None, pods=pods
                 )
             elif decision == "forbidden":
                 out[ctx.name] = ClusterForbiddenError(why or f"may not list {kind.value}")
@@ -221,9 +227,9 @@ class WatchSource:
                 if decision == "stale-or-live" and reflector is not None:
                     stale[ctx.name] = reflector
         if live:
-            for name, answer in self._live.fetch(live, kind, namespace, selector).items():
+            for name, answer in self._live.fetch(live, kind, namespace, selector, pod_filter=pods).items():
                 if isinstance(answer, ClusterError) and name in stale:
-                    out[name] = self._snapshot(stale[name], namespace, answer, attention_only)
+                    out[name] = self._snapshot(stale[name], namespace, answer, attention_only, pods=pods)
                 elif isinstance(answer, Snapshot) and name in notes:
                     out[name] = replace(answer, note="; ".join(n for n in (answer.note, notes[name]) if n))
                 else:
@@ -237,15 +243,20 @@ class WatchSource:
         live_error: ClusterError | None = None,
         attention_only: bool = False,
         counted: bool = False,
+        pods: PodFilter | None = None,
     ) -> Snapshot:
         """The cached objects; as of now while the watch is up, else as of when it went down.
         `counted`: with the store's counts and failing pods of every object in `namespace` (pods
-        wanted for their failures alone are then read from the failing set, not listed)."""
+        wanted for their failures alone are then read from the failing set, not listed).
+        `pods`: only the pods it matches, from the store's indexes (then without counts)."""
         store = reflector.store
+        counted = counted and not pods
         failing = store.failing(namespace) if counted else None
         tally = store.tally(namespace) if counted else None
-        if attention_only and failing is not None:
-            items: tuple[Record, ...] = ()
+        if pods:
+            items: tuple[Record, ...] = store.select(namespace, pods)
+        elif attention_only and failing is not None:
+            items = ()
         elif attention_only:
             items = tuple(
                 r
