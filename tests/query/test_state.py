@@ -21,6 +21,7 @@ from k8s_multicluster_mcp.common.selectors import LabelSelector
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.podfilter import PodFilter
 from k8s_multicluster_mcp.model.records import Record, pod_record
 from k8s_multicluster_mcp.query import fleet
 from k8s_multicluster_mcp.query.state import ClusterState
@@ -62,6 +63,7 @@ class FakeSource:
         namespace: str | None = None,
         selector: LabelSelector | None = None,
         attention_only: bool = False,
+        pod_filter: PodFilter | None = None,
     ) -> dict[str, Snapshot | ClusterError]:
         out: dict[str, Snapshot | ClusterError] = {}
         for ctx in contexts:

@@ -18,23 +18,27 @@ from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.deadlines import Deadline
 from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.podfilter import Owner, PodFilter
+from k8s_multicluster_mcp.model.records import Record, pod_record
 from k8s_multicluster_mcp.sources import LiveSource, Snapshot
+from k8s_multicluster_mcp.sources.live import field_selector
 from tests.conftest import WriteKubeconfig
 
 
 class CountingSource(LiveSource):
     def __init__(self, registry: ContextRegistry, **kw: float) -> None:
         super().__init__(registry, **kw)  # type: ignore[arg-type]
-        self.calls: list[tuple[str, Kind, str | None, str]] = []
+        self.calls: list[tuple[str, Kind, str | None, str, str]] = []
         self.gate: threading.Event | None = None
+        self.items: tuple[Record, ...] = ()
 
     def _list(
-        self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str, deadline: Deadline
+        self, ctx: ContextInfo, key: tuple[str, Kind, str | None, str, str], deadline: Deadline
     ) -> Snapshot:
-        self.calls.append((ctx.name, kind, namespace, selector))
+        self.calls.append(key)
         if self.gate is not None:
             self.gate.wait(5)
-        return Snapshot(ctx.name, kind, (), datetime.now(timezone.utc), "live")
+        return Snapshot(ctx.name, key[1], self.items, datetime.now(timezone.utc), "live")
 
 
 def registry(tmp_path: Path, write_kubeconfig: WriteKubeconfig) -> ContextRegistry:
@@ -72,14 +76,45 @@ def test_cache_key_separates_kind_namespace_and_selector(
         source.fetch(one, Kind.DEPLOYMENT, "shop")
         source.fetch(one, Kind.NODE, "ignored-for-cluster-scoped")
         source.fetch(one, Kind.NODE)
+        source.fetch(one, Kind.POD, pod_filter=PodFilter(node="n1"))
+        source.fetch(one, Kind.POD, pod_filter=PodFilter(node="n1", phase="running"))
+        source.fetch(one, Kind.POD, pod_filter=PodFilter(owner=Owner(None, "web")))
+        source.fetch(one, Kind.NODE, pod_filter=PodFilter(node="n1"))
         assert [c[1:] for c in source.calls] == [
-            (Kind.POD, None, ""),
-            (Kind.POD, "shop", ""),
-            (Kind.POD, "shop", "app=web"),
-            (Kind.DEPLOYMENT, "shop", ""),
-            (Kind.NODE, None, ""),
-        ]
+            (Kind.POD, None, "", ""),
+            (Kind.POD, "shop", "", ""),
+            (Kind.POD, "shop", "app=web", ""),
+            (Kind.DEPLOYMENT, "shop", "", ""),
+            (Kind.NODE, None, "", ""),
+            (Kind.POD, None, "", "spec.nodeName=n1"),
+            (Kind.POD, None, "", "spec.nodeName=n1,status.phase=Running"),
+        ], "the owner is filtered after the list (the same list); a pod filter never narrows nodes"
         source.close()
+
+
+def test_field_selector_pushes_node_and_phase_but_not_unknown() -> None:
+    assert field_selector(PodFilter(node="n1", phase="Failed")) == "spec.nodeName=n1,status.phase=Failed"
+    assert field_selector(PodFilter(phase="unknown")) == "", "records call a pod without a phase Unknown"
+    assert field_selector(PodFilter(owner=Owner("Deployment", "web"))) == ""
+
+
+def test_owner_is_filtered_after_listing(tmp_path: Path, write_kubeconfig: WriteKubeconfig) -> None:
+    reg = registry(tmp_path, write_kubeconfig)
+    source = CountingSource(reg, ttl=10)
+    source.items = (pod("web-5d8f7-a", "ReplicaSet", "web-5d8f7"), pod("db-0", "StatefulSet", "db"))
+    answer = source.fetch(
+        reg.resolve("one"), Kind.POD, pod_filter=PodFilter(owner=Owner.parse("Deployment/web"))
+    )
+    assert isinstance(answer["one"], Snapshot)
+    assert [r.name for r in answer["one"].items] == ["web-5d8f7-a"]
+    source.close()
+
+
+def pod(name: str, owner_kind: str, owner_name: str) -> Record:
+    raw = {"metadata": {"name": name, "namespace": "shop", "labels": {"pod-template-hash": "5d8f7"},
+                        "ownerReferences": [{"kind": owner_kind, "name": owner_name, "controller": True}]},
+           "spec": {"containers": [{"name": "app", "image": "w"}]}, "status": {"phase": "Running"}}  # fmt: skip
+    return pod_record("one", raw)
 
 
 def test_ttl_zero_disables_the_cache(tmp_path: Path, write_kubeconfig: WriteKubeconfig) -> None:

@@ -24,6 +24,7 @@ from k8s_multicluster_mcp.model.changes import ChangeJournal
 from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.failing import FailingView
 from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.podfilter import PodFilter
 from k8s_multicluster_mcp.model.records import (
     DeploymentRecord,
     NamespaceRecord,
@@ -76,13 +77,15 @@ class ClusterState:
         label_selector: str | None = None,
         *,
         attention_only: bool = False,
+        pod_filter: PodFilter | None = None,
     ) -> FleetResult[Record]:
         """Records of `kind` in the selected clusters. `attention_only`: the caller wants only
-        what `health.needs_attention` accepts (the source may return just those, or more)."""
+        what `health.needs_attention` accepts; `pod_filter`: only the pods it matches (the source
+        may return just those, or more: the caller applies its filters itself)."""
         selector = parse_selector(label_selector)
         scope = check_namespace(namespace) if kind.namespaced else None
         contexts = self.registry.resolve(context)
-        answers = self.source.fetch(contexts, kind, scope, selector, attention_only)
+        answers = self.source.fetch(contexts, kind, scope, selector, attention_only, pod_filter)
         notes = self._retry_in_context_namespace(contexts, kind, scope, selector, answers, attention_only)
         items: list[Record] = []
         tallies: dict[str, Mapping[str, int]] = {}
@@ -152,9 +155,13 @@ class ClusterState:
         return self.source.cache_status()
 
     def pods(
-        self, context: ContextSpec = None, namespace: str | None = None, label_selector: str | None = None
+        self,
+        context: ContextSpec = None,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        pod_filter: PodFilter | None = None,
     ) -> FleetResult[PodRecord]:
-        return self.list(Kind.POD, context, namespace, label_selector)  # type: ignore[return-value]
+        return self.list(Kind.POD, context, namespace, label_selector, pod_filter=pod_filter)  # type: ignore[return-value]
 
     def deployments(
         self, context: ContextSpec = None, namespace: str | None = None, label_selector: str | None = None

@@ -12,6 +12,7 @@ from k8s_multicluster_mcp.common.selectors import LabelSelector
 from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.failing import FailingView
 from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.podfilter import PodFilter
 from k8s_multicluster_mcp.model.records import Record
 
 SourceName = Literal["live", "cache"]
@@ -78,6 +79,7 @@ class ClusterSource(Protocol):
         namespace: str | None = None,
         selector: LabelSelector | None = None,
         attention_only: bool = False,
+        pod_filter: PodFilter | None = None,
     ) -> dict[str, Snapshot | ClusterError]:
         """Never raises for one cluster's failure; that cluster maps to its `ClusterError`.
 
@@ -86,6 +88,10 @@ class ClusterSource(Protocol):
         cache's index answers in O(answer)); for pods with `Snapshot.failing` set, the caller
         reads them from it and `items` may be empty. Returning more is correct too (the live source
         lists everything and the query layer counts and classifies it).
+
+        `pod_filter` (pods only): the caller keeps only pods it matches, so a source may return
+        just those (the watch cache from its indexes, the live source with field selectors) or
+        more; it does not change `tally` or `failing`, which a source then leaves unset.
         """
         ...
 

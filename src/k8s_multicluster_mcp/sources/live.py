@@ -17,7 +17,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 import orjson
 from cachetools import TTLCache
@@ -36,17 +37,38 @@ from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.fanout import Fanout, settled
 from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.podfilter import PodFilter
 from k8s_multicluster_mcp.model.records import Raw, Record, to_record
 from k8s_multicluster_mcp.sources.base import CacheStatus, Snapshot
 
 log = logging.getLogger(__name__)
 
-_Key = tuple[str, Kind, str | None, str]
+
+class _Key(NamedTuple):
+    """One list: what the TTL cache and single flight key on."""
+
+    context: str
+    kind: Kind
+    namespace: str | None
+    selector: str
+    fields: str
+    """The field selector (`field_selector`)."""
+
 
 WORK_FACTOR = 3
 """A list may run this many times `timeout` in all (the rest in the background) before it is cut."""
 MAX_LIST_ITEMS = 150_000
 """Most objects kept from one list (the pods Kubernetes supports in one cluster); beyond, it is cut."""
+
+
+def field_selector(pods: PodFilter) -> str:
+    """What of a pod filter the API selects itself: the node and the phase (not `Unknown`, the
+    records' word for a pod without one too); the owner is filtered after listing."""
+    parts = [
+        f"spec.nodeName={pods.node}" if pods.node else "",
+        f"status.phase={pods.api_phase}" if pods.api_phase else "",
+    ]
+    return ",".join(p for p in parts if p)
 
 
 class LiveSource:
@@ -91,17 +113,31 @@ class LiveSource:
         namespace: str | None = None,
         selector: LabelSelector | None = None,
         attention_only: bool = False,
+        pod_filter: PodFilter | None = None,
     ) -> dict[str, Snapshot | ClusterError]:
         namespace = namespace if kind.namespaced else None
         selector_text = str(selector) if selector else ""
-        futures = {ctx.name: self._future(ctx, kind, namespace, selector_text) for ctx in contexts}
-        return self.fanout.gather(
+        wanted = pod_filter if kind is Kind.POD and pod_filter else None
+        fields = field_selector(wanted) if wanted else ""
+        futures = {ctx.name: self._future(ctx, kind, namespace, selector_text, fields) for ctx in contexts}
+        answers = self.fanout.gather(
             futures,
             late=f"no complete answer within {self._timeout:g}s; the list continues in the background",
         )
+        if wanted is None or not wanted.owner:
+            return answers
+        # The API cannot select by owner: the listed pods are filtered here.
+        return {
+            name: replace(a, items=tuple(r for r in a.items if wanted.matches(r)))  # type: ignore[arg-type]
+            if isinstance(a, Snapshot)
+            else a
+            for name, a in answers.items()
+        }
 
-    def _future(self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str) -> Future[Snapshot]:
-        key: _Key = (ctx.name, kind, namespace, selector)
+    def _future(
+        self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str, fields: str
+    ) -> Future[Snapshot]:
+        key = _Key(ctx.name, kind, namespace, selector, fields)
         with self._lock:
             if self._cache is not None:
                 cached = self._cache.get(key)
@@ -112,7 +148,7 @@ class LiveSource:
                 return running
             future = self.fanout.submit(
                 ctx,
-                lambda deadline: self._list(ctx, kind, namespace, selector, deadline),
+                lambda deadline: self._list(ctx, key, deadline),
                 budget=self._timeout * WORK_FACTOR,
                 what=f"the list of {kind.value}",
             )
@@ -131,33 +167,30 @@ class LiveSource:
             elif isinstance(error, ClusterForbiddenError):
                 self._cache[key] = error
 
-    def _list(
-        self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str, deadline: deadlines.Deadline
-    ) -> Snapshot:
+    def _list(self, ctx: ContextInfo, key: _Key, deadline: deadlines.Deadline) -> Snapshot:
         started = utcnow()
         items: list[Record] = []
         note = None
-        for obj in self._pages(ctx, kind, namespace, selector, deadline):
+        for obj in self._pages(ctx, key, deadline):
             if len(items) >= self._max_items:
-                note = f"list cut at {self._max_items} {kind.value}: the rest was not read"
+                note = f"list cut at {self._max_items} {key.kind.value}: the rest was not read"
                 break
-            items.append(to_record(kind, ctx.name, obj))
+            items.append(to_record(key.kind, ctx.name, obj))
         if note:
             log.warning("%s: %s", ctx.name, note)
         return Snapshot(
-            context=ctx.name, kind=kind, items=tuple(items), as_of=started, source="live", note=note
+            context=ctx.name, kind=key.kind, items=tuple(items), as_of=started, source="live", note=note
         )
 
-    def _pages(
-        self, ctx: ContextInfo, kind: Kind, namespace: str | None, selector: str, deadline: deadlines.Deadline
-    ) -> Iterator[Raw]:
-        call = list_call(self._registry.api_client(ctx), kind, namespace)
+    def _pages(self, ctx: ContextInfo, key: _Key, deadline: deadlines.Deadline) -> Iterator[Raw]:
+        call = list_call(self._registry.api_client(ctx), key.kind, key.namespace)
         token: str | None = None
         while True:
             if deadline.expired:
                 raise ClusterTimeoutError("deadline passed between pages")
             response: Any = call(
-                label_selector=selector or None,
+                label_selector=key.selector or None,
+                field_selector=key.fields or None,
                 limit=self._page_size,
                 _continue=token,
                 _preload_content=False,
@@ -176,7 +209,7 @@ class LiveSource:
         must see the write, not a list from before it)."""
         with self._lock:
             if self._cache is not None:
-                for key in [k for k in self._cache if k[0] == context]:
+                for key in [k for k in self._cache if k.context == context]:
                     self._cache.pop(key, None)
 
     def start(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +19,14 @@ from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.model.failing import FailingSet
 from k8s_multicluster_mcp.model.health import tally
 from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.podfilter import Owner, PodFilter, owners_of
 from k8s_multicluster_mcp.model.records import PodRecord, pod_record
 from k8s_multicluster_mcp.model.triage import Rules
 from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.sources.watch import WatchSource
 from k8s_multicluster_mcp.sources.watch.memory import approx_bytes, deep_size
 from k8s_multicluster_mcp.sources.watch.policy import View, idle, plan
-from k8s_multicluster_mcp.sources.watch.store import KindStore
+from k8s_multicluster_mcp.sources.watch.store import Key, KindStore, key_of
 from tests.conftest import WriteKubeconfig
 from tests.strategies import KEYS, pods
 
@@ -98,8 +101,12 @@ def test_store_indexes_follow_every_change_and_report_it() -> None:
     )
     store.replace([pod("a"), pod("b", namespace="other"), pod("c", phase="Pending")])
     assert {r.name for r in store.select("shop")} == {"a", "c"}
-    assert {r.name for r in store.on_node("node-a")} == {"a", "b", "c"}
-    assert {r.name for r in store.owned_by("shop", "ReplicaSet", "web-1")} == {"a", "c"}
+    assert {r.name for r in store.select(pods=PodFilter(node="node-a"))} == {"a", "b", "c"}
+    assert {r.name for r in store.select("shop", PodFilter(owner=Owner("ReplicaSet", "web-1")))} == {"a", "c"}
+    assert {r.name for r in store.select(pods=PodFilter(owner=Owner(None, "web")))} == set(), (
+        "web-1 has no pod-template-hash label: no Deployment is told"
+    )
+    assert {r.name for r in store.select(pods=PodFilter(phase="pending"))} == {"c"}
     assert [r.name for r in store.needing_attention()] == ["c"]
     assert changes == [], "the first fill is the starting point, not a change"
 
@@ -116,7 +123,8 @@ def test_store_indexes_follow_every_change_and_report_it() -> None:
         "unchanged objects are not reported, vanished ones are deletions"
     )
     assert store.select("other") == ()
-    assert store.on_node("node-a") and len(store) == 2
+    assert store.select(pods=PodFilter(node="node-a")) and len(store) == 2
+    assert {r.name for r in store.select(pods=PodFilter(phase="Failed"))} == {"a"}
 
 
 def test_memory_estimate_counts_what_records_hold() -> None:
@@ -168,27 +176,65 @@ def test_a_forbidden_watch_is_retried_soon_then_settles_at_the_slow_retry() -> N
     assert forbidden_delay(10_000) == FORBIDDEN_RETRY
 
 
+NODES = ("n1", "n2")
+OWNERS = (("ReplicaSet", "web-5d8f7"), ("ReplicaSet", "web-6c4a9"), ("StatefulSet", "web"), ("Job", "db"))
+FILTERS = [
+    PodFilter(node="n1"), PodFilter(phase="running"), PodFilter(phase="Failed", node="n2"),
+    PodFilter(owner=Owner("Deployment", "web")), PodFilter(owner=Owner(None, "web")),
+    PodFilter(owner=Owner("replicaset", "web-5d8f7"), phase="Pending"), PodFilter(owner=Owner(None, "db")),
+]  # fmt: skip
+
+
+@st.composite
+def placed_pods(draw: st.DrawFn, key: tuple[str, str]) -> PodRecord:
+    """A pod of `tests.strategies.pods` on a node (or none) with an owner (or none): a
+    Deployment's ReplicaSet, a StatefulSet, a Job."""
+    pod = draw(pods(key))
+    owner = draw(st.sampled_from((None, *OWNERS)))
+    labels = {"pod-template-hash": owner[1].rpartition("-")[2]} if owner and owner[0] == "ReplicaSet" else {}
+    return replace(pod, node=draw(st.sampled_from((None, *NODES))), labels=labels,
+                   owner_kind=owner and owner[0], owner_name=owner and owner[1])  # fmt: skip
+
+
+def recount(records: list[PodRecord], value: Callable[[PodRecord], list[str]]) -> dict[str, set[Key]]:
+    counted: dict[str, set[Key]] = {}
+    for r in records:
+        for v in value(r):
+            counted.setdefault(v, set()).add((r.namespace, r.name))
+    return counted
+
+
 @given(st.lists(st.tuples(st.sampled_from(["put", "put", "delete", "relist"]), st.integers(0, 7),
                           st.data()), max_size=25))  # fmt: skip
 @settings(max_examples=60, deadline=None, derandomize=True, database=None)
 def test_the_stores_counts_and_failing_pods_equal_a_recount_after_any_changes(
     steps: list[tuple[str, int, st.DataObject]],
 ) -> None:
-    """Guards: the summary's counts and the failing set kept by events (and relists) are what
-    counting and classifying every cached pod from scratch gives, in the store and per namespace."""
+    """Guards: the summary's counts, the failing set and the pod indexes (node, phase, owner) kept
+    by events (and relists) are what counting and classifying every cached pod from scratch
+    gives, in the store and per namespace; a filtered select is a filtered scan."""
     store = KindStore("cp-1", Kind.POD)
     for what, index, data in steps:
         key = KEYS[index]
         if what == "put":
-            store.upsert(data.draw(pods(key)))
+            store.upsert(data.draw(placed_pods(key)))
         elif what == "delete":
             found = store.select(key[0])
             for record in found[:1]:
                 store.delete(record)
         else:
-            store.replace([data.draw(pods(k)) for k in KEYS[: index + 1]])
+            store.replace([data.draw(placed_pods(k)) for k in KEYS[: index + 1]])
     now = utcnow()
     pods_only = [r for r in store.select() if isinstance(r, PodRecord)]
+    index = store._index
+    assert index.by_node == recount(pods_only, lambda r: [r.node] if r.node else [])
+    assert index.by_phase == recount(pods_only, lambda r: [r.phase.lower()])
+    assert index.by_owner == recount(pods_only, lambda r: list({name for _, name in owners_of(r)}))
+    for namespace in (None, "a"):
+        for wanted in FILTERS:
+            assert sorted(key_of(r) for r in store.select(namespace, wanted)) == sorted(
+                key_of(r) for r in pods_only if namespace in (None, r.namespace) and wanted.matches(r)
+            )
     assert store.tally() == +Counter(k for r in pods_only for k in tally(r))
     assert store.tally("a") == +Counter(k for r in pods_only if r.namespace == "a" for k in tally(r))
     for namespace in (None, "b"):

@@ -1,8 +1,10 @@
 """The cached records of one kind in one cluster, with the indexes fleet questions use.
 
 Keys are (namespace, name), as client-go's store keys them. Besides the records themselves the
-store keeps, up to date on every change: records by namespace, pods by node, records by owner
-(`Kind/name` of the controller), the set of records that may need attention
+store keeps, up to date on every change: records by namespace, pods by node, by phase and by
+owner (the names `podfilter.owners_of` gives: the controller, and a ReplicaSet's Deployment), so a
+pod search reads the smallest of them (`select` with a `PodFilter`), the set of records that may
+need attention
 (`health.needs_attention`), the summary's counts per namespace (`health.tally`) and, for pods,
 those that need attention classified by failure triage (`model.failing.FailingSet`), so a fleet
 question costs what its answer holds, not what the cache holds. A relist replaces everything at
@@ -25,6 +27,7 @@ from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.model.failing import FailingSet, FailingView, Picked
 from k8s_multicluster_mcp.model.health import needs_attention, tally
 from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.podfilter import PodFilter, owners_of
 from k8s_multicluster_mcp.model.records import PodRecord, Record
 from k8s_multicluster_mcp.model.triage import Rules
 
@@ -38,19 +41,24 @@ def key_of(record: Record) -> Key:
     return (getattr(record, "namespace", ""), record.name)
 
 
-def _owner_of(record: Record) -> tuple[str, str, str] | None:
-    kind, name = getattr(record, "owner_kind", None), getattr(record, "owner_name", None)
-    return (getattr(record, "namespace", ""), kind, name) if kind and name else None
+def _pod_keys(record: Record) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """What a pod is indexed by: its node, its phase (lower case) and its owners' names."""
+    if not isinstance(record, PodRecord):
+        return None, None, ()
+    names = tuple(dict.fromkeys(name for _, name in owners_of(record)))
+    return record.node, record.phase.lower(), names
 
 
 @dataclass
 class _Indexes:
-    """Records by namespace (the primary map), keys by node and by owner, and the records that
-    need attention (a map of its own: the fleet's most frequent question reads it whole)."""
+    """Records by namespace (the primary map), pods' keys by node, phase and owner name, and the
+    records that need attention (a map of its own: the fleet's most frequent question reads it
+    whole)."""
 
     by_namespace: dict[str, dict[Key, Record]] = field(default_factory=dict)
     by_node: dict[str, set[Key]] = field(default_factory=dict)
-    by_owner: dict[tuple[str, str, str], set[Key]] = field(default_factory=dict)
+    by_phase: dict[str, set[Key]] = field(default_factory=dict)
+    by_owner: dict[str, set[Key]] = field(default_factory=dict)
     attention: dict[Key, Record] = field(default_factory=dict)
     tallies: dict[str, Counter[str]] = field(default_factory=dict)
     """`health.tally` counts per namespace, and of all (`total`)."""
@@ -70,11 +78,12 @@ class _Indexes:
         namespace = self.by_namespace.setdefault(key[0], {})
         self.count += key not in namespace
         namespace[key] = record
-        node = getattr(record, "node", None)
+        node, phase, owners = _pod_keys(record)
         if node:
             self.by_node.setdefault(node, set()).add(key)
-        owner = _owner_of(record)
-        if owner:
+        if phase is not None:
+            self.by_phase.setdefault(phase, set()).add(key)
+        for owner in owners:
             self.by_owner.setdefault(owner, set()).add(key)
         if attention:
             self.attention[key] = record
@@ -92,11 +101,12 @@ class _Indexes:
         self.count -= 1
         if not namespace:
             del self.by_namespace[key[0]]
-        node = getattr(record, "node", None)
+        node, phase, owners = _pod_keys(record)
         if node:
             _discard(self.by_node, node, key)
-        owner = _owner_of(record)
-        if owner:
+        if phase is not None:
+            _discard(self.by_phase, phase, key)
+        for owner in owners:
             _discard(self.by_owner, owner, key)
         self.attention.pop(key, None)
         counts, counted = self.tallies[key[0]], tally(record)
@@ -170,24 +180,32 @@ class KindStore:
         if before is not None and self._on_change is not None:
             self._on_change(self.context, self.kind, before, None)
 
-    def select(self, namespace: str | None = None) -> tuple[Record, ...]:
-        """Every record, or those of one namespace (from the index: O(answer))."""
+    def select(self, namespace: str | None = None, pods: PodFilter | None = None) -> tuple[Record, ...]:
+        """Every record, or those of one namespace, or the pods of it `pods` matches: read from
+        the smallest index that holds them all (namespace, node, phase or owner name), so the
+        cost is that index's size, not the store's."""
         with self._lock:
-            if namespace is None:
-                return tuple(self._index.records())
-            return tuple((self._index.by_namespace.get(namespace) or {}).values())
-
-    def _records(self, keys: Iterable[Key]) -> tuple[Record, ...]:
-        found = (self._index.get(k) for k in keys)
-        return tuple(r for r in found if r is not None)
-
-    def on_node(self, node: str) -> tuple[Record, ...]:
-        with self._lock:
-            return self._records(self._index.by_node.get(node, ()))
-
-    def owned_by(self, namespace: str, kind: str, name: str) -> tuple[Record, ...]:
-        with self._lock:
-            return self._records(self._index.by_owner.get((namespace, kind, name), ()))
+            index = self._index
+            scoped = (index.by_namespace.get(namespace) or {}) if namespace is not None else None
+            if not pods:
+                return tuple(index.records()) if scoped is None else tuple(scoped.values())
+            keys = min(
+                (
+                    found.get(value) or set()
+                    for found, value in (
+                        (index.by_node, pods.node),
+                        (index.by_phase, pods.phase and pods.phase.lower()),
+                        (index.by_owner, pods.owner and pods.owner.name),
+                    )
+                    if value
+                ),
+                key=len,
+            )
+            if scoped is not None and len(scoped) < len(keys):
+                candidates: Iterable[Record | None] = scoped.values()
+            else:
+                candidates = (index.get(k) for k in keys if namespace in (None, k[0]))
+            return tuple(r for r in candidates if isinstance(r, PodRecord) and pods.matches(r))
 
     def needing_attention(self) -> tuple[Record, ...]:
         with self._lock:
