@@ -39,8 +39,8 @@ from k8s_multicluster_mcp.query.results import (
     FleetResult,
     fallback_namespace,
     namespace_note,
-    report_each,
     one_per_cluster,
+    report_each,
 )
 from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot
 
@@ -91,13 +91,13 @@ class ClusterState:
         tallies: dict[str, Mapping[str, int]] = {}
         failing: dict[str, FailingView] = {}
 
-        def answered(ctx: ContextInfo, answer: Snapshot) -> ClusterReport:
-            found = _filter(answer, scope or (ctx.namespace if ctx.name in notes else None), selector)
-            items.extend(sorted(_as_context(found, ctx.name), key=_sort_key))
         contexts, also = one_per_cluster(
             contexts, answers, notes, lambda a: isinstance(a, Snapshot) and a.stale
         )
 
+        def answered(ctx: ContextInfo, answer: Snapshot) -> ClusterReport:
+            found = _filter(answer, scope or (ctx.namespace if ctx.name in notes else None), selector)
+            items.extend(sorted(_as_context(found, ctx.name), key=_sort_key))
             if answer.tally is not None and selector is None:
                 tallies[ctx.name] = answer.tally
             if answer.failing is not None and selector is None:
@@ -196,13 +196,6 @@ class ClusterState:
         return FleetResult(kind, found, reports)
 
 
-def _filter(snapshot: Snapshot, namespace: str | None, selector: LabelSelector | None) -> list[Record]:
-    """Apply namespace and selector to a snapshot (a no-op for a live list already filtered)."""
-    items: list[Record] = list(snapshot.items)
-    if namespace:
-        items = [r for r in items if getattr(r, "namespace", namespace) == namespace]
-    if selector is not None:
-        items = [r for r in items if selector.matches(r.labels)]
 def _as_context(records: list[Record], context: str) -> list[Record]:
     """Records under the name of the context asked (a source may serve several contexts that see
     the same cluster with the same credentials from one store, labelled with one of them)."""
@@ -211,4 +204,11 @@ def _as_context(records: list[Record], context: str) -> list[Record]:
     return [r if r.context == context else replace(r, context=context) for r in records]
 
 
+def _filter(snapshot: Snapshot, namespace: str | None, selector: LabelSelector | None) -> list[Record]:
+    """Apply namespace and selector to a snapshot (a no-op for a live list already filtered)."""
+    items: list[Record] = list(snapshot.items)
+    if namespace:
+        items = [r for r in items if getattr(r, "namespace", namespace) == namespace]
+    if selector is not None:
+        items = [r for r in items if selector.matches(r.labels)]
     return items
