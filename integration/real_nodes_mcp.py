@@ -82,10 +82,16 @@ class Server:
         return {i["name"]: (i["ready"], i["status"], i["restarts"]) for i in answer.data["items"]}
 
     def failing(self, context: str, namespace: str) -> dict[str, dict[str, Any]]:
-        """name -> the `k8s_fleet_failing_pods` item (reason, message, restarts, ...)."""
+        """name -> the `k8s_fleet_failing_pods` item (reason, restarts, owner, node), with its text
+        row's MESSAGE column as `message` (the structured items leave the message to the text)."""
         answer = self.call("k8s_fleet_failing_pods", context=context, namespace=namespace, limit=500)
         assert not answer.is_error, answer.text
-        return {i["name"]: i for i in answer.data["items"]}
+        lines = answer.text.splitlines()
+        header = next((n for n, line in enumerate(lines) if line.startswith("CONTEXT ")), len(lines))
+        at = lines[header].index("MESSAGE") if header < len(lines) else 0
+        rows = [line for line in lines[header + 1 :] if not line.startswith("…") and len(line.split()) > 2]
+        messages = {line.split()[2]: line[at:].strip() for line in rows}
+        return {i["name"]: {**i, "message": messages.get(i["name"], "")} for i in answer.data["items"]}
 
     def changes(self, context: str, namespace: str, minutes: float = 30) -> list[dict[str, Any]]:
         answer = self.call(

@@ -46,18 +46,9 @@ def test_failing_pods_in_one_call_under_4000_tokens(fleet: Fleet, namespace: str
     assert sum(structured["by_reason"].values()) == 3 * FAILING
     first = structured["items"][0]
     assert first["reason"] in ("OOMKilled", "CrashLoopBackOff") and first["context"] in fleet.contexts
-    assert set(first) >= {
-        "context",
-        "namespace",
-        "name",
-        "reason",
-        "phase",
-        "restarts",
-        "node",
-        "owner",
-        "age_seconds",
-        "message",
-    }
+    # What a program needs; the message, phase and ages are the text's (MESSAGE, AGE columns).
+    assert set(first) == {"context", "namespace", "name", "reason", "restarts", "owner", "node"}
+    assert all(i["name"] in body for i in structured["items"])
     print(f"k8s_fleet_failing_pods: {len(body)} characters (~{len(body) // 4} tokens) for {3 * PODS} pods")
     assert len(body) / 4 < 4000, f"{len(body)} characters"
     assert body.splitlines()[-1].startswith(f"… {3 * FAILING - 50} more not shown")
@@ -69,6 +60,4 @@ def test_failing_pods_in_one_call_under_4000_tokens(fleet: Fleet, namespace: str
     assert {c["source"] for c in watch_structured["clusters"]} == {"cache"}
     assert watch_structured["total"] == structured["total"]
     assert watch_structured["by_reason"] == structured["by_reason"]
-    assert [(i["context"], i["name"], i["reason"]) for i in watch_structured["items"]] == [
-        (i["context"], i["name"], i["reason"]) for i in structured["items"]
-    ]
+    assert watch_structured["items"] == structured["items"]

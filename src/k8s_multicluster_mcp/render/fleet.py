@@ -41,7 +41,31 @@ class FleetOutput(BaseModel, Generic[T]):
     notes: list[str] = []
 
 
-class FailingPodsOutput(FleetOutput[FailingPod]):
+class FailingPodItem(BaseModel):
+    """A failing pod as a program needs it: which pod, why, how often it restarted, what owns it
+    and where it runs. The message, the pod's phase and its age are for a reader: they are in the
+    text (the MESSAGE and AGE columns), not repeated here, so a client that passes the model only
+    the structured content stays as lean as one that passes only the text."""
+
+    context: str
+    namespace: str
+    name: str
+    reason: str
+    restarts: int
+    owner: str | None = None
+    node: str | None = None
+
+    @classmethod
+    def of(cls, f: FailingPod) -> FailingPodItem:
+        return cls(
+            context=f.context, namespace=f.namespace, name=f.name, reason=f.reason,
+            restarts=f.restarts, owner=f.owner, node=f.node,
+        )  # fmt: skip
+
+
+class FailingPodsOutput(FleetOutput[FailingPodItem]):
+    """Every failing pod counted (`total`, `by_reason`, `by_context`), the first `shown` named."""
+
     by_reason: dict[str, int]
     by_context: dict[str, int]
 
@@ -143,7 +167,7 @@ def failing_pods(
         clusters=clusters,
         total=answer.total,
         shown=len(shown),
-        items=shown,
+        items=[FailingPodItem.of(f) for f in shown],
         notes=answer.notes,
         by_reason=dict(by_reason),
         by_context=dict(by_context),
@@ -384,6 +408,7 @@ def changes(
 __all__ = [
     "ChangesOutput",
     "CompareOutput",
+    "FailingPodItem",
     "FailingPodsOutput",
     "FleetOutput",
     "SummaryOutput",
