@@ -16,14 +16,22 @@ Contestants, each asked the way a model must ask it, in interleaved rounds:
 - kubectl-mcp-server (PyPI, in a virtual environment of its own), over MCP stdio: one `kubectl_get`
   of pods in all namespaces per context; it runs the `kubectl` binary, so it is skipped, with the
   reason, where none is on PATH.
-For each: calls, median and p90 time for the complete answer, bytes returned to the model, and
-how many of the failing pods it names (this server names at most `limit`=1000 and counts all).
+For each: calls, median and p90 time for the complete answer (this server asked with `limit`=1000,
+so it names every failing pod as the peers do), bytes, and how many of the failing pods it names.
+
+Bytes are counted in three views, because clients differ in what they hand the model: the text
+content only, the structured content only (a result without any is passed as its text), and both
+(what the wire carries). "The benchmark question" for bytes is the one a model asks: "which pods are
+failing across the fleet?", i.e. `k8s_fleet_failing_pods` with its defaults (the first `limit`=50
+named, every failing pod counted by reason and by cluster), against each peer's complete listing,
+which is the only way a peer can answer it. The complete list (`limit`=1000) is reported beside it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -33,7 +41,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import orjson
@@ -52,6 +60,26 @@ LIMIT = 1000
 REQUEST_TIMEOUT = 60
 """Our servers' --request-timeout: what is timed is the answer, and on a loaded machine a live list
 of 2,000 pods can take more than the default 5 s (bench_scale measures the timeout itself)."""
+
+
+View = Literal["text", "structured", "both"]
+Views = dict[str, int]
+"""Bytes the model gets in each view (see the module docstring)."""
+VIEWS: tuple[View, ...] = ("text", "structured", "both")
+
+
+def views(text: str, structured: dict[str, Any] | None) -> Views:
+    """Bytes of a result as a client passing the text only, the structured content only (its text
+    when it has none), or both would hand them to the model; JSON as compact as clients send it."""
+    words = len(text.encode())
+    data = (
+        len(json.dumps(structured, separators=(",", ":"), ensure_ascii=False).encode()) if structured else 0
+    )
+    return {"text": words, "structured": data or words, "both": words + data}
+
+
+def add_views(a: Views, b: Views) -> Views:
+    return {view: a.get(view, 0) + b[view] for view in VIEWS}
 
 
 class RawClient:
@@ -124,10 +152,8 @@ def raw_text(result: dict[str, Any]) -> str:
     return "\n".join(c.get("text", "") for c in result.get("content", []))
 
 
-def raw_bytes(result: dict[str, Any]) -> int:
-    """As `result_bytes`, for a raw JSON-RPC result."""
-    structured = result.get("structuredContent")
-    return len(raw_text(result).encode()) + (len(orjson.dumps(structured)) if structured else 0)
+def raw_views(result: dict[str, Any]) -> Views:
+    return views(raw_text(result), result.get("structuredContent"))
 
 
 def wait_synced(client: RawClient, timeout: float = 600.0) -> float:
@@ -197,22 +223,18 @@ def text_of(result: Any) -> str:
     return "\n".join(getattr(c, "text", "") for c in result.content)
 
 
-def result_bytes(result: Any) -> int:
-    """Bytes the model receives: the text content plus the structured content, as JSON."""
-    structured = result.structured_content
-    return len(text_of(result).encode()) + (
-        len(json.dumps(structured, separators=(",", ":"))) if structured else 0
-    )
+def result_views(result: Any) -> Views:
+    return views(text_of(result), result.structured_content)
 
 
-Ask = Callable[[], Awaitable[tuple[int, int, str]]]
-"""One complete answer: (calls, bytes, text the model sees)."""
+Ask = Callable[[], Awaitable[tuple[int, Views, str]]]
+"""One complete answer: (calls, bytes in each view, text the model sees)."""
 
 
 def original_way(fleet: ControlPlaneFleet) -> Ask:
     from kubernetes.client import CoreV1Api
 
-    async def ask() -> tuple[int, int, str]:
+    async def ask() -> tuple[int, Views, str]:
         def lists() -> str:
             parts = []
             for ctx in fleet.contexts:
@@ -221,14 +243,14 @@ def original_way(fleet: ControlPlaneFleet) -> Ask:
             return "\n".join(parts)
 
         body = await anyio.to_thread.run_sync(lists)
-        return len(fleet.contexts), len(body.encode()), body
+        return len(fleet.contexts), views(body, None), body
 
     return ask
 
 
 async def measure(contestants: dict[str, Ask], rounds: int, failing: list[str]) -> dict[str, dict[str, Any]]:
     times: dict[str, list[float]] = {name: [] for name in contestants}
-    last: dict[str, tuple[int, int, str]] = {}
+    last: dict[str, tuple[int, Views, str]] = {}
     for ask in contestants.values():  # untimed: a server's first question loads its client
         await ask()
     for _ in range(rounds):
@@ -242,7 +264,7 @@ async def measure(contestants: dict[str, Ask], rounds: int, failing: list[str]) 
         out[name] = {
             "calls": calls, "p50_ms": statistics.median(ordered) * 1000,
             "p90_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))] * 1000,
-            "bytes": size, "named": sum(pod in body for pod in failing),
+            "bytes": size["both"], "views": size, "named": sum(pod in body for pod in failing),
         }  # fmt: skip
     return out
 
@@ -274,16 +296,16 @@ async def run_contestants(
         await anyio.to_thread.run_sync(wait_synced, raws["watch"])
 
         def our_ask(client: Client) -> Ask:
-            async def ask() -> tuple[int, int, str]:
+            async def ask() -> tuple[int, Views, str]:
                 result = await client.call_tool("k8s_fleet_failing_pods", {"limit": LIMIT})
-                return 1, result_bytes(result), text_of(result)
+                return 1, result_views(result), text_of(result)
 
             return ask
 
         def raw_ask(client: RawClient) -> Ask:
-            async def ask() -> tuple[int, int, str]:
+            async def ask() -> tuple[int, Views, str]:
                 result = client.call_tool("k8s_fleet_failing_pods", {"limit": LIMIT}, check=False)
-                return 1, raw_bytes(result), raw_text(result)
+                return 1, raw_views(result), raw_text(result)
 
             return ask
 
@@ -302,12 +324,12 @@ async def run_contestants(
             params = StdioServerParameters(command=str(binary), args=["--read-only"], env=peer_env)
             peer = await stack.enter_async_context(Client(params, read_timeout_seconds=120))
 
-            async def peer_ask() -> tuple[int, int, str]:
-                bodies, size = [], 0
+            async def peer_ask() -> tuple[int, Views, str]:
+                bodies, size = [], {}
                 for ctx in fleet.contexts:
                     result = await peer.call_tool("pods_list", {"context": ctx})
                     bodies.append(text_of(result))
-                    size += result_bytes(result)
+                    size = add_views(size, result_views(result))
                 return len(fleet.contexts), size, "\n".join(bodies)
 
             contestants["kubernetes-mcp-server"] = peer_ask
@@ -321,13 +343,13 @@ async def run_contestants(
             )
             kubectl_client = await stack.enter_async_context(Client(params, read_timeout_seconds=120))
 
-            async def kubectl_ask() -> tuple[int, int, str]:
-                bodies, size = [], 0
+            async def kubectl_ask() -> tuple[int, Views, str]:
+                bodies, size = [], {}
                 for ctx in fleet.contexts:
                     arguments = {"resource_type": "pods", "all_namespaces": True, "context": ctx}
                     result = await kubectl_client.call_tool("kubectl_get", arguments)
                     bodies.append(text_of(result))
-                    size += result_bytes(result)
+                    size = add_views(size, result_views(result))
                 return len(fleet.contexts), size, "\n".join(bodies)
 
             contestants["kubectl-mcp-server"] = kubectl_ask
@@ -342,8 +364,56 @@ async def run_contestants(
                     break
                 await anyio.sleep(0.2)
             measured = await measure(contestants, rounds, failing)
-            results[scenario] = {"failing": len(failing), "contestants": measured, "ratios": ratios(measured)}
+            question = await anyio.to_thread.run_sync(benchmark_question, raws, failing)
+            results[scenario] = {
+                "failing": len(failing), "contestants": measured, "ratios": ratios(measured),
+                "question": question, "bytes_vs_best_peer": bytes_vs_best_peer(measured, question["views"]),
+            }  # fmt: skip
     return {"scenarios": results, "skipped": skipped}
+
+
+def coverage(text: str, structured: dict[str, Any], failing: list[str]) -> dict[str, dict[str, int]]:
+    """How many of the failing pods each view names, and how many it counts (the text's "N failing
+    pods" line; the structured `total`, which must equal its sums by reason and by cluster)."""
+    heading = re.search(r"^(\d+) failing pods?:", text, re.MULTILINE)
+    names = {i["name"] for i in structured.get("items", [])}
+    total = structured.get("total", -1)
+    consistent = sum(structured.get("by_reason", {}).values()) == sum(
+        structured.get("by_context", {}).values()
+    )
+    return {
+        "text": {"named": sum(pod in text for pod in failing), "counted": int(heading[1]) if heading else 0},
+        "structured": {"named": len(names & set(failing)), "counted": total if consistent else -1},
+    }
+
+
+def benchmark_question(raws: dict[str, RawClient], failing: list[str]) -> dict[str, Any]:
+    """The question a model asks, `k8s_fleet_failing_pods` with its defaults, of both our servers:
+    bytes in each view, what each view names and counts, and whether both modes gave the same."""
+    answers = {mode: client.call_tool("k8s_fleet_failing_pods", {}) for mode, client in raws.items()}
+    watch, on_demand = (answers[m].get("structuredContent") or {} for m in ("watch", "on-demand"))
+    same = all(watch.get(k) == on_demand.get(k) for k in ("items", "total", "by_reason", "by_context"))
+    return {
+        "views": raw_views(answers["watch"]),
+        "coverage": coverage(raw_text(answers["watch"]), watch, failing),
+        "same_in_both_modes": same,
+    }
+
+
+def bytes_vs_best_peer(results: dict[str, dict[str, Any]], question: Views) -> dict[str, dict[str, Any]]:
+    """Per view: the peer sending the fewest bytes, and how many times ours it sends, for the
+    benchmark question (`default`) and for the complete list (`complete`, `limit`=1000)."""
+    peers = {n: f["views"] for n, f in results.items() if not n.startswith(("this server", "original"))}
+    ours = {"default": question, "complete": results["this server --watch, raw JSON-RPC"]["views"]}
+    out: dict[str, dict[str, Any]] = {}
+    for asked, mine in ours.items():
+        out[asked] = {}
+        for view in VIEWS:
+            if peers:
+                best = min(peers, key=lambda n: peers[n][view])
+                out[asked][view] = {"ratio": peers[best][view] / mine[view], "peer": best,
+                                    "peer_bytes": peers[best][view], "ours": mine[view]}  # fmt: skip
+    return out
 
 
 def ratios(results: dict[str, dict[str, Any]]) -> dict[str, float]:
@@ -359,7 +429,6 @@ def ratios(results: dict[str, dict[str, Any]]) -> dict[str, float]:
             continue
         key = name.split(" ")[0].replace("-", "_")
         out[f"watch_vs_{key}_time_ratio"] = figures["p50_ms"] / watch["p50_ms"]
-        out[f"watch_vs_{key}_bytes_ratio"] = figures["bytes"] / watch["bytes"]
     return out
 
 
@@ -405,15 +474,30 @@ def report(figures: dict[str, Any]) -> None:
     for scenario, part in figures["scenarios"].items():
         print(f"fleet question, {scenario}: {figures['clusters']} clusters x {figures['pods_per_cluster']} realistic pods, "
               f"{part['failing']} failing, {figures['rounds']} interleaved rounds, limit {figures['limit']}")  # fmt: skip
-        print(
-            f"  {'contestant':<42} {'calls':>5} {'p50 ms':>9} {'p90 ms':>9} {'bytes':>12}  failing pods named"
-        )
+        print(f"  {'contestant':<42} {'calls':>5} {'p50 ms':>9} {'p90 ms':>9} {'text B':>9} {'struct. B':>9} "
+              f"{'both B':>10}  failing pods named")  # fmt: skip
         for name, f in part["contestants"].items():
-            print(
-                f"  {name:<42} {f['calls']:>5} {f['p50_ms']:>9.1f} {f['p90_ms']:>9.1f} {f['bytes']:>12,}  {f['named']:,} of {part['failing']:,}"
-            )
+            v = f["views"]
+            print(f"  {name:<42} {f['calls']:>5} {f['p50_ms']:>9.1f} {f['p90_ms']:>9.1f} {v['text']:>9,} "
+                  f"{v['structured']:>9,} {v['both']:>10,}  {f['named']:,} of {part['failing']:,}")  # fmt: skip
         for key, value in part["ratios"].items():
             print(f"  {key}: {value:.1f}x")
+        q, cover = part["question"], part["question"]["coverage"]
+        print(f"  the benchmark question (k8s_fleet_failing_pods, defaults): text {q['views']['text']:,} B, "
+              f"structured {q['views']['structured']:,} B, both {q['views']['both']:,} B; same in both modes: "
+              f"{'yes' if q['same_in_both_modes'] else 'NO'}")  # fmt: skip
+        for view, c in cover.items():
+            print(
+                f"    {view} only: names {c['named']:,}, counts {c['counted']:,} of {part['failing']:,} failing pods"
+            )
+        for asked, label in (
+            ("default", "benchmark question"),
+            ("complete", f"complete list, limit {figures['limit']}"),
+        ):
+            ratio = part["bytes_vs_best_peer"].get(asked, {})
+            print(f"  bytes, best peer / ours, {label}: " + "; ".join(
+                f"{view} {r['ratio']:.1f}x ({r['peer'].split(' ')[0]} {r['peer_bytes']:,} / {r['ours']:,})"
+                for view, r in ratio.items()))  # fmt: skip
     for name, why in figures["skipped"].items():
         print(f"  {name}: skipped: {why}")
 
