@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import heapq
 import itertools
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,7 @@ from k8s_multicluster_mcp.model.health import (
     tally,
 )
 from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.podfilter import Owner, PodFilter
 from k8s_multicluster_mcp.model.records import DeploymentRecord, NodeRecord, PodRecord, Record
 from k8s_multicluster_mcp.query.results import ClusterReport, ContextSpec, FleetResult
 from k8s_multicluster_mcp.query.state import ClusterState
@@ -365,6 +367,22 @@ class FoundPod:
     age_seconds: float | None = None
 
 
+def _found_pod(pod: PodRecord, now: datetime) -> FoundPod:
+    ready, total = pod.ready_count
+    return FoundPod(pod.context, pod.namespace, pod.name, pod.phase, f"{ready}/{total}", pod.restarts,
+                    [c.image for c in pod.containers if not c.init], pod.node, triage.owner(pod),
+                    _seconds(now, pod.created))  # fmt: skip
+
+
+def _name_test(name: str | None) -> Callable[[str], bool] | None:
+    """`name` as a test of a pod name: a glob when it has `*?[`, else a substring; None: any."""
+    if not name:
+        return None
+    if set(name) & set("*?["):
+        return re.compile(fnmatch.translate(name)).match  # type: ignore[return-value]
+    return lambda pod_name: name in pod_name
+
+
 def find_pods(
     state: ClusterState,
     context: ContextSpec = None,
@@ -374,30 +392,36 @@ def find_pods(
     image: str | None = None,
     node: str | None = None,
     phase: str | None = None,
+    owner: str | None = None,
     now: datetime | None = None,
 ) -> FleetAnswer[FoundPod]:
-    """Pods matching every given filter: `name` a substring or glob, `image` a substring."""
-    result = state.pods(context, namespace, label_selector)
+    """Pods matching every given filter: `name` a substring or glob, `image` a substring, `owner`
+    `Kind/name` or a name (`podfilter.Owner`). Node, phase and owner go to the source as a
+    `PodFilter` (answered from the watch cache's indexes, or field selectors live) and are
+    applied here again, so the answer is the same whichever source answered; name and image are
+    one pass over what it returns, building an answer row for matches only. Each cluster's
+    `count` is its matches."""
+    wanted = PodFilter(
+        node=check_name(node.strip(), "node") if node and node.strip() else None,
+        owner=Owner.parse(owner) if owner and owner.strip() else None,
+        phase=phase.strip() if phase and phase.strip() else None,
+    )
+    result = state.pods(context, namespace, label_selector, pod_filter=wanted or None)
     now = now or utcnow()
-    glob = bool(name and set(name) & set("*?["))
-    items = []
-    for pod in result.items:
-        if not isinstance(pod, PodRecord):
-            continue
-        if name and not (fnmatch.fnmatchcase(pod.name, name) if glob else name in pod.name):
-            continue
-        images = [c.image for c in pod.containers if not c.init]
-        if image and not any(image in i for i in images):
-            continue
-        if node and pod.node != node:
-            continue
-        if phase and pod.phase.lower() != phase.lower():
-            continue
-        ready, total = pod.ready_count
-        found = FoundPod(pod.context, pod.namespace, pod.name, pod.phase, f"{ready}/{total}", pod.restarts,
-                         images, pod.node, triage.owner(pod), _seconds(now, pod.created))  # fmt: skip
-        items.append(found)
-    return FleetAnswer(items, result.clusters)
+    named = _name_test(name)
+    items = [
+        _found_pod(pod, now)
+        for pod in result.items
+        if isinstance(pod, PodRecord)
+        and (not wanted or wanted.matches(pod))
+        and (named is None or named(pod.name))
+        and (not image or any(image in c.image for c in pod.containers if not c.init))
+    ]
+    counts = Counter(p.context for p in items)
+    clusters = [
+        replace(c, count=counts[c.context]) if c.status in ("ok", "stale") else c for c in result.clusters
+    ]
+    return FleetAnswer(items, clusters)
 
 
 # -- drift ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pydantic import BeforeValidator, Field
 
 from k8s_multicluster_mcp.common.errors import UserError
 from k8s_multicluster_mcp.common.text import shown
+from k8s_multicluster_mcp.model.podfilter import PHASES
 from k8s_multicluster_mcp.query import fleet
 from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.render import fleet as render_fleet
@@ -105,18 +106,23 @@ async def k8s_fleet_find_pods(
     node: Annotated[str | None, Field(description="Node name.")] = None,
     phase: Annotated[str | None, Field(description="Pending, Running, Succeeded, Failed or Unknown.")] = None,
     limit: FleetLimitArg = 50,
+    owner: Annotated[
+        str | None,
+        Field(
+            description="The pods' controller: 'Kind/name' ('ReplicaSet/web-7d9f', 'StatefulSet/db'; "
+            "'Deployment/web' means the pods of web's ReplicaSets, told by their pod-template-hash "
+            "label) or a name alone (any kind)."
+        ),
+    ] = None,
 ) -> Annotated[CallToolResult, render_fleet.FleetOutput[fleet.FoundPod]]:
-    """Pods across the fleet matching every filter given (name, labels, image, node, phase)."""
+    """Pods across the fleet matching every filter given (name, labels, image, node, phase, owner)."""
     check_limit(limit)
-    if phase is not None and phase.strip().capitalize() not in _PHASES:
-        raise UserError(f"unknown phase {shown(phase)}; valid: {', '.join(_PHASES)}")
+    if phase is not None and phase.strip().capitalize() not in PHASES:
+        raise UserError(f"unknown phase {shown(phase)}; valid: {', '.join(PHASES)}")
     found = await run_blocking(
-        fleet.find_pods, state, context, namespace, name, label_selector, image, node, phase
+        fleet.find_pods, state, context, namespace, name, label_selector, image, node, phase, owner
     )
     return answer(*render_fleet.found_pods(found, limit), exclude_none=False)
-
-
-_PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 
 
 @TOOLS.add(
