@@ -55,6 +55,18 @@ def histories(draw: st.DrawFn) -> list[Step]:
     return steps
 
 
+def apply(
+    failing: FailingSet, current: dict[tuple[str, str], PodRecord], what: str, subject: Any, now: datetime
+) -> None:
+    """One step of a history, to the set and to the pods it should hold ("ask" changes nothing)."""
+    if what == "put":
+        current[(subject.namespace, subject.name)] = subject
+        failing.update((subject.namespace, subject.name), subject, now)
+    elif what == "delete":
+        current.pop(subject, None)
+        failing.update(subject, None, now)
+
+
 @given(histories())
 @settings(max_examples=100, deadline=None, derandomize=True, database=None)
 def test_the_set_answers_as_triage_from_scratch_after_any_history(history: list[Step]) -> None:
@@ -63,12 +75,7 @@ def test_the_set_answers_as_triage_from_scratch_after_any_history(history: list[
     now = NOW
     for what, elapsed, subject in history:
         now += timedelta(seconds=elapsed)
-        if what == "put":
-            current[(subject.namespace, subject.name)] = subject
-            failing.update((subject.namespace, subject.name), subject, now)
-        elif what == "delete":
-            current.pop(subject, None)
-            failing.update(subject, None, now)
+        apply(failing, current, what, subject, now)
         picked = failing.pick(now, RULES)
         names, counts = from_scratch(current, now)
         assert [f"{p.namespace}/{p.name}" for _, p in picked.pods] == names
@@ -124,3 +131,34 @@ def test_other_rules_than_the_sets_are_answered_by_classifying_anew() -> None:
     failing = FailingSet.of([pending], NOW, RULES)
     assert failing.pick(NOW, RULES).by_reason == {}
     assert failing.pick(NOW, Rules(pending_grace=0)).by_reason == {"Pending": 1}
+
+
+@given(st.lists(histories(), min_size=4, max_size=12))
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+def test_with_no_question_asked_the_heap_stays_bounded_by_the_pods_and_answers_stay_exact(
+    histories_: list[list[Step]],
+) -> None:
+    """Only questions pop the heap: a server nobody asks must not keep one entry per event."""
+    failing = FailingSet(RULES)
+    current: dict[tuple[str, str], PodRecord] = {}
+    now = NOW
+    for what, elapsed, subject in (step for history in histories_ for step in history):
+        now += timedelta(seconds=elapsed)
+        apply(failing, current, what, subject, now)
+        assert len(failing._due) <= 2 * len(current) + 64 + 2
+    picked = failing.pick(now, RULES)
+    names, counts = from_scratch(current, now)
+    assert [f"{p.namespace}/{p.name}" for _, p in picked.pods] == names
+    assert picked.by_reason == counts
+
+
+def test_a_pod_changed_a_thousand_times_leaves_a_few_heap_entries() -> None:
+    raw = {"metadata": {"name": "p", "namespace": "a", "creationTimestamp": ts(-100)},
+           "spec": {"containers": [{"name": "app", "image": "img"}]}, "status": {"phase": "Pending"}}  # fmt: skip
+    pending = pod_record("cp-1", raw)
+    assert isinstance(pending, PodRecord)
+    failing = FailingSet(RULES)
+    for step in range(1000):
+        failing.update(("a", "p"), pending, NOW + timedelta(milliseconds=step))
+    assert len(failing._due) <= 2 + 64 + 1
+    assert failing.pick(NOW + timedelta(seconds=600), RULES).by_reason == {"Pending": 1}

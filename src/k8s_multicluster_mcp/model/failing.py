@@ -38,6 +38,9 @@ set (an event classified while the question was starting); further back, `pick` 
 _TICK = 1e-6
 """A microsecond: the smallest step of the clock `now` is read from."""
 
+_SPARE = 64
+"""Stale entries the heap may hold beyond twice the pods before it is rebuilt without them."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Failing:
@@ -106,6 +109,8 @@ class FailingSet:
     def update(self, key: Key, pod: PodRecord | None, now: datetime) -> None:
         """`pod` is the current state of `key` (None: it is gone, or no longer a candidate)."""
         self._drop(key)
+        if len(self._due) > 2 * len(self._pods) + _SPARE:
+            self._compact()
         if pod is None:
             self._pods.pop(key, None)
             return
@@ -134,6 +139,17 @@ class FailingSet:
         self._counts[counted] -= 1
         if not self._counts[counted]:
             del self._counts[counted]
+
+    def _compact(self) -> None:
+        """Rebuild the heap with only its current entries. Each update pushes one and only `pick`
+        pops, when an instant comes (up to `Rules.recent`, an hour, ahead): without this the heap
+        grew with every event, for ever on a server nobody asked (the soak's memory profile)."""
+        self._due = [
+            (due, generation, key)
+            for due, generation, key in self._due
+            if (current := self._pods.get(key)) is not None and current[1] == generation
+        ]
+        heapq.heapify(self._due)
 
     def _advance(self, now: datetime) -> None:
         """Classify again every pod whose reason the clock may have changed by `now`."""
