@@ -9,6 +9,7 @@ the same question is answered from the Events API (`events_as_changes`); the ans
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -24,8 +25,10 @@ from k8s_multicluster_mcp.model.records import DeploymentRecord, EventRecord, No
 JOURNAL_SIZE = 20_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
+    """Slots: the journal keeps `JOURNAL_SIZE` of these, each about 100 bytes instead of 150."""
+
     at: datetime
     context: str
     kind: str
@@ -33,6 +36,23 @@ class Change:
     name: str
     change: str
     detail: str | None = None
+
+
+def _kept(
+    at: datetime, context: str, kind: str, namespace: str, name: str, what: str, detail: str | None
+) -> Change:
+    """A change the journal may keep, its strings interned: every watch event decodes its own copy
+    of a pod's namespace and name (and `Kind.singular` makes a new string), so without interning
+    20,000 entries would hold 20,000 copies of a few namespaces, kinds and repeated details."""
+    return Change(
+        at,
+        context,
+        sys.intern(kind),
+        sys.intern(namespace),
+        sys.intern(name),
+        what,
+        None if detail is None else sys.intern(detail),
+    )
 
 
 def _rollout_done(d: DeploymentRecord) -> bool:
@@ -76,7 +96,7 @@ def derive(
     namespace = getattr(current, "namespace", "")
 
     def change(what: str, detail: str | None = None) -> Change:
-        return Change(now, context, kind.singular, namespace, current.name, what, detail)
+        return _kept(now, context, kind.singular, namespace, current.name, what, detail)
 
     out: list[Change] = []
     if (
@@ -189,7 +209,7 @@ def _settles(pod: Record | None, now: datetime, rules: triage.Rules) -> Change |
     if failure is None or triage.classify(pod, at, rules) is not None:
         return None
     was = f"was {failure.reason}"
-    return Change(at, pod.context, Kind.POD.singular, pod.namespace, pod.name, "recovered", was)
+    return _kept(at, pod.context, Kind.POD.singular, pod.namespace, pod.name, "recovered", was)
 
 
 def _event_detail(event: EventRecord) -> str:
