@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import yaml
 from kubernetes.client import CoreV1Api
 
 from integration import hostile, seed
@@ -199,6 +200,40 @@ def test_the_viewer_watches_its_namespace_and_nodes_are_forbidden_without_a_retr
         assert nodes.clusters[0].status == "forbidden"
     finally:
         CoreV1Api(fleet.admin(fleet.contexts[0])).delete_namespaced_pod("mine", VIEWER_NAMESPACE)
+
+
+def test_contexts_with_the_same_cluster_and_credentials_share_one_set_of_watches(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """An alias of `cp-1` (another context name, the same cluster and user) is served by cp-1's
+    watches, answers under its own name, and keeps them when cp-1 leaves the kubeconfig."""
+    admin = fleet.contexts[0]
+    directory = tmp_path / "kube"
+    directory.mkdir()
+    config = yaml.safe_load((fleet.kubeconfig_dir / f"{admin}.yaml").read_text())
+    alias = {"name": f"{admin}-alias", "context": {"cluster": admin, "user": f"{admin}-admin"}}
+    config["contexts"] = [c for c in config["contexts"] if c["name"] == admin] + [alias]
+    path = directory / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    registry = ContextRegistry(directory=directory, reload_interval=0)
+    source = WatchSource(registry, LiveSource(registry, ttl=0), request_timeout=TIMEOUT)
+    state = ClusterState(registry, source)
+    source.start()
+    try:
+        wait_for(synced(source, [admin]), what="the shared watches synced")
+        assert {(e.context, e.shared) for e in source.cache_status().entries} == {(admin, (alias["name"],))}
+        only = state.pods(alias["name"], namespace="kube-system")
+        assert (only.clusters[0].context, only.clusters[0].source) == (alias["name"], "cache")
+        assert {p.context for p in only.items} <= {alias["name"]}
+        both = state.pods(namespace="kube-system")
+        assert [(c.context, c.also) for c in both.clusters] == [(admin, (alias["name"],))]
+        config["contexts"] = [alias]
+        path.write_text(yaml.safe_dump(config))
+        wait_for(lambda: {e.context for e in source.cache_status().entries} == {alias["name"]},
+                 what="the watches move to the alias")  # fmt: skip
+        wait_for(synced(source, [alias["name"]]), what="and sync again")
+    finally:
+        source.close()
 
 
 def test_close_stops_every_watch_thread_at_once(fleet: Fleet, tmp_path: Path) -> None:

@@ -153,14 +153,14 @@ def failing_pods(
     return FailingAnswer(items, result.clusters, notes, dict(by_reason), by_context)
 
 
-_NAMED = frozenset({"OOMKilled", "Evicted", "Failed", "Error", "Unschedulable", "Pending", "NotReady",
-                    "Terminating", "Restarting"})  # fmt: skip
 def _labelled(pods: Iterable[tuple[Order, PodRecord]], context: str) -> Iterator[tuple[Order, PodRecord]]:
     """Picks under the name of the context asked (a store may serve several that see alike)."""
     for order, pod in pods:
         yield order, pod if pod.context == context else replace(pod, context=context)
 
 
+_NAMED = frozenset({"OOMKilled", "Evicted", "Failed", "Error", "Unschedulable", "Pending", "NotReady",
+                    "Terminating", "Restarting"})  # fmt: skip
 _KNOWN = frozenset(r.lower() for r in triage.WAITING_REASONS | _NAMED)
 
 
@@ -539,7 +539,16 @@ def recent_changes(
         for c in pods.clusters
         if c.status == "ok" and c.source != "cache"
     ]
-    items = state.journal.since(since, cached, check_namespace(namespace))
+    # The watch cache keeps one set of watches for contexts of the same cluster and credentials,
+    # and its journal names one of them: read the changes of each asked context's alikes too.
+    every = state.registry.inventory().contexts
+    asked = {every[n].identity_key: n for n in cached if n in every and every[n].identity_key}
+    alike = {c.name: asked[c.identity_key] for c in every.values() if c.identity_key in asked}
+    alike |= {name: name for name in cached}
+    items = [
+        c if alike[c.context] == c.context else replace(c, context=alike[c.context])
+        for c in state.journal.since(since, set(alike), check_namespace(namespace))
+    ]
     return FleetAnswer(items, pods.clusters, notes), "watch"
 
 

@@ -31,6 +31,8 @@ class CacheEntryOut(BaseModel):
     forbidden: str | None = None
     last_error: str | None = None
     approx_bytes: int
+    shared: list[str] = []
+    """Other contexts served by this same cache (same cluster and credentials)."""
 
     @classmethod
     def of(cls, entry: CacheEntry, now: datetime) -> CacheEntryOut:
@@ -41,7 +43,7 @@ class CacheEntryOut(BaseModel):
             last_event_age_seconds=round((now - last).total_seconds(), 1) if last else None,
             unhealthy_since=entry.unhealthy_since, relists=entry.relists, reconnects=entry.reconnects,
             requests=entry.requests, forbidden=entry.forbidden, last_error=entry.last_error,
-            approx_bytes=entry.approx_bytes,
+            approx_bytes=entry.approx_bytes, shared=list(entry.shared),
         )  # fmt: skip
 
     @property
@@ -79,7 +81,8 @@ def _cache_row(e: CacheEntryOut) -> list[str]:
     last = "-" if e.last_event_age_seconds is None else f"{seconds(e.last_event_age_seconds)} ago"
     error = e.forbidden or ("" if e.healthy else e.last_error or "")
     counts = [str(e.objects), last, e.resource_version or "-", str(e.relists), str(e.reconnects)]
-    return [e.context, e.kind, e.state, *counts, size(e.approx_bytes), error]
+    context = f"{e.context} (also {format_names(e.shared, 3)})" if e.shared else e.context
+    return [context, e.kind, e.state, *counts, size(e.approx_bytes), error]
 
 
 def render_cache_status(
@@ -89,7 +92,7 @@ def render_cache_status(
     if status is None:
         return CACHE_OFF, CacheStatusOutput(mode="on-demand", entries=[], idle=[])
     now = now or utcnow()
-    entries = [CacheEntryOut.of(e, now) for e in status.entries if e.context in contexts]
+    entries = [CacheEntryOut.of(e, now) for e in status.entries if contexts & {e.context, *e.shared}]
     idle = [name for name in status.idle if name in contexts]
     lines = [
         f"Watch cache: {sum(e.synced for e in entries)} of {len(entries)} (context, kind) synced; "

@@ -60,6 +60,8 @@ class CacheEntry:
     forbidden: str | None
     last_error: str | None
     approx_bytes: int
+    shared: tuple[str, ...] = ()
+    """Other contexts this cache serves: same cluster and credentials, so one set of watches."""
 
 
 @dataclass(frozen=True)

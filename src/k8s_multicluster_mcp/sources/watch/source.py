@@ -1,4 +1,7 @@
-"""`--watch`: answers from an in-memory cache kept current by one reflector per (context, kind).
+"""`--watch`: answers from an in-memory cache kept current by one reflector per (context, kind);
+contexts that reach the same cluster with the same credentials (`ContextInfo.identity_key`: an
+alias, the same entry in two files, one context per namespace for one user) share one set, watched
+with the first one's credentials and answered under the name of the context asked.
 
 The same `ClusterSource` contract as the live source, so the query layer and every tool work
 unchanged; only `Snapshot.source` ("cache"), `as_of` and the notes say where an answer came from.
@@ -77,7 +80,11 @@ class WatchSource:
         """Failure triage's thresholds, for the pods stores' failing sets (the query layer's)."""
         self._lock = threading.Lock()
         self._contexts: dict[str, ContextInfo] = {}
+        """Contexts with watches, by name."""
         self._reflectors: dict[tuple[str, Kind], Reflector] = {}
+        """By watch key (`_key`) and kind: contexts that see alike share them."""
+        self._members: dict[str, list[str]] = {}
+        """Per watch key, the contexts its reflectors serve (the first one's credentials watch)."""
         self._last_asked: dict[str, float] = {}
         self._idle: set[str] = set()
         self._started_at = clock()
@@ -128,7 +135,9 @@ class WatchSource:
                 current = contexts.get(name)
                 quiet = policy.idle(self._last_asked.get(name, self._started_at), now, self._idle_ttl)
                 if current != running or quiet:
-                    stopping.extend(self._remove(name))
+                    stopped, restarted = self._remove(name)
+                    stopping.extend(stopped)
+                    starting.extend(restarted)
                     if quiet and current == running:
                         self._idle.add(name)
                         log.info("%s: no question for %.0fs; watches stopped", name, self._idle_ttl)
@@ -139,14 +148,21 @@ class WatchSource:
         for reflector in stopping:
             reflector.stop()
         for reflector in starting:
-            reflector.start()
+            if reflector not in stopping:
+                reflector.start()
 
     def _add(self, ctx: ContextInfo) -> list[Reflector]:
+        """Watches for `ctx`: those of a context that sees alike (same cluster, same credentials)
+        when one has them, else new ones (returned, to be started outside the lock)."""
+        self._contexts[ctx.name] = ctx
+        members = self._members.setdefault(_key(ctx), [])
+        members.append(ctx.name)
+        if len(members) > 1:
+            return []
         # Loads the kubernetes client: first done in the background, after the server started.
         load_kubernetes()
         from k8s_multicluster_mcp.sources.watch.reflector import Reflector
 
-        self._contexts[ctx.name] = ctx
         made = []
         for kind in KINDS:
             store = KindStore(ctx.name, kind, self._on_change, self._rules)
@@ -154,13 +170,30 @@ class WatchSource:
                 ctx, kind, self._registry, store, request_timeout=self._timeout,
                 list_timeout=self._list_timeout, streaming=self._streaming,
             )  # fmt: skip
-            self._reflectors[(ctx.name, kind)] = reflector
+            self._reflectors[(_key(ctx), kind)] = reflector
             made.append(reflector)
         return made
 
-    def _remove(self, name: str) -> list[Reflector]:
-        self._contexts.pop(name, None)
-        return [self._reflectors.pop((name, kind)) for kind in KINDS if (name, kind) in self._reflectors]
+    def _remove(self, name: str) -> tuple[list[Reflector], list[Reflector]]:
+        """Drop `name`'s watches: (reflectors to stop, reflectors to start). Shared watches stay
+        while another context uses them; if `name`'s credentials were the ones watching, they
+        restart under the next context's."""
+        ctx = self._contexts.pop(name, None)
+        if ctx is None:
+            return [], []
+        key = _key(ctx)
+        members = self._members.get(key, [])
+        owner = members[0] if members else None
+        if name in members:
+            members.remove(name)
+        if members and owner != name:
+            return [], []
+        stopping = [self._reflectors.pop((key, kind)) for kind in KINDS if (key, kind) in self._reflectors]
+        self._members.pop(key, None)
+        starting: list[Reflector] = []
+        for other in members:
+            starting.extend(self._add(self._contexts[other]))
+        return stopping, starting
 
     def close(self) -> None:
         """Stop every watch now; the threads end within `STOP_GRACE` seconds."""
@@ -169,6 +202,7 @@ class WatchSource:
             reflectors = list(self._reflectors.values())
             self._reflectors.clear()
             self._contexts.clear()
+            self._members.clear()
         for reflector in reflectors:
             reflector.stop()
         end = time.monotonic() + STOP_GRACE
@@ -187,7 +221,7 @@ class WatchSource:
             if not self._stop.is_set() and ctx.name not in self._contexts:
                 self._idle.discard(ctx.name)
                 starting = self._add(ctx)
-            reflector = self._reflectors.get((ctx.name, kind))
+            reflector = self._reflectors.get((_key(ctx), kind))
         for made in starting:
             made.start()
         return None if starting else reflector
@@ -216,8 +250,9 @@ class WatchSource:
             )
             if decision == "cache" and reflector is not None:
                 out[ctx.name] = self._snapshot(
-                    reflector, namespace, attention_only=attention_only, counted=selector is None, pods=pods
-                )
+                    reflector, namespace, attention_only=attention_only, counted=selector is None, pods=pods,
+                    context=ctx.name,
+                )  # fmt: skip
             elif decision == "forbidden":
                 out[ctx.name] = ClusterForbiddenError(why or f"may not list {kind.value}")
             else:
@@ -229,7 +264,9 @@ class WatchSource:
         if live:
             for name, answer in self._live.fetch(live, kind, namespace, selector, pod_filter=pods).items():
                 if isinstance(answer, ClusterError) and name in stale:
-                    out[name] = self._snapshot(stale[name], namespace, answer, attention_only, pods=pods)
+                    out[name] = self._snapshot(
+                        stale[name], namespace, answer, attention_only, pods=pods, context=name
+                    )
                 elif isinstance(answer, Snapshot) and name in notes:
                     out[name] = replace(answer, note="; ".join(n for n in (answer.note, notes[name]) if n))
                 else:
@@ -244,11 +281,14 @@ class WatchSource:
         attention_only: bool = False,
         counted: bool = False,
         pods: PodFilter | None = None,
+        context: str | None = None,
     ) -> Snapshot:
         """The cached objects; as of now while the watch is up, else as of when it went down.
         `counted`: with the store's counts and failing pods of every object in `namespace` (pods
         wanted for their failures alone are then read from the failing set, not listed).
-        `pods`: only the pods it matches, from the store's indexes (then without counts)."""
+        `pods`: only the pods it matches, from the store's indexes (then without counts).
+        `context`: the context asked, when the reflector serves several (its records keep the name
+        of the one whose credentials watch; the query layer names them after the one asked)."""
         store = reflector.store
         counted = counted and not pods
         failing = store.failing(namespace) if counted else None
@@ -273,7 +313,7 @@ class WatchSource:
                 note += f"; a live list failed too ({live_error.status}: {live_error.message})"
                 stale = True
         return Snapshot(
-            context=reflector.ctx.name,
+            context=context or reflector.ctx.name,
             kind=reflector.kind,
             items=items,
             as_of=down_since or utcnow(),
@@ -286,9 +326,20 @@ class WatchSource:
 
     def cache_status(self) -> CacheStatus:
         with self._lock:
-            reflectors = list(self._reflectors.values())
+            reflectors = [
+                (r, tuple(self._members.get(key, ())[1:])) for (key, _), r in self._reflectors.items()
+            ]
             idle = tuple(sorted(self._idle))
-        return CacheStatus(entries=tuple(r.status() for r in reflectors), idle=idle)
+        entries = tuple(
+            replace(r.status(), shared=shared) if shared else r.status() for r, shared in reflectors
+        )
+        return CacheStatus(entries=entries, idle=idle)
+
+
+def _key(ctx: ContextInfo) -> str:
+    """Contexts with one key see exactly the same (same cluster and credentials) and share
+    watches; a context whose entry names no server is keyed by its name alone."""
+    return f"identity:{ctx.identity_key}" if ctx.identity_key else f"context:{ctx.name}"
 
 
 __all__ = ["KINDS", "WatchSource"]
