@@ -119,7 +119,9 @@ def test_when_no_cluster_answers_the_result_is_an_error_naming_each(
     tmp_path: Path, write_kubeconfig: WriteKubeconfig
 ) -> None:
     write_kubeconfig("c.yaml", {"gone-1": "https://127.0.0.1:9", "gone-2": "https://127.0.0.2:9"})
-    settings = Settings(kubeconfig_dir=tmp_path / "kube", request_timeout=2)
+    settings = Settings(
+        kubeconfig_dir=tmp_path / "kube", request_timeout=10
+    )  # refused at once; the first call imports the client
     state = build_services(settings, build_registry(settings))
     server = build_server(settings, state)
     try:
