@@ -91,7 +91,7 @@ def build_services(settings: Settings, registry: ContextRegistry) -> Services:
 
 
 class _LazyTools(ToolManager):
-    """The SDK's tool manager, but each tool is built when it is first listed or called.
+    """The SDK's tool manager, but the tools are registered, and each is built, when first needed.
 
     Building one (`Tool.from_function`: a pydantic model of its arguments, their validators, the
     JSON schema) costs milliseconds of CPU; for every tool at start that was most of what
@@ -103,6 +103,17 @@ class _LazyTools(ToolManager):
         super().__init__(warn_on_duplicate_tools, tools=tools)
         self._pending: dict[str, Callable[[], Tool]] = {}
         self._order: dict[str, int] = {}
+        self._register: Callable[[], object] | None = None
+
+    def register_later(self, register: Callable[[], object]) -> None:
+        """Run `register` (which adds the tools) when a tool is first listed, called or removed:
+        the toolset modules are imported then, not before `initialize` is answered."""
+        self._register = register
+
+    def _registered(self) -> None:
+        register, self._register = self._register, None
+        if register is not None:
+            register()
 
     def defer(self, name: str, build: Callable[[], Tool]) -> None:
         """Register `name`, to be built by `build` when first needed; the first of a name wins."""
@@ -114,17 +125,20 @@ class _LazyTools(ToolManager):
         self._pending[name] = build
 
     def get_tool(self, name: str) -> Tool | None:
+        self._registered()
         build = self._pending.pop(name, None)
         if build is not None:
             self._tools[name] = build()
         return super().get_tool(name)
 
     def list_tools(self) -> list[Tool]:
+        self._registered()
         for name in list(self._pending):
             self.get_tool(name)
         return sorted(super().list_tools(), key=lambda tool: self._order.get(tool.name, -1))
 
     def remove_tool(self, name: str) -> None:
+        self._registered()
         self._order.pop(name, None)
         if self._pending.pop(name, None) is None:
             super().remove_tool(name)
@@ -219,8 +233,12 @@ def build_server(settings: Settings, services: Services) -> MCPServer[Any]:
     registration = Registration(
         frozenset(settings.toolsets) or None, settings.read_only, settings.disable_destructive
     )
-    names = register_tools(server, services, registration)
-    log.info("registered %d tools: %s", len(names), ", ".join(names))
+
+    def register() -> None:
+        names = register_tools(server, services, registration)
+        log.info("registered %d tools: %s", len(names), ", ".join(names))
+
+    server._lazy_tools.register_later(register)
     return server
 
 

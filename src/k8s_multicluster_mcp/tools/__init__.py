@@ -5,36 +5,48 @@ decorator); `register_tools` binds each to the services it names (`base.bind`) a
 the flags allow (`--read-only` drops every tool that writes, `--disable-destructive` every
 destructive one) with MCP annotations that say what each does. Tools stay thin: parse arguments,
 call the query layer (in a worker thread: the kubernetes client blocks), render.
+
+The toolset modules (and the renderers and output models they import) load on the first call of
+`all_tools`, which the server makes at the first `tools/list` or `tools/call`, not at start:
+importing them was most of what `initialize` cost beyond a bare MCPServer.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import inspect
 from typing import Any
 
 from mcp.server import MCPServer
 from mcp_types import ToolAnnotations
 
-from k8s_multicluster_mcp.tools import config, core, diagnostics, fleet, listings, workloads, writes
 from k8s_multicluster_mcp.tools.base import Registration, Services, ToolSpec, as_tool_errors, bind, enabled
 
-__all__ = ["ALL_TOOLS", "Registration", "Services", "ToolSpec", "register_tools"]
+__all__ = ["ALL_TOOLS", "Registration", "Services", "ToolSpec", "all_tools", "register_tools"]
 
-ALL_TOOLS: tuple[ToolSpec, ...] = (
-    *core.TOOLS,
-    *fleet.TOOLS,
-    *workloads.TOOLS,
-    *config.TOOLS,
-    *listings.TOOLS,
-    *diagnostics.TOOLS,
-    *writes.TOOLS,
-)
+TOOLSET_MODULES = ("core", "fleet", "workloads", "config", "listings", "diagnostics", "writes")
+"""The modules holding the tools, in the order `tools/list` shows them."""
+
+
+@functools.cache
+def all_tools() -> tuple[ToolSpec, ...]:
+    """Every tool of every toolset module, imported now (once)."""
+    return tuple(
+        spec for name in TOOLSET_MODULES for spec in importlib.import_module(f"{__name__}.{name}").TOOLS
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ALL_TOOLS":
+        return all_tools()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def register_tools(server: MCPServer[Any], services: Services, registration: Registration) -> list[str]:
     """Add every enabled tool to `server`; returns their names."""
     names = []
-    for spec in ALL_TOOLS:
+    for spec in all_tools():
         if not enabled(spec, registration):
             continue
         fn = as_tool_errors(bind(spec.fn, services))
