@@ -293,9 +293,10 @@ def query_latency(total: int, rounds: int = 30) -> dict[str, float]:
     questions = {  # as the tools ask them (`limit` 50)
         "failing_pods": lambda: fleet.failing_pods(state, limit=50),
         "summary": lambda: fleet.summary(state),
-        "find_pods": lambda: fleet.find_pods(state, name="service-1*"),
-        "find_node": lambda: fleet.find_pods(state, node="node-001"),
-        "find_namespace": lambda: fleet.find_pods(state, namespace="team-1"),
+        "find_pods": lambda: fleet.find_pods(state, name="service-1*", limit=50),
+        "find_node": lambda: fleet.find_pods(state, node="node-001", limit=50),
+        "find_namespace": lambda: fleet.find_pods(state, namespace="team-1", limit=50),
+        "find_owner": lambda: fleet.find_pods(state, owner="Deployment/service-1", limit=50),
     }
     out = {}
     for name, ask in questions.items():
@@ -364,7 +365,7 @@ def main() -> int:
     )
     latency = in_fresh_process("query", largest)
     results.update(latency)
-    for name in ("failing_pods", "summary", "find_pods", "find_node", "find_namespace"):
+    for name in ("failing_pods", "summary", "find_pods", "find_node", "find_namespace", "find_owner"):
         print(
             f"{name} over {largest} cached pods: p50 {latency[name + '_p50_ms']:.1f} ms, p99 {latency[name + '_p99_ms']:.1f} ms"
         )

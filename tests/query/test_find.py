@@ -18,6 +18,7 @@ from k8s_multicluster_mcp.model.podfilter import Owner, PodFilter
 from k8s_multicluster_mcp.model.records import PodRecord, Record
 from k8s_multicluster_mcp.query import fleet
 from k8s_multicluster_mcp.query.state import ClusterState
+from k8s_multicluster_mcp.render import fleet as render_fleet
 from k8s_multicluster_mcp.sources.base import Snapshot
 from tests.conftest import WriteKubeconfig
 from tests.query.test_state import NOW, FakeSource, pod
@@ -122,3 +123,15 @@ def test_malformed_owner_and_node_are_user_errors_before_any_request(registry: C
     with pytest.raises(InvalidNameError, match=r"^invalid node name 'n1,spec.x=y'"):
         fleet.find_pods(state, node="n1,spec.x=y")
     assert not getattr(source, "filters", [])
+
+
+def test_a_limit_builds_the_first_rows_and_counts_every_match(registry: ContextRegistry) -> None:
+    state = ClusterState(registry, FakeSource(dict(PODS)))
+    every = fleet.find_pods(state, owner="web", now=NOW)
+    first = fleet.find_pods(state, owner="web", now=NOW, limit=2)
+    assert first.items == every.items[:2] and len(every.items) == 3
+    assert first.by_context == every.by_context == {"a": 2, "b": 1} and first.total == 3
+    assert render_fleet.found_pods(first, 2, NOW) == render_fleet.found_pods(every, 2, NOW)
+    text, output = render_fleet.found_pods(first, 2, NOW)
+    assert (output.total, output.shown) == (3, 2)
+    assert "3 pods match" in text and "1 more not shown" in text

@@ -54,10 +54,19 @@ class Owner:
         return cls(kind if slash else None, name)
 
     def matches(self, pod: PodRecord) -> bool:
-        """Whether the pod answers to this controller (kinds compare case-insensitively)."""
+        """Whether the pod answers to this controller (kinds compare case-insensitively): the
+        same as looking through `owners_of`, without building it for pods that cannot match."""
+        kind, name = pod.owner_kind, pod.owner_name
+        if kind is None or name is None:
+            return False
         wanted = self.kind.lower() if self.kind else None
-        return any(
-            name == self.name and (wanted is None or kind.lower() == wanted) for kind, name in owners_of(pod)
+        if name == self.name and (wanted is None or kind.lower() == wanted):
+            return True
+        return (
+            wanted in (None, "deployment")
+            and kind == "ReplicaSet"
+            and name.startswith(self.name)
+            and triage.owner(pod) == f"Deployment/{self.name}"
         )
 
 

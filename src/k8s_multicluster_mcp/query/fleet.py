@@ -367,6 +367,17 @@ class FoundPod:
     age_seconds: float | None = None
 
 
+@dataclass(frozen=True)
+class FoundAnswer(FleetAnswer[FoundPod]):
+    """The first `limit` matching pods (`items`) and every match counted per cluster."""
+
+    by_context: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_context.values())
+
+
 def _found_pod(pod: PodRecord, now: datetime) -> FoundPod:
     ready, total = pod.ready_count
     return FoundPod(pod.context, pod.namespace, pod.name, pod.phase, f"{ready}/{total}", pod.restarts,
@@ -394,13 +405,14 @@ def find_pods(
     phase: str | None = None,
     owner: str | None = None,
     now: datetime | None = None,
-) -> FleetAnswer[FoundPod]:
+    limit: int | None = None,
+) -> FoundAnswer:
     """Pods matching every given filter: `name` a substring or glob, `image` a substring, `owner`
     `Kind/name` or a name (`podfilter.Owner`). Node, phase and owner go to the source as a
     `PodFilter` (answered from the watch cache's indexes, or field selectors live) and are
     applied here again, so the answer is the same whichever source answered; name and image are
-    one pass over what it returns, building an answer row for matches only. Each cluster's
-    `count` is its matches."""
+    one pass over what it returns that builds rows for the first `limit` matches (all when None)
+    and counts the others. Each cluster's `count` is its matches."""
     wanted = PodFilter(
         node=check_name(node.strip(), "node") if node and node.strip() else None,
         owner=Owner.parse(owner) if owner and owner.strip() else None,
@@ -409,19 +421,22 @@ def find_pods(
     result = state.pods(context, namespace, label_selector, pod_filter=wanted or None)
     now = now or utcnow()
     named = _name_test(name)
-    items = [
-        _found_pod(pod, now)
-        for pod in result.items
-        if isinstance(pod, PodRecord)
-        and (not wanted or wanted.matches(pod))
-        and (named is None or named(pod.name))
-        and (not image or any(image in c.image for c in pod.containers if not c.init))
-    ]
-    counts = Counter(p.context for p in items)
+    items: list[FoundPod] = []
+    counts: Counter[str] = Counter()
+    for pod in result.items:
+        if (
+            isinstance(pod, PodRecord)
+            and (not wanted or wanted.matches(pod))
+            and (named is None or named(pod.name))
+            and (not image or any(image in c.image for c in pod.containers if not c.init))
+        ):
+            counts[pod.context] += 1
+            if limit is None or len(items) < limit:
+                items.append(_found_pod(pod, now))
     clusters = [
         replace(c, count=counts[c.context]) if c.status in ("ok", "stale") else c for c in result.clusters
     ]
-    return FleetAnswer(items, clusters)
+    return FoundAnswer(items, clusters, by_context=dict(counts))
 
 
 # -- drift ---------------------------------------------------------------------------------------
@@ -560,6 +575,7 @@ __all__ = [
     "FailingAnswer",
     "FailingPod",
     "FleetAnswer",
+    "FoundAnswer",
     "FoundPod",
     "NodeProblem",
     "UnhealthyDeployment",

@@ -21,6 +21,7 @@ from k8s_multicluster_mcp.query.fleet import (
     FailingAnswer,
     FailingPod,
     FleetAnswer,
+    FoundAnswer,
     FoundPod,
     NodeProblem,
     UnhealthyDeployment,
@@ -309,9 +310,9 @@ def _pod_row(p: FoundPod) -> list[str]:
 
 
 def found_pods(
-    answer: FleetAnswer[FoundPod], limit: int, now: datetime | None = None
+    answer: FoundAnswer, limit: int, now: datetime | None = None
 ) -> tuple[str, FleetOutput[FoundPod]]:
-    count = len(answer.items)
+    count = answer.total
     text, clusters, shown = _listing(
         answer,
         limit,
@@ -321,6 +322,7 @@ def found_pods(
         heading=[f"{_plural(count, 'pod')} match" + ("es" if count == 1 else "")],
         empty="No pod matches.",
         hint="raise `limit` or add filters.",
+        counted=Counter(answer.by_context),
     )
     return text, FleetOutput[FoundPod](clusters=clusters, total=count, shown=len(shown), items=shown)
 

@@ -120,8 +120,9 @@ async def k8s_fleet_find_pods(
     if phase is not None and phase.strip().capitalize() not in PHASES:
         raise UserError(f"unknown phase {shown(phase)}; valid: {', '.join(PHASES)}")
     found = await run_blocking(
-        fleet.find_pods, state, context, namespace, name, label_selector, image, node, phase, owner
-    )
+        fleet.find_pods, state, context, namespace, name, label_selector, image, node, phase, owner,
+        limit=limit,
+    )  # fmt: skip
     return answer(*render_fleet.found_pods(found, limit), exclude_none=False)
 
 
