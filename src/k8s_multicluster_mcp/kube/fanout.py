@@ -10,15 +10,21 @@ than `max_workers` still ends within its timeout. The pool starts threads only a
 A cluster that already has `per_context` calls running gets no new thread until one ends, so one
 hung cluster never takes the pool from the others. A `UserError` raised by a call (bad input found
 only once the cluster was asked) reaches the caller as it is.
+
+Turning an answer into records is CPU work under the GIL; `decoding` lets only a few threads do it
+at once in the whole process. A hundred lists decoded at once left the thread answering the
+question (and the event loop) one GIL turn in a hundred: the answer came seconds after its timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
@@ -31,10 +37,30 @@ from k8s_multicluster_mcp.model.contexts import ContextInfo
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+CallObserver = Callable[[str, str, float], None]
+"""Told of every call that ran, when it ends: (context, `ok` or the `ClusterError`'s status,
+seconds from submit). The health port's metrics use it; this layer stays free of them."""
+DECODERS = 2
+"""Threads turning cluster answers into records at once, process-wide (the GIL runs one anyway)."""
+_decoders = threading.BoundedSemaphore(DECODERS)
+
+
+@contextlib.contextmanager
+def decoding(deadline: deadlines.Deadline) -> Iterator[None]:
+    """Hold one of the `DECODERS` slots while decoding; waiting for one ends with the deadline."""
+    if not _decoders.acquire(timeout=deadline.remaining()):
+        raise ClusterTimeoutError("the deadline passed while waiting to decode the answer")
+    try:
+        yield
+    finally:
+        _decoders.release()
 
 
 class Fanout:
     """The pool, the per-cluster bound and the running deadlines of calls into clusters."""
+
+    observer: CallObserver | None = None
+    """Set once at start (the health port's metrics); None: nothing is told."""
 
     def __init__(self, *, timeout: float = 5.0, max_workers: int = 16, per_context: int = 2) -> None:
         self.timeout = timeout
@@ -67,7 +93,19 @@ class Fanout:
             self._busy[ctx.name] += 1
         future = self._pool.submit(self._call, ctx, fn, budget, what, time.monotonic())
         future.add_done_callback(lambda _: self._release(ctx.name))
+        if self.observer is not None:
+            future.add_done_callback(
+                functools.partial(self._observed, self.observer, ctx.name, time.monotonic())
+            )
         return future
+
+    @staticmethod
+    def _observed(observer: CallObserver, name: str, started: float, future: Future[object]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        status = "ok" if error is None or isinstance(error, UserError) else getattr(error, "status", "error")
+        observer(name, status, time.monotonic() - started)
 
     def _release(self, name: str) -> None:
         with self._lock:

@@ -34,7 +34,7 @@ from k8s_multicluster_mcp.common.selectors import LabelSelector
 from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.api import list_call
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
-from k8s_multicluster_mcp.kube.fanout import Fanout, settled
+from k8s_multicluster_mcp.kube.fanout import Fanout, decoding, settled
 from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.podfilter import PodFilter
@@ -196,8 +196,10 @@ class LiveSource:
                 _preload_content=False,
                 _request_timeout=(self._timeout, self._timeout),
             )
-            body = orjson.loads(response.data)
-            yield from body.get("items") or ()
+            data = response.data
+            with decoding(deadline):  # the caller builds each page's records inside the slot
+                body = orjson.loads(data)
+                yield from body.get("items") or ()
             previous, token = token, (body.get("metadata") or {}).get("continue") or None
             if not token:
                 return
