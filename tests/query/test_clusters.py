@@ -4,15 +4,21 @@ the contexts it stands for. A context asked alone keeps its own view."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from k8s_multicluster_mcp.common.errors import ClusterUnreachableError
+from k8s_multicluster_mcp.common.errors import ClusterError, ClusterTimeoutError, ClusterUnreachableError
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
+from k8s_multicluster_mcp.model.contexts import ContextInfo
+from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.records import Record
 from k8s_multicluster_mcp.query import fleet
 from k8s_multicluster_mcp.query.results import one_per_cluster
 from k8s_multicluster_mcp.query.state import ClusterState
+from k8s_multicluster_mcp.sources.base import Snapshot
 from tests.conftest import WriteKubeconfig
 from tests.query.test_state import NOW, FakeSource, pod
 
@@ -21,7 +27,11 @@ from tests.query.test_state import NOW, FakeSource, pod
 def registry(write_kubeconfig: WriteKubeconfig, tmp_path: Path) -> ContextRegistry:
     path = write_kubeconfig(
         "fleet.yaml",
-        {"admin": "https://10.0.0.1:6443", "viewer": "https://10.0.0.1:6443/", "other": "https://10.0.0.2:6443"},
+        {
+            "admin": "https://10.0.0.1:6443",
+            "viewer": "https://10.0.0.1:6443/",
+            "other": "https://10.0.0.2:6443",
+        },
     )
     path.write_text(path.read_text().replace("user: viewer-user", "user: viewer-user\n    namespace: team-a"))
     return ContextRegistry(directory=tmp_path / "kube")
@@ -55,7 +65,11 @@ def test_a_cluster_seen_through_two_contexts_is_listed_once_and_names_both(regis
     })  # fmt: skip
     state = ClusterState(registry, source)
     result = state.pods()
-    assert [(p.context, p.name) for p in result.items] == [("admin", "web"), ("admin", "api"), ("other", "job")]
+    assert [(p.context, p.name) for p in result.items] == [
+        ("admin", "web"),
+        ("admin", "api"),
+        ("other", "job"),
+    ]
     assert [(c.context, c.also) for c in result.clusters] == [("admin", ("viewer",)), ("other", ())]
     failing = fleet.failing_pods(state, now=NOW)
     assert failing.by_context == {"admin": 1, "other": 1}
@@ -99,3 +113,31 @@ def test_answers_narrowed_to_different_namespaces_are_kept_together(
     kept, also = one_per_cluster(contexts, answers, narrowed={"team-a", "team-b", "team-a2"})
     assert [c.name for c in kept] == ["team-a", "team-b"]
     assert also == {"team-a": ("team-a2",), "team-b": ()}
+
+
+class PodsFailFor(FakeSource):
+    """Like FakeSource, but `broken` cannot list pods (its other kinds answer)."""
+
+    def __init__(self, answers: dict[str, list[Record] | ClusterError], broken: str) -> None:
+        super().__init__(answers)
+        self.broken = broken
+
+    def fetch(
+        self, contexts: Sequence[ContextInfo], kind: Kind, *args: Any, **kw: Any
+    ) -> dict[str, Snapshot | ClusterError]:  # type: ignore[override]
+        out = super().fetch(contexts, kind, *args, **kw)
+        if kind is Kind.POD and self.broken in out:
+            out[self.broken] = ClusterTimeoutError("no complete answer within 5s")
+        return out
+
+
+def test_a_summary_row_per_cluster_even_when_its_contexts_answer_different_kinds(
+    registry: ContextRegistry,
+) -> None:
+    source = PodsFailFor({"admin": [], "viewer": [pod("viewer", "team-a", "api", "crashloop")], "other": []},
+                         broken="admin")  # fmt: skip
+    answer = fleet.summary(ClusterState(registry, source), now=NOW)
+    assert [(s.context, s.failing_by_reason) for s in answer.items] == [
+        ("viewer", {"CrashLoopBackOff": 1}), ("other", {}),
+    ]  # fmt: skip
+    assert [(c.context, c.also) for c in answer.clusters] == [("viewer", ("admin",)), ("other", ())]

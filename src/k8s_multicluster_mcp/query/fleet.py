@@ -215,36 +215,56 @@ def summary(
                                                              (Kind.DEPLOYMENT, deployments))}  # fmt: skip
     failing = _failing_views(pods, now, state.rules)
     out, reports = [], []
-    asked = {kind: {r.context: r for r in result.clusters} for kind, result in
-             ((Kind.POD, pods), (Kind.NODE, nodes), (Kind.DEPLOYMENT, deployments))}  # fmt: skip
-    # One row per context that answered for its cluster: the same one for every kind, unless
-    # the contexts of one cluster may read different kinds (then each kind is still counted once).
-    for name in dict.fromkeys(name for by_name in asked.values() for name in by_name):
-        p_report, n_report, d_report = (asked[k].get(name) for k in (Kind.POD, Kind.NODE, Kind.DEPLOYMENT))
-        item = ClusterSummary(name)
+    for row in _rows(state, pods, nodes, deployments):
+        p_report, n_report, d_report = (row.get(k) for k in (Kind.POD, Kind.NODE, Kind.DEPLOYMENT))
+        present = [
+            (k, r) for k, r in (("pods", p_report), ("nodes", n_report), ("deployments", d_report)) if r
+        ]
+        report = _merge([r for _, r in present], [k for k, _ in present])
+        names = {r.context for _, r in present} | {a for _, r in present for a in r.also}
+        report = replace(report, also=tuple(sorted(names - {report.context})))
+        item = ClusterSummary(report.context)
         if n_report is not None and n_report.status == "ok":
-            n = counted[Kind.NODE].get(name, {})
+            n = counted[Kind.NODE].get(n_report.context, {})
             total, ready = n.get("node", 0), n.get("ready", 0)
             item = replace(item, nodes=total, nodes_ready=ready, nodes_not_ready=total - ready,
                            nodes_cordoned=n.get("cordoned", 0))  # fmt: skip
         if p_report is not None and p_report.status == "ok":
-            phases = {phase: count for phase, count in counted[Kind.POD].get(name, {}).items() if count}
+            phases = {
+                phase: count for phase, count in counted[Kind.POD].get(p_report.context, {}).items() if count
+            }
             item = replace(
                 item,
                 pods_by_phase=phases,
-                failing_by_reason=failing[name].pick(now, state.rules, limit=0).by_reason,
+                failing_by_reason=failing[p_report.context].pick(now, state.rules, limit=0).by_reason,
             )
         if d_report is not None and d_report.status == "ok":
-            d = counted[Kind.DEPLOYMENT].get(name, {})
+            d = counted[Kind.DEPLOYMENT].get(d_report.context, {})
             total, degraded = d.get("deployment", 0), d.get("degraded", 0)
             item = replace(item, deployments=total, deployments_available=total - degraded,
                            deployments_degraded=degraded)  # fmt: skip
         out.append(item)
-        present = [
-            (k, r) for k, r in (("pods", p_report), ("nodes", n_report), ("deployments", d_report)) if r
-        ]
-        reports.append(_merge([r for _, r in present], [k for k, _ in present]))
+        reports.append(report)
     return FleetAnswer(out, reports)
+
+
+def _rows(state: ClusterState, *results: FleetResult[Record]) -> list[dict[Kind, ClusterReport]]:
+    """The summary's rows: one per cluster, with the report of each kind's list. The contexts of
+    one cluster may answer different kinds (the admin's pods list failed, its viewer's did not):
+    still one row. Where one kind's answer is several contexts' namespaces, each is its own row."""
+    every = state.registry.inventory().contexts
+
+    def cluster(name: str) -> str:
+        ctx = every.get(name)
+        return ctx.cluster_key if ctx is not None and ctx.cluster_key else f"context:{name}"
+
+    rows: dict[str, dict[Kind, ClusterReport]] = {}
+    for result in results:
+        seen = Counter(cluster(r.context) for r in result.clusters)
+        for r in result.clusters:
+            key = cluster(r.context) if seen[cluster(r.context)] == 1 else f"context:{r.context}"
+            rows.setdefault(key, {})[result.kind] = r
+    return list(rows.values())
 
 
 # -- deployments and nodes -----------------------------------------------------------------------
