@@ -92,6 +92,15 @@ def test_the_broadest_answer_stands_for_the_cluster(registry: ContextRegistry) -
     assert [(c.context, c.status, c.also) for c in result.clusters] == [
         ("viewer", "ok", ("admin",)), ("other", "ok", ()),
     ]  # fmt: skip
+    # Narrowed to its namespace, it says which broader view failed.
+    source = FakeSource({"admin": ClusterUnreachableError("connection refused"),
+                         "viewer": [pod("viewer", "team-a", "api")], "other": []},
+                        forbidden_cluster_wide=frozenset({"viewer"}))  # fmt: skip
+    report = ClusterState(registry, source).pods().clusters[0]
+    assert (report.context, report.note) == (
+        "viewer",
+        "namespace team-a only: may not list pods in all namespaces; admin: unreachable",
+    )
     # Narrowed to its namespace, the viewer loses to the admin's answer over every namespace.
     source = FakeSource({"admin": [pod("admin", "shop", "web")], "viewer": [pod("viewer", "team-a", "api")],
                          "other": []}, forbidden_cluster_wide=frozenset({"viewer"}))  # fmt: skip

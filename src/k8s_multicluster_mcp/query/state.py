@@ -94,6 +94,11 @@ class ClusterState:
         contexts, also = one_per_cluster(
             contexts, answers, notes, lambda a: isinstance(a, Snapshot) and a.stale
         )
+        for name, others in also.items():
+            # A cluster answered from a narrower view because a broader one failed says so.
+            failed = [f"{o}: {e.status}" for o in others if isinstance(e := answers.get(o), ClusterError)]
+            if failed and name in notes:
+                notes[name] += "; " + ", ".join(failed)
 
         def answered(ctx: ContextInfo, answer: Snapshot) -> ClusterReport:
             found = _filter(answer, scope or (ctx.namespace if ctx.name in notes else None), selector)
