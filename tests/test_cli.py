@@ -192,3 +192,41 @@ def test_http_beyond_loopback_without_a_token_refuses_to_start(
 def test_what_counts_as_exposed(host: str, exposed: bool) -> None:
     s, _ = settings(["--host", host])
     assert s.exposed is exposed
+
+
+def test_health_port_from_flag_or_environment_and_off_by_default() -> None:
+    assert settings([])[0].health_port is None
+    assert settings(["--health-port", "9090"])[0].health_port == 9090
+    assert settings([], {"K8S_MCP_HEALTH_PORT": "9091"})[0].health_port == 9091
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--health-port", "0"], "--health-port / K8S_MCP_HEALTH_PORT: Input should be greater than or equal to 1"),
+        (["--health-port", "70000"], "--health-port / K8S_MCP_HEALTH_PORT: Input should be less than or equal to 65535"),
+        (["--health-port", "x"], "--health-port / K8S_MCP_HEALTH_PORT: Input should be a valid integer"),
+        (["--transport", "http", "--health-port", "8000"],
+         "--health-port / K8S_MCP_HEALTH_PORT: 8000 is also --port, where the MCP server listens; give another port"),
+    ],
+)  # fmt: skip
+def test_bad_health_ports_are_one_line_errors(argv: list[str], message: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        settings(argv)
+    assert str(info.value).startswith(message)
+    assert "\n" not in str(info.value)
+
+
+def test_a_health_port_in_use_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["--kubeconfig-dir", str(tmp_path), "--health-port", str(port)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"k8s-multicluster-mcp: error: --health-port {port}: cannot listen on 127.0.0.1: ")
+    assert err.rstrip().endswith("give a free port (1-65535) or leave the flag out")
+    assert err.count("\n") == 1

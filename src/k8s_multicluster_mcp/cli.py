@@ -7,6 +7,7 @@ command line wins over its variable.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import signal
@@ -77,6 +78,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--host",), "host", "K8S_MCP_HOST",
            "bind address for --transport http (default 127.0.0.1); any other needs --auth-token-file"),
     Option(("--port",), "port", "K8S_MCP_PORT", "port for --transport http (default 8000)"),
+    Option(("--health-port",), "health_port", "K8S_MCP_HEALTH_PORT",
+           "serve /healthz, /readyz and /metrics on this port, on --host's address and without the "
+           "token (they show counts and context names only); default off", metavar="PORT"),
     Option(("--auth-token-file",), "auth_token_file", "K8S_MCP_AUTH_TOKEN_FILE",
            "file holding the bearer token every HTTP request must carry (or the token itself in "
            "$K8S_MCP_AUTH_TOKEN); required to bind beyond loopback", metavar="FILE"),
@@ -278,13 +282,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.disable_destructive:
         log.info("--disable-destructive: destructive tools are not registered")
     services = build_services(settings, registry)
-    server = build_server(settings, services)
+    health = None
+    if settings.health_port is not None:
+        from k8s_multicluster_mcp import health as health_port
+
+        try:
+            sock = health_port.listen(settings.host, settings.health_port)
+        except OSError as exc:
+            return _fail(
+                f"--health-port {settings.health_port}: cannot listen on {settings.host or '*'}: "
+                f"{exc.strerror or exc}; give a free port (1-65535) or leave the flag out"
+            )
+        health = health_port.build(sock, registry, services)
+    server = build_server(settings, services, on_call=health.metrics.tool_called if health else None)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if settings.transport == "http":
             from k8s_multicluster_mcp import http_transport
 
-            http_transport.serve(server, settings, contexts=len(registry.inventory().contexts))
+            http_transport.serve(
+                server, settings, contexts=len(registry.inventory().contexts),
+                wrap=functools.partial(health.metrics.counted, server="mcp") if health else None,
+                alongside=health.alongside if health else None,
+            )  # fmt: skip
+        elif health is not None:
+            import anyio
+
+            anyio.run(health.alongside, server.run_stdio_async())
         else:
             server.run("stdio")
     except KeyboardInterrupt:

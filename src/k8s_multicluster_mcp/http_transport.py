@@ -9,9 +9,11 @@ names to accept).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
@@ -83,14 +85,25 @@ def security(settings: Settings) -> TransportSecuritySettings:
     )
 
 
-def serve(server: MCPServer[Any], settings: Settings, contexts: int) -> None:
-    """Serve streamable HTTP at http://HOST:PORT/mcp until SIGINT/SIGTERM."""
+def serve(
+    server: MCPServer[Any],
+    settings: Settings,
+    contexts: int,
+    *,
+    wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+    alongside: Callable[[Awaitable[None]], Awaitable[None]] | None = None,
+) -> None:
+    """Serve streamable HTTP at http://HOST:PORT/mcp until SIGINT/SIGTERM. `wrap` wraps the app
+    (outermost: it sees the token's refusals too); `alongside` runs the server's coroutine beside
+    another server on the same event loop (the health port)."""
     checks = security(settings)
     app: ASGIApp = server.streamable_http_app(
         streamable_http_path=PATH, transport_security=checks, host=settings.host
     )
     if settings.auth_token is not None:
         app = BearerToken(app, settings.auth_token.get_secret_value())
+    if wrap is not None:
+        app = wrap(app)
     where = f"http://{settings.host or '<every interface>'}:{settings.port}{PATH}"
     if settings.exposed:
         log.warning(
@@ -111,7 +124,11 @@ def serve(server: MCPServer[Any], settings: Settings, contexts: int) -> None:
         access_log=False,
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
-    uvicorn.Server(config).run()
+    main = uvicorn.Server(config)
+    if alongside is None:
+        main.run()
+    else:
+        asyncio.run(alongside(main.serve()))  # type: ignore[arg-type]
 
 
 __all__ = ["BearerToken", "security", "serve"]

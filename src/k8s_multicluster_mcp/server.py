@@ -39,6 +39,8 @@ from k8s_multicluster_mcp.tools.schemas import compact
 from k8s_multicluster_mcp.writes.writer import ObjectWriter
 
 log = logging.getLogger(__name__)
+ToolObserver = Callable[[str, bool, float], None]
+"""(tool, or `unknown` for a name no tool has; whether it failed; seconds): see `_Server.on_call`."""
 
 INSTRUCTIONS = """\
 Answers questions about many Kubernetes clusters (kubeconfig contexts) at once.
@@ -194,7 +196,24 @@ class _Server(MCPServer[Any]):
             for tool in await super().list_tools()
         ]
 
+    on_call: ToolObserver | None = None
+    """Told of every tools/call (the health port's metrics); None: nothing is told."""
+
     async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        if self.on_call is None:
+            return await self._call_tool(name, arguments, context)
+        started, failed = time.monotonic(), True
+        try:
+            result = await self._call_tool(name, arguments, context)
+            failed = isinstance(result, CallToolResult) and bool(result.is_error)
+            return result
+        finally:
+            known = self._lazy_tools.get_tool(name) is not None
+            self.on_call(name if known else "unknown", failed, time.monotonic() - started)
+
+    async def _call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         try:
@@ -209,8 +228,11 @@ class _Server(MCPServer[Any]):
             raise ToolError(argument_errors(name, schema, exc.__cause__)) from exc.__cause__
 
 
-def build_server(settings: Settings, services: Services) -> MCPServer[Any]:
-    """The MCP server with every tool the settings allow; it never contacts a cluster to start."""
+def build_server(
+    settings: Settings, services: Services, on_call: ToolObserver | None = None
+) -> MCPServer[Any]:
+    """The MCP server with every tool the settings allow; it never contacts a cluster to start.
+    `on_call` is told of every tools/call (the health port's metrics)."""
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[None]:
@@ -239,6 +261,7 @@ def build_server(settings: Settings, services: Services) -> MCPServer[Any]:
         log.info("registered %d tools: %s", len(names), ", ".join(names))
 
     server._lazy_tools.register_later(register)
+    server.on_call = on_call
     return server
 
 

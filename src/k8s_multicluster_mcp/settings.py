@@ -55,6 +55,8 @@ class Settings(BaseModel):
     transport: Transport = "stdio"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    health_port: int | None = Field(default=None, ge=1, le=65535)
+    """Port of /healthz, /readyz and /metrics (on --host's address, without the token); None: off."""
     auth_token: SecretStr | None = None
     """Bearer token every HTTP request must carry (from --auth-token-file or K8S_MCP_AUTH_TOKEN)."""
     allowed_hosts: tuple[str, ...] = ()
@@ -112,6 +114,13 @@ class Settings(BaseModel):
         if not isinstance(value, str):
             return value
         return value.strip().upper() if info.field_name == "log_level" else value.strip().lower()
+
+    @field_validator("health_port")
+    @classmethod
+    def _health_port_free(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("transport") == "http" and value == info.data.get("port"):
+            raise ValueError(f"{value} is also --port, where the MCP server listens; give another port")
+        return value
 
     @field_validator("auth_token")
     @classmethod

@@ -62,6 +62,8 @@ class CacheEntry:
     approx_bytes: int
     shared: tuple[str, ...] = ()
     """Other contexts this cache serves: same cluster and credentials, so one set of watches."""
+    events: int = 0
+    """Objects received from the API server (list pages' items and watch events), for /metrics."""
 
 
 @dataclass(frozen=True)
