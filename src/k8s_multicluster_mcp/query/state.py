@@ -86,7 +86,9 @@ class ClusterState:
         scope = check_namespace(namespace) if kind.namespaced else None
         contexts = self.registry.resolve(context)
         answers = self.source.fetch(contexts, kind, scope, selector, attention_only, pod_filter)
-        notes = self._retry_in_context_namespace(contexts, kind, scope, selector, answers, attention_only)
+        notes = self._retry_in_context_namespace(
+            contexts, kind, scope, selector, answers, attention_only, pod_filter
+        )
         items: list[Record] = []
         tallies: dict[str, Mapping[str, int]] = {}
         failing: dict[str, FailingView] = {}
@@ -131,6 +133,7 @@ class ClusterState:
         selector: LabelSelector | None,
         answers: dict[str, Snapshot | ClusterError],
         attention_only: bool = False,
+        pod_filter: PodFilter | None = None,
     ) -> dict[str, str]:
         """Where listing across all namespaces is forbidden, answer from the context's namespace.
 
@@ -145,7 +148,9 @@ class ClusterState:
                 retry.setdefault(ns, []).append(ctx)
         notes: dict[str, str] = {}
         for ns, group in retry.items():
-            for name, answer in self.source.fetch(group, kind, ns, selector, attention_only).items():
+            for name, answer in self.source.fetch(
+                group, kind, ns, selector, attention_only, pod_filter
+            ).items():
                 if isinstance(answer, Snapshot):
                     answers[name] = answer
                     notes[name] = namespace_note(ns, "list", kind.value)
