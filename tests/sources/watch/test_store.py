@@ -141,7 +141,7 @@ def test_memory_estimate_counts_what_records_hold() -> None:
 def test_an_idle_context_stops_its_watches_and_the_next_question_restarts_them(
     tmp_path: Path, write_kubeconfig: WriteKubeconfig
 ) -> None:
-    write_kubeconfig("c.yaml", {"quiet": "https://127.0.0.1:9", "busy": "https://127.0.0.1:9"})
+    write_kubeconfig("c.yaml", {"quiet": "https://127.0.0.1:9", "busy": "https://127.0.0.2:9"})
     registry = ContextRegistry(directory=tmp_path / "kube")
     now = [0.0]
     # Refused at once; the timeout only has to outlast the first import of the kubernetes client's
