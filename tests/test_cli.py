@@ -194,6 +194,13 @@ def test_what_counts_as_exposed(host: str, exposed: bool) -> None:
     assert s.exposed is exposed
 
 
+def test_stateless_and_shutdown_grace_from_flags_or_environment() -> None:
+    assert (settings([])[0].stateless, settings([])[0].shutdown_grace) == (False, 1.0)
+    given = settings(["--stateless", "--shutdown-grace", "20"])[0]
+    assert (given.stateless, given.shutdown_grace) == (True, 20.0)
+    assert settings([], {"K8S_MCP_STATELESS": "true", "K8S_MCP_SHUTDOWN_GRACE": "5"})[0].shutdown_grace == 5.0
+
+
 def test_health_port_from_flag_or_environment_and_off_by_default() -> None:
     assert settings([])[0].health_port is None
     assert settings(["--health-port", "9090"])[0].health_port == 9090
@@ -208,6 +215,8 @@ def test_health_port_from_flag_or_environment_and_off_by_default() -> None:
         (["--health-port", "x"], "--health-port / K8S_MCP_HEALTH_PORT: Input should be a valid integer"),
         (["--transport", "http", "--health-port", "8000"],
          "--health-port / K8S_MCP_HEALTH_PORT: 8000 is also --port, where the MCP server listens; give another port"),
+        (["--shutdown-grace", "-1"], "--shutdown-grace / K8S_MCP_SHUTDOWN_GRACE: Input should be greater than or equal to 0"),
+        (["--shutdown-grace", "soon"], "--shutdown-grace / K8S_MCP_SHUTDOWN_GRACE: Input should be a valid number"),
     ],
 )  # fmt: skip
 def test_bad_health_ports_are_one_line_errors(argv: list[str], message: str) -> None:

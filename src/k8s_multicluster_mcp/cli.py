@@ -78,6 +78,13 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--host",), "host", "K8S_MCP_HOST",
            "bind address for --transport http (default 127.0.0.1); any other needs --auth-token-file"),
     Option(("--port",), "port", "K8S_MCP_PORT", "port for --transport http (default 8000)"),
+    Option(("--stateless",), "stateless", "K8S_MCP_STATELESS",
+           "--transport http: no sessions, every request stands alone, so replicas behind a Service "
+           "need no affinity (each keeps its own cache)", "bool"),
+    Option(("--shutdown-grace",), "shutdown_grace", "K8S_MCP_SHUTDOWN_GRACE",
+           "--transport http: seconds from SIGTERM to exit: /readyz fails at once, answers go on for "
+           "a quarter of it, then open requests finish within the rest, then the watches stop "
+           "(default 1; keep it under the pod's terminationGracePeriodSeconds)", metavar="SECONDS"),
     Option(("--health-port",), "health_port", "K8S_MCP_HEALTH_PORT",
            "serve /healthz, /readyz and /metrics on this port, on --host's address and without the "
            "token (they show counts and context names only); default off", metavar="PORT"),
@@ -304,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 server, settings, contexts=len(registry.inventory().contexts),
                 wrap=functools.partial(health.metrics.counted, server="mcp") if health else None,
                 alongside=health.alongside if health else None,
+                on_stop=health.stop if health else None,
             )  # fmt: skip
         elif health is not None:
             import anyio

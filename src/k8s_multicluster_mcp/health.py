@@ -235,6 +235,8 @@ class Health:
         self.metrics = metrics
         self.check = check
         self._sock = sock
+        self.stopping = False
+        """Set on SIGTERM (`stop`): /readyz answers 503 from then on."""
         metrics.registry.register(ReadinessCollector(check))
         self.app = metrics.counted(
             Starlette(
@@ -252,7 +254,14 @@ class Health:
 
     async def _readyz(self, _: Request) -> Response:
         verdict = await anyio.to_thread.run_sync(self.check)
+        if self.stopping:
+            body = {**verdict.as_json(), "ready": False, "reason": "shutting down"}
+            return JSONResponse(body, status_code=503)
         return JSONResponse(verdict.as_json(), status_code=200 if verdict.ready else 503)
+
+    def stop(self) -> None:
+        """The server is going away: fail readiness so no new traffic is routed here."""
+        self.stopping = True
 
     async def _metrics(self, _: Request) -> Response:
         # Collecting reads the cache's status (locks, a sample of records): off the event loop.

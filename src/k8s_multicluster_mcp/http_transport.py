@@ -13,7 +13,9 @@ import asyncio
 import hmac
 import ipaddress
 import logging
+import threading
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -27,8 +29,34 @@ log = logging.getLogger(__name__)
 
 PATH = "/mcp"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-SHUTDOWN_GRACE = 1
-"""Seconds uvicorn waits for open requests after SIGINT/SIGTERM before it cancels them."""
+
+
+class _Graceful(uvicorn.Server):
+    """uvicorn that drains before it stops: on the first SIGTERM/SIGINT it calls `on_stop` (the
+    health port's readiness turns 503), keeps serving for `drain` seconds so load balancers stop
+    routing here, then stops taking connections and lets open requests finish within uvicorn's
+    `timeout_graceful_shutdown`. A second signal stops at once."""
+
+    def __init__(self, config: uvicorn.Config, drain: float, on_stop: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._drain = drain
+        self._on_stop = on_stop
+        self._draining = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._draining or self.should_exit:
+            super().handle_exit(sig, frame)
+            return
+        self._draining = True
+        self._captured_signals.append(sig)  # re-raised once serving ends: the CLI then shuts down
+        if self._on_stop is not None:
+            self._on_stop()
+        log.warning(
+            "signal %d: not ready; serving %.1fs more, then finishing open requests", sig, self._drain
+        )
+        timer = threading.Timer(self._drain, setattr, (self, "should_exit", True))
+        timer.daemon = True
+        timer.start()
 
 
 class BearerToken:
@@ -92,13 +120,18 @@ def serve(
     *,
     wrap: Callable[[ASGIApp], ASGIApp] | None = None,
     alongside: Callable[[Awaitable[None]], Awaitable[None]] | None = None,
+    on_stop: Callable[[], None] | None = None,
 ) -> None:
     """Serve streamable HTTP at http://HOST:PORT/mcp until SIGINT/SIGTERM. `wrap` wraps the app
     (outermost: it sees the token's refusals too); `alongside` runs the server's coroutine beside
-    another server on the same event loop (the health port)."""
+    another server on the same event loop (the health port); `on_stop` is called at the first
+    SIGTERM/SIGINT, before `settings.shutdown_grace` runs out (see `_Graceful`)."""
     checks = security(settings)
     app: ASGIApp = server.streamable_http_app(
-        streamable_http_path=PATH, transport_security=checks, host=settings.host
+        streamable_http_path=PATH,
+        transport_security=checks,
+        host=settings.host,
+        stateless_http=settings.stateless,
     )
     if settings.auth_token is not None:
         app = BearerToken(app, settings.auth_token.get_secret_value())
@@ -122,9 +155,9 @@ def serve(
         port=settings.port,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=SHUTDOWN_GRACE,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace * 3 / 4)),
     )
-    main = uvicorn.Server(config)
+    main = _Graceful(config, settings.shutdown_grace / 4, on_stop)
     if alongside is None:
         main.run()
     else:

@@ -55,6 +55,11 @@ class Settings(BaseModel):
     transport: Transport = "stdio"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    stateless: bool = False
+    """--transport http: every request stands alone (no session), so any replica can answer it."""
+    shutdown_grace: float = Field(default=1.0, ge=0, le=3600, allow_inf_nan=False)
+    """--transport http: seconds from SIGTERM to exit: not ready at once, serving on for a quarter
+    of it (load balancers stop routing), then open requests finish within the rest."""
     health_port: int | None = Field(default=None, ge=1, le=65535)
     """Port of /healthz, /readyz and /metrics (on --host's address, without the token); None: off."""
     auth_token: SecretStr | None = None
