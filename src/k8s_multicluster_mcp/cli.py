@@ -60,6 +60,14 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--contexts",), "contexts", "K8S_MCP_CONTEXTS",
            "allow-list of context names or globs, comma-separated; other contexts are invisible", "list",
            metavar="PATTERN,...", check=True),
+    Option(("--in-cluster-context",), "in_cluster_context", "K8S_MCP_IN_CLUSTER_CONTEXT",
+           "in a pod: the name of the context for the cluster the server runs in, from its service "
+           "account (default in-cluster)", metavar="NAME", check=True),
+    Option(("--no-in-cluster",), "no_in_cluster", "K8S_MCP_NO_IN_CLUSTER",
+           "in a pod: do not add the in-cluster context", "bool", check=True),
+    Option(("--service-account-dir",), "service_account_dir", "K8S_MCP_SERVICE_ACCOUNT_DIR",
+           "where the pod's service account is mounted (default "
+           "/var/run/secrets/kubernetes.io/serviceaccount)", metavar="DIR", check=True),
     Option(("--toolsets",), "toolsets", "K8S_MCP_TOOLSETS",
            f"toolsets to register, comma-separated (default all): {', '.join(TOOLSETS)}", "list",
            metavar="SET,..."),
@@ -209,7 +217,7 @@ def settings_from(
                 raise SettingsError(f"{opt.flags[0]} was given but names nothing")
         elif opt.kind == "repeat":
             given = tuple(Path(p).expanduser() for p in given)
-        elif opt.dest == "kubeconfig_dir":
+        elif opt.dest in ("kubeconfig_dir", "service_account_dir"):
             given = Path(given).expanduser()
         elif opt.dest == "auth_token_file":
             values["auth_token"] = _read_token(Path(given).expanduser())

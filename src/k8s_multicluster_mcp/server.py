@@ -58,6 +58,8 @@ def build_registry(settings: Settings, *, directory_explicit: bool = False) -> C
         files=settings.kubeconfig,
         env_files=settings.kubeconfig_env,
         allow=settings.contexts,
+        in_cluster=None if settings.no_in_cluster else settings.in_cluster_context,
+        service_account_dir=settings.service_account_dir,
     )
 
 

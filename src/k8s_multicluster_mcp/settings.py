@@ -55,6 +55,12 @@ class Settings(BaseModel):
     transport: Transport = "stdio"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    in_cluster_context: str = Field(default="in-cluster", min_length=1, pattern=r"^\S+$")
+    """Name of the context for the cluster the server runs in (in a pod with a service account)."""
+    no_in_cluster: bool = False
+    """Do not add the in-cluster context even in a pod."""
+    service_account_dir: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+    """Where the pod's service account (token, ca.crt, namespace) is mounted."""
     stateless: bool = False
     """--transport http: every request stands alone (no session), so any replica can answer it."""
     shutdown_grace: float = Field(default=1.0, ge=0, le=3600, allow_inf_nan=False)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from k8s_multicluster_mcp.common.errors import (
 )
 from k8s_multicluster_mcp.common.text import format_names, one_line, shown
 from k8s_multicluster_mcp.kube.client import new_client
+from k8s_multicluster_mcp.kube.incluster import SERVICE_ACCOUNT_DIR, in_cluster
 from k8s_multicluster_mcp.kube.kubeconfig import (
     KUBECONFIG_TEXT,
     MAX_KUBECONFIG_BYTES,
@@ -69,6 +71,9 @@ class ContextRegistry:
         reload_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         configure_client: Callable[[Configuration], None] | None = None,
+        in_cluster: str | None = None,
+        service_account_dir: Path = SERVICE_ACCOUNT_DIR,
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self._directory = directory
         self._directory_explicit = directory_explicit
@@ -78,6 +83,10 @@ class ContextRegistry:
         self._reload_interval = reload_interval
         self._clock = clock
         self._configure_client = configure_client
+        self._in_cluster = in_cluster
+        """The name of the context for the cluster the server runs in (None: not added)."""
+        self._service_account_dir = service_account_dir
+        self._environ = environ
         self._lock = threading.RLock()
         self._parsed: dict[Path, ParsedFile] = {}
         self._inventory: Inventory | None = None
@@ -190,6 +199,15 @@ class ContextRegistry:
             except Exception as exc:
                 log.debug("reading contexts of %s failed", path, exc_info=True)
                 problems.append(FileProblem(path, f"unusable: {type(exc).__name__}: {one_line(str(exc))}"))
+        if self._in_cluster:
+            found = in_cluster(self._in_cluster, self._environ, self._service_account_dir)
+            if isinstance(found, FileProblem):
+                problems.append(found)
+            elif found is not None:
+                ctx, parsed = found
+                raw.insert(0, ctx)
+                self._parsed[ctx.file] = parsed
+                live_paths.add(ctx.file)
         for stale in set(self._parsed) - live_paths:
             del self._parsed[stale]
 
