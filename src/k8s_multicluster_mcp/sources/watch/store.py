@@ -16,6 +16,7 @@ lock; the first fill is the starting point, not a change, and is not reported.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -206,6 +207,11 @@ class KindStore:
             else:
                 candidates = (index.get(k) for k in keys if namespace in (None, k[0]))
             return tuple(r for r in candidates if isinstance(r, PodRecord) and pods.matches(r))
+
+    def sample(self, n: int) -> tuple[Record, ...]:
+        """Some `n` records (the first in the store's order), without copying the others."""
+        with self._lock:
+            return tuple(itertools.islice(self._index.records(), n))
 
     def needing_attention(self) -> tuple[Record, ...]:
         with self._lock:
