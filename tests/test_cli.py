@@ -239,3 +239,56 @@ def test_a_health_port_in_use_is_a_one_line_error(tmp_path: Path, capsys: pytest
     assert err.startswith(f"k8s-multicluster-mcp: error: --health-port {port}: cannot listen on 127.0.0.1: ")
     assert err.rstrip().endswith("give a free port (1-65535) or leave the flag out")
     assert err.count("\n") == 1
+
+
+def test_oidc_settings_and_the_resource_url() -> None:
+    s, _ = settings(
+        [
+            "--transport",
+            "http",
+            "--oidc-issuer",
+            "https://id.example.com",
+            "--oidc-scopes",
+            "k8s.read, k8s.write",
+        ],
+        {"K8S_MCP_OIDC_AUDIENCE": "k8s-mcp"},
+    )
+    assert (s.oidc_issuer, s.oidc_audience, s.oidc_scopes) == (
+        "https://id.example.com",
+        "k8s-mcp",
+        ("k8s.read", "k8s.write"),
+    )
+    assert s.resource_url == "http://127.0.0.1:8000/mcp"
+    s, _ = settings(["--transport", "http", "--public-url", "https://mcp.example.com/mcp"])
+    assert s.resource_url == "https://mcp.example.com/mcp"
+    s, _ = settings(["--transport", "http", "--host", "::1", "--port", "9000"])
+    assert s.resource_url == "http://[::1]:9000/mcp"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--oidc-issuer", "http://id.example.com", "--oidc-audience", "a"],
+         "--oidc-issuer / K8S_MCP_OIDC_ISSUER: 'http://id.example.com' must be an https:// URL "
+         r"\(http:// only on loopback"),
+        (["--oidc-issuer", "https://id.example.com"],
+         "--oidc-issuer / K8S_MCP_OIDC_ISSUER: needs --oidc-audience / K8S_MCP_OIDC_AUDIENCE"),
+        (["--oidc-issuer", "id.example.com", "--oidc-audience", "a"], "must be an https:// URL"),
+        (["--oidc-issuer", "https://id.example.com", "--oidc-audience", "a", "--host", "0.0.0.0"],
+         "with --host on every interface, give --public-url"),
+        (["--public-url", "mcp.example.com"], "--public-url / K8S_MCP_PUBLIC_URL: 'mcp.example.com' is not a URL"),
+    ],
+)  # fmt: skip
+def test_bad_oidc_settings_are_one_line_errors(argv: list[str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as info:
+        settings(["--transport", "http", *argv])
+    assert "\n" not in str(info.value)
+
+
+def test_oidc_needs_http_and_loopback_http_issuers_are_fine() -> None:
+    with pytest.raises(SettingsError, match="OAuth applies to --transport http only"):
+        settings(["--oidc-issuer", "https://id.example.com", "--oidc-audience", "a"])
+    s, _ = settings(
+        ["--transport", "http", "--oidc-issuer", "http://127.0.0.1:5556/dex", "--oidc-audience", "a"]
+    )
+    assert s.oidc_issuer == "http://127.0.0.1:5556/dex"

@@ -99,6 +99,19 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--auth-token-file",), "auth_token_file", "K8S_MCP_AUTH_TOKEN_FILE",
            "file holding the bearer token every HTTP request must carry (or the token itself in "
            "$K8S_MCP_AUTH_TOKEN); required to bind beyond loopback", metavar="FILE"),
+    Option(("--oidc-issuer",), "oidc_issuer", "K8S_MCP_OIDC_ISSUER",
+           "--transport http: accept JWT bearer tokens from this OIDC issuer (OAuth 2.1 resource "
+           "server; https://, or http:// on loopback); a request with the --auth-token-file token "
+           "is still the operator", metavar="URL"),
+    Option(("--oidc-audience",), "oidc_audience", "K8S_MCP_OIDC_AUDIENCE",
+           "the `aud` a token must name for this server (usually --public-url); needed with "
+           "--oidc-issuer", metavar="AUD"),
+    Option(("--oidc-scopes",), "oidc_scopes", "K8S_MCP_OIDC_SCOPES",
+           "scopes every OIDC token must carry, comma-separated (default none)", "list",
+           metavar="SCOPE,..."),
+    Option(("--public-url",), "public_url", "K8S_MCP_PUBLIC_URL",
+           "--transport http: the MCP endpoint's URL as clients reach it, published as the OAuth "
+           "resource (default http://HOST:PORT/mcp)", metavar="URL"),
     Option(("--allowed-hosts",), "allowed_hosts", "K8S_MCP_ALLOWED_HOSTS",
            "Host header names clients use to reach the HTTP server (e.g. the ingress host), "
            "comma-separated; loopback names are always allowed", "list", metavar="HOST,..."),
@@ -276,11 +289,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log_level)
     from k8s_multicluster_mcp.server import build_registry, build_server, build_services, shutdown
 
-    if settings.transport == "http" and settings.exposed and settings.auth_token is None:
+    if (
+        settings.transport == "http"
+        and settings.exposed
+        and settings.auth_token is None
+        and not settings.oidc_issuer
+    ):
         return _fail(
             f"--host {settings.host or repr('')} listens beyond this machine, and without a token anyone who "
             "reaches it could use every context's credentials: give --auth-token-file FILE (or "
-            f"{TOKEN_ENV}), or bind 127.0.0.1"
+            f"{TOKEN_ENV}) or --oidc-issuer URL, or bind 127.0.0.1"
         )
     registry = build_registry(settings, directory_explicit=explicit_dir)
     if is_check:
@@ -309,7 +327,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{exc.strerror or exc}; give a free port (1-65535) or leave the flag out"
             )
         health = health_port.build(sock, registry, services)
-    server = build_server(settings, services, on_call=health.metrics.tool_called if health else None)
+    from k8s_multicluster_mcp import oidc
+
+    server = build_server(
+        settings,
+        services,
+        on_call=health.metrics.tool_called if health else None,
+        auth=oidc.from_settings(settings),
+    )
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if settings.transport == "http":

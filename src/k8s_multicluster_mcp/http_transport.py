@@ -5,30 +5,40 @@ user; on any other interface it is the network, so there every request must carr
 bearer token (compared in constant time), and the Host header must name this server (DNS
 rebinding protection, which the SDK switches off for non-loopback binds unless it is given the
 names to accept).
+
+With `--oidc-issuer` the server is an OAuth 2.1 resource server instead (`oidc`): the SDK's own
+middleware refuses a request without a valid token with 401 and `WWW-Authenticate: Bearer ...
+resource_metadata="<public origin>/.well-known/oauth-protected-resource/mcp"`, and serves that
+RFC 9728 document there and (`MetadataAlias`) at the bare `/.well-known/oauth-protected-resource`.
+Every request gets an access-log line (`AccessLog`, INFO) naming the caller's subject.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from mcp.server import MCPServer
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from k8s_multicluster_mcp.settings import Settings
+from k8s_multicluster_mcp.settings import Settings, names_one_interface
 
 log = logging.getLogger(__name__)
 
 PATH = "/mcp"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+METADATA_PATH = "/.well-known/oauth-protected-resource"
+access = logging.getLogger("k8s_multicluster_mcp.access")
 
 
 class _Graceful(uvicorn.Server):
@@ -87,12 +97,53 @@ class BearerToken:
         await self.app(scope, receive, send)
 
 
-def _names_one_interface(host: str) -> bool:
-    """False for the wildcard binds ('', 0.0.0.0, ::), which no client sends as a Host header."""
-    try:
-        return not ipaddress.ip_address(host.strip("[]")).is_unspecified
-    except ValueError:
-        return bool(host)
+class AccessLog:
+    """ASGI middleware: one INFO line per HTTP request on `k8s_multicluster_mcp.access`: method,
+    path, status, seconds, and the caller's subject when the request authenticated (`-` if not)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.monotonic(), 0
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            user = scope.get("user")  # set by the SDK's authentication middleware, on this scope
+            sub = (
+                user.access_token.subject or user.access_token.client_id
+                if isinstance(user, AuthenticatedUser)
+                else "-"
+            )
+            access.info(
+                "%s %s %d %.3fs %s", scope.get("method", "-"), scope.get("path", "-"), status,
+                time.monotonic() - started, sub,
+            )  # fmt: skip
+
+
+class MetadataAlias:
+    """ASGI middleware: RFC 9728 metadata at the bare `/.well-known/oauth-protected-resource` too
+    (the SDK serves only the form suffixed with the resource's path, which the spec prefers and
+    the `WWW-Authenticate` header names; some clients try the bare one first)."""
+
+    def __init__(self, app: ASGIApp, suffixed: str) -> None:
+        self.app = app
+        self._suffixed = suffixed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") == METADATA_PATH:
+            scope = {**scope, "path": self._suffixed, "raw_path": self._suffixed.encode()}
+        await self.app(scope, receive, send)
 
 
 def _host_patterns(hosts: tuple[str, ...]) -> list[str]:
@@ -102,7 +153,7 @@ def _host_patterns(hosts: tuple[str, ...]) -> list[str]:
 def security(settings: Settings) -> TransportSecuritySettings:
     """Host/Origin checks: loopback names, plus --allowed-hosts (and the bind address if specific)."""
     hosts = list(LOOPBACK_HOSTS)
-    if settings.exposed and _names_one_interface(settings.host):
+    if settings.exposed and names_one_interface(settings.host):
         hosts.append(f"[{settings.host}]" if ":" in settings.host else settings.host)
     hosts.extend(settings.allowed_hosts)
     allowed = _host_patterns(tuple(dict.fromkeys(hosts)))
@@ -133,8 +184,13 @@ def serve(
         host=settings.host,
         stateless_http=settings.stateless,
     )
-    if settings.auth_token is not None:
+    if settings.oidc_issuer is not None:
+        suffixed = METADATA_PATH + urlsplit(settings.resource_url).path.rstrip("/")
+        if suffixed != METADATA_PATH:
+            app = MetadataAlias(app, suffixed)
+    elif settings.auth_token is not None:
         app = BearerToken(app, settings.auth_token.get_secret_value())
+    app = AccessLog(app)
     if wrap is not None:
         app = wrap(app)
     where = f"http://{settings.host or '<every interface>'}:{settings.port}{PATH}"
@@ -164,4 +220,4 @@ def serve(
         asyncio.run(alongside(main.serve()))  # type: ignore[arg-type]
 
 
-__all__ = ["BearerToken", "security", "serve"]
+__all__ = ["AccessLog", "BearerToken", "MetadataAlias", "security", "serve"]

@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool, ToolManager
@@ -231,10 +233,14 @@ class _Server(MCPServer[Any]):
 
 
 def build_server(
-    settings: Settings, services: Services, on_call: ToolObserver | None = None
+    settings: Settings,
+    services: Services,
+    on_call: ToolObserver | None = None,
+    auth: tuple[AuthSettings, TokenVerifier] | None = None,
 ) -> MCPServer[Any]:
     """The MCP server with every tool the settings allow; it never contacts a cluster to start.
-    `on_call` is told of every tools/call (the health port's metrics)."""
+    `on_call` is told of every tools/call (the health port's metrics); `auth` makes it an OAuth
+    resource server over HTTP (`oidc.from_settings`)."""
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[None]:
@@ -253,6 +259,8 @@ def build_server(
         website_url="https://github.com/razvanmacovei/k8s-multicluster-mcp",
         log_level=settings.log_level,
         lifespan=lifespan,
+        auth=auth[0] if auth else None,
+        token_verifier=auth[1] if auth else None,
     )
     registration = Registration(
         frozenset(settings.toolsets) or None, settings.read_only, settings.disable_destructive

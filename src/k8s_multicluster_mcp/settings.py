@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
@@ -40,6 +41,27 @@ def split_path_list(value: str) -> list[Path]:
     return [Path(part).expanduser() for part in value.split(separator) if part.strip()]
 
 
+def _is_url(value: str, schemes: tuple[str, ...]) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in schemes and bool(parts.hostname) and not parts.query and not parts.fragment
+
+
+def _loopback_url(value: str) -> bool:
+    host = urlsplit(value).hostname or ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def names_one_interface(host: str) -> bool:
+    """False for the wildcard binds ('', 0.0.0.0, ::), which no client can reach by name."""
+    try:
+        return not ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return bool(host)
+
+
 class Settings(BaseModel):
     """Everything the server needs to know at start; immutable once built."""
 
@@ -70,6 +92,15 @@ class Settings(BaseModel):
     """Port of /healthz, /readyz and /metrics (on --host's address, without the token); None: off."""
     auth_token: SecretStr | None = None
     """Bearer token every HTTP request must carry (from --auth-token-file or K8S_MCP_AUTH_TOKEN)."""
+    public_url: str | None = None
+    """--transport http: the MCP endpoint's URL as clients reach it (the OAuth resource); default
+    http://HOST:PORT/mcp."""
+    oidc_audience: str | None = Field(default=None, min_length=1)
+    """The `aud` a JWT bearer token must name (usually the public URL)."""
+    oidc_scopes: tuple[str, ...] = ()
+    """Scopes every JWT bearer token must carry (403 otherwise)."""
+    oidc_issuer: str | None = None
+    """OIDC issuer whose JWT bearer tokens are accepted (OAuth resource server); None: off."""
     allowed_hosts: tuple[str, ...] = ()
     log_level: LogLevel = "WARNING"
     request_timeout: float = Field(default=5.0, gt=0, le=300, allow_inf_nan=False)
@@ -139,6 +170,47 @@ class Settings(BaseModel):
         if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
             raise ValueError(f"the token must have at least {MIN_TOKEN_LENGTH} characters")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not _is_url(value, ("http", "https")):
+            raise ValueError(
+                f"{value!r} is not a URL; give the MCP endpoint as clients reach it, e.g. https://mcp.example.com/mcp"
+            )
+        return value
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_usable(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if info.data.get("transport") != "http":
+            raise ValueError(
+                "OAuth applies to --transport http only; add --transport http or drop the issuer"
+            )
+        if not info.data.get("oidc_audience"):
+            raise ValueError(
+                "needs --oidc-audience / K8S_MCP_OIDC_AUDIENCE, the `aud` its tokens name for this server"
+            )
+        if not (_is_url(value, ("https",)) or (_is_url(value, ("http",)) and _loopback_url(value))):
+            raise ValueError(
+                f"{value!r} must be an https:// URL (http:// only on loopback, e.g. http://127.0.0.1:8080)"
+            )
+        if info.data.get("public_url") is None and not names_one_interface(str(info.data.get("host", ""))):
+            raise ValueError(
+                "with --host on every interface, give --public-url: the MCP endpoint's URL for clients"
+            )
+        return value
+
+    @property
+    def resource_url(self) -> str:
+        """The MCP endpoint's URL as clients reach it: --public-url, else http://HOST:PORT/mcp."""
+        if self.public_url is not None:
+            return self.public_url
+        host = self.host if names_one_interface(self.host) else "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}/mcp"
 
     @property
     def exposed(self) -> bool:

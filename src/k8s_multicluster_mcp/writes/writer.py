@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from k8s_multicluster_mcp.common import caller
 from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.common.errors import ClusterError, NotFoundError, UnknownKindError
 from k8s_multicluster_mcp.common.logs import AUDIT
@@ -126,7 +127,14 @@ class ObjectWriter:
         except ClusterError as exc:
             if not dry_run and self.on_write is not None:
                 self.on_write(ctx.name)
-            audit.info("%s: %s%s failed: %s", ctx.name, tool, " (dry run)" if dry_run else "", exc.message)
+            audit.info(
+                "%s: %s%s failed%s: %s",
+                ctx.name,
+                tool,
+                " (dry run)" if dry_run else "",
+                caller.by(),
+                exc.message,
+            )
             return WriteResult(ctx.name, dry_run, ClusterReport(ctx.name, exc.status, error=exc.message))
         outcomes, output = done if isinstance(done, tuple) else (done, None)
         if not dry_run and self.on_write is not None:
@@ -134,7 +142,7 @@ class ObjectWriter:
         for o in outcomes:
             where = f"{o.namespace}/" if o.namespace else ""
             audit.info(
-                "%s: %s %s %s%s: %s%s",
+                "%s: %s %s %s%s: %s%s%s",
                 ctx.name,
                 tool,
                 o.kind,
@@ -142,6 +150,7 @@ class ObjectWriter:
                 o.name,
                 o.verb,
                 " (dry run)" if dry_run else "",
+                caller.by(),
             )
         report = ClusterReport(ctx.name, "ok", "live", started, count=len(outcomes))
         return WriteResult(ctx.name, dry_run, report, outcomes, output)

@@ -1,0 +1,39 @@
+"""Who is calling: the identity an HTTP request authenticated as, for the audit and access logs.
+
+Set by the token verifier in the request's own task (`http_transport`); the MCP SDK hands each
+message's context variables to its handler, and `anyio.to_thread` copies them into the worker
+thread a tool runs in, so a write's audit line can name its caller without the writes layer
+knowing MCP. Unset (stdio, or no authorization): the audit line names nobody.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated caller: the token's subject, and its e-mail and groups when it has them."""
+
+    sub: str
+    email: str | None = None
+    groups: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """`sub=... email=... groups=a,b`: one log field, nothing the token did not say."""
+        parts = [f"sub={self.sub}"]
+        if self.email:
+            parts.append(f"email={self.email}")
+        if self.groups:
+            parts.append(f"groups={','.join(self.groups)}")
+        return " ".join(parts)
+
+
+current: ContextVar[Caller | None] = ContextVar("k8s_mcp_caller", default=None)
+
+
+def by() -> str:
+    """` by sub=...` for a log line when a caller is known, else the empty string."""
+    caller = current.get()
+    return f" by {caller.describe()}" if caller is not None else ""
