@@ -646,6 +646,22 @@ async def cache_entries(client: Client, context: str | None = None) -> dict[str,
     return {f"{e['context']}/{e['kind']}": e for e in entries}
 
 
+async def journal_entries(client: Client, contexts: list[str]) -> int | None:
+    """How many changes the server's journal holds: the `k8s_fleet_recent_changes` totals of each
+    context asked by name (a fleet-wide answer counts one context per cluster, so an admin and its
+    viewer on one API server would count once and the sum never reach JOURNAL_SIZE)."""
+    total = 0
+    for context in contexts:
+        answer = await client.call_tool(
+            "k8s_fleet_recent_changes", {"minutes": 1440, "limit": 1, "context": context}
+        )
+        count = (answer.structured_content or {}).get("total")
+        if answer.is_error or not isinstance(count, int):
+            return None
+        total += count
+    return total
+
+
 def settled(entries: dict[str, Any], expected: int) -> bool:
     return len(entries) == expected and all(
         e.get("forbidden") or (e["synced"] and e["healthy"]) for e in entries.values()
@@ -691,16 +707,21 @@ async def soak(fleet: ControlPlaneFleet, plan: Plan, workdir: Path, rng: random.
                 await anyio.sleep(0.5)
             figures["sync_s"] = time.monotonic() - started
             figures["after_sync"] = sample(pid, ports)
-            log.info("cache synced in %.1f s; warm-up under churn for %.0f s", figures["sync_s"], plan.warmup)
+            log.info(
+                "cache synced in %.1f s; warm-up under churn for %.0f s%s",
+                figures["sync_s"],
+                plan.warmup,
+                " or more, until the change journal is full" if plan.fill_journal else "",
+            )
 
             async def probe(phase: str) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 await client.call_tool("k8s_fleet_summary", {})
                 questions.append(time.perf_counter() - t0)
                 entries = await cache_entries(client)
-                changes = await client.call_tool("k8s_fleet_recent_changes", {"minutes": 1440, "limit": 1})
+                journal = await journal_entries(client, contexts)
                 point = sample(pid, ports) | {"phase": phase}
-                point["journal"] = (changes.structured_content or {}).get("total")
+                point["journal"] = journal
                 point["cache"] = {
                     "objects": sum(e["objects"] for e in entries.values()),
                     "relists": sum(e["relists"] for e in entries.values()),
@@ -719,6 +740,10 @@ async def soak(fleet: ControlPlaneFleet, plan: Plan, workdir: Path, rng: random.
                 left = warm_start + plan.warmup - time.monotonic()
                 await anyio.sleep(min(plan.sample_every, left) if left > 0 else plan.sample_every)
                 point = await probe("warm-up")
+                log.info(
+                    "warm-up t=%4.0fs RSS %.1f MB, change journal %s of %d entries",
+                    time.monotonic() - warm_start, point["rss_kb"] / 1024, point["journal"], JOURNAL_SIZE,
+                )  # fmt: skip
                 if warmed_up(plan, time.monotonic() - warm_start, point["journal"]):
                     break
             done_before, viewer_before = sum(churn.done.values()), churn.viewer_writes
