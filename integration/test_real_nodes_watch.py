@@ -126,11 +126,18 @@ def test_a_rollout_finishes_once_and_only_after_the_old_pods_are_gone(env: Env) 
 
 def _viewers(fleet: RealFleet, context: str, copies: int, directory: Path) -> list[str]:
     """A kubeconfig with `copies` contexts of the cluster's viewer (own watches each, so more of
-    them reconnect at different moments after a restart): their names."""
+    them reconnect at different moments after a restart): their names. Contexts with the same
+    cluster and credentials share one set of watches, so each copy's user entry carries an
+    extension of its own (ignored by clients) to keep them apart."""
     config = yaml.safe_load((fleet.kubeconfig_dir / f"{context}.yaml").read_text())
     viewer = next(c for c in config["contexts"] if c["name"] == fleet.viewer(context))
+    user = next(u for u in config["users"] if u["name"] == viewer["context"]["user"])
     names = [f"{fleet.viewer(context)}-{i}" for i in range(copies)]
-    config["contexts"] = [{"name": n, "context": dict(viewer["context"])} for n in names]
+    config["users"] = [
+        {"name": n, "user": {**user["user"], "extensions": [{"name": "copy", "extension": {"n": n}}]}}
+        for n in names
+    ]
+    config["contexts"] = [{"name": n, "context": {**viewer["context"], "user": n}} for n in names]
     config["current-context"] = names[0]
     (directory / "viewers.yaml").write_text(yaml.safe_dump(config))
     return names
