@@ -4,23 +4,21 @@ the contexts it stands for. A context asked alone keeps its own view."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from k8s_multicluster_mcp.common.errors import ClusterError, ClusterTimeoutError, ClusterUnreachableError
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
-from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
+from k8s_multicluster_mcp.model.podfilter import PodFilter
 from k8s_multicluster_mcp.model.records import Record
 from k8s_multicluster_mcp.query import fleet
 from k8s_multicluster_mcp.query.results import one_per_cluster
 from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.sources.base import Snapshot
 from tests.conftest import WriteKubeconfig
-from tests.query.test_state import NOW, FakeSource, pod
+from tests.fakes import NOW, FakeSource, pod
 
 
 @pytest.fixture
@@ -131,13 +129,12 @@ class PodsFailFor(FakeSource):
         super().__init__(answers)
         self.broken = broken
 
-    def fetch(
-        self, contexts: Sequence[ContextInfo], kind: Kind, *args: Any, **kw: Any
-    ) -> dict[str, Snapshot | ClusterError]:  # type: ignore[override]
-        out = super().fetch(contexts, kind, *args, **kw)
-        if kind is Kind.POD and self.broken in out:
-            out[self.broken] = ClusterTimeoutError("no complete answer within 5s")
-        return out
+    def answer(
+        self, context: str, kind: Kind, namespace: str | None, pod_filter: PodFilter | None
+    ) -> Snapshot | ClusterError:
+        if kind is Kind.POD and context == self.broken:
+            return ClusterTimeoutError("no complete answer within 5s")
+        return super().answer(context, kind, namespace, pod_filter)
 
 
 def test_a_summary_row_per_cluster_even_when_its_contexts_answer_different_kinds(

@@ -3,16 +3,13 @@ filter itself, so a source that narrows and one that does not give the same answ
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from k8s_multicluster_mcp.common.errors import ClusterError, InvalidNameError, UserError
-from k8s_multicluster_mcp.common.selectors import LabelSelector
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
-from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.podfilter import Owner, PodFilter
 from k8s_multicluster_mcp.model.records import PodRecord, Record
@@ -21,7 +18,7 @@ from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.render import fleet as render_fleet
 from k8s_multicluster_mcp.sources.base import Snapshot
 from tests.conftest import WriteKubeconfig
-from tests.query.test_state import NOW, FakeSource, pod
+from tests.fakes import NOW, FakeSource, pod
 
 
 def placed(context: str, name: str, node: str, owner: tuple[str, str], phase: str = "Running") -> Record:
@@ -41,29 +38,17 @@ PODS = {
 
 
 class NarrowingSource(FakeSource):
-    """Returns only the pods the filter matches (as the watch cache does), and records each filter."""
+    """Returns only the pods the filter matches (as the watch cache does)."""
 
-    filters: list[PodFilter | None]
-
-    def fetch(
-        self,
-        contexts: Sequence[ContextInfo],
-        kind: Kind,
-        namespace: str | None = None,
-        selector: LabelSelector | None = None,
-        attention_only: bool = False,
-        pod_filter: PodFilter | None = None,
-    ) -> dict[str, Snapshot | ClusterError]:
-        self.filters = [*getattr(self, "filters", []), pod_filter]
-        answers = super().fetch(contexts, kind, namespace, selector, attention_only, pod_filter)
-        return {
-            name: replace(
-                a, items=tuple(r for r in a.items if isinstance(r, PodRecord) and pod_filter.matches(r))
-            )
-            if isinstance(a, Snapshot) and pod_filter
-            else a
-            for name, a in answers.items()
-        }
+    def answer(
+        self, context: str, kind: Kind, namespace: str | None, pod_filter: PodFilter | None
+    ) -> Snapshot | ClusterError:
+        answer = super().answer(context, kind, namespace, pod_filter)
+        if not (isinstance(answer, Snapshot) and pod_filter):
+            return answer
+        return replace(
+            answer, items=tuple(r for r in answer.items if isinstance(r, PodRecord) and pod_filter.matches(r))
+        )
 
 
 @pytest.fixture

@@ -4,89 +4,21 @@ and the fleet questions built on it. No cluster: the source is a table of snapsh
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from k8s_multicluster_mcp.common.errors import (
-    ClusterError,
     ClusterForbiddenError,
     ClusterUnreachableError,
     NotFoundError,
 )
-from k8s_multicluster_mcp.common.selectors import LabelSelector
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
-from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
-from k8s_multicluster_mcp.model.podfilter import PodFilter
-from k8s_multicluster_mcp.model.records import Record, pod_record
 from k8s_multicluster_mcp.query import fleet
 from k8s_multicluster_mcp.query.state import ClusterState
-from k8s_multicluster_mcp.sources.base import CacheStatus, Snapshot
 from tests.conftest import WriteKubeconfig
-
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
-
-
-def pod(context: str, namespace: str, name: str, status: str = "running", **labels: str) -> Record:
-    states: dict[str, Any] = {
-        "running": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
-                    "containerStatuses": [{"name": "app", "ready": True, "state": {"running": {}}}]},
-        "crashloop": {"phase": "Running", "containerStatuses": [{"name": "app", "restartCount": 3,
-                      "state": {"waiting": {"reason": "CrashLoopBackOff"}},
-                      "lastState": {"terminated": {"reason": "Error", "exitCode": 1}}}]},
-    }  # fmt: skip
-    raw = {"metadata": {"name": name, "namespace": namespace, "labels": labels,
-                        "creationTimestamp": "2026-12-01T11:00:00Z"},
-           "spec": {"containers": [{"name": "app", "image": "w"}]}, "status": states[status]}  # fmt: skip
-    return pod_record(context, raw)
-
-
-class FakeSource:
-    """Answers from a table: context -> pods, or the error that context gives; records what was
-    asked so a test can see the fallback's second question."""
-
-    def __init__(self, answers: dict[str, list[Record] | ClusterError], *, stale: frozenset[str] = frozenset(),
-                 forbidden_cluster_wide: frozenset[str] = frozenset()) -> None:  # fmt: skip
-        self.answers = answers
-        self.stale = stale
-        self.forbidden_cluster_wide = forbidden_cluster_wide
-        self.asked: list[tuple[str, str | None]] = []
-
-    def fetch(
-        self,
-        contexts: Sequence[ContextInfo],
-        kind: Kind,
-        namespace: str | None = None,
-        selector: LabelSelector | None = None,
-        attention_only: bool = False,
-        pod_filter: PodFilter | None = None,
-    ) -> dict[str, Snapshot | ClusterError]:
-        out: dict[str, Snapshot | ClusterError] = {}
-        for ctx in contexts:
-            self.asked.append((ctx.name, namespace))
-            answer = self.answers[ctx.name]
-            if isinstance(answer, ClusterError):
-                out[ctx.name] = answer
-            elif ctx.name in self.forbidden_cluster_wide and namespace is None:
-                out[ctx.name] = ClusterForbiddenError("pods is forbidden at the cluster scope")
-            else:
-                stale = ctx.name in self.stale
-                out[ctx.name] = Snapshot(ctx.name, kind, tuple(answer), NOW, "cache", stale=stale,
-                                         note="watch down since 11:58 (unreachable)" if stale else None)  # fmt: skip
-        return out
-
-    def start(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def cache_status(self) -> CacheStatus | None:
-        return None
+from tests.fakes import NOW, FakeSource, pod
 
 
 @pytest.fixture
