@@ -29,6 +29,8 @@ Key = tuple[str, str]
 """(namespace, name), as the store keys records."""
 Order = tuple[int, float, str, str]
 """(severity, -since, name, namespace): the order of `k8s_fleet_failing_pods` within a cluster."""
+_Due = tuple[float, int, Key]
+"""(instant, generation, key): when a pod must be classified again; stale generations skip."""
 
 SLACK = 1.0
 """Seconds a question's `now` may lag the newest classification and still be answered from the
@@ -91,8 +93,7 @@ class FailingSet:
         self._order: list[Order] = []
         """The failing pods' orders, sorted (kept so by insort and bisect: no sort per question)."""
         self._counts: Counter[tuple[str, str]] = Counter()
-        self._due: list[tuple[float, int, Key]] = []
-        """(instant, generation, key): when a pod must be classified again; stale generations skip."""
+        self._due: list[_Due] = []
         self._generation = 0
         self._latest = -math.inf
 
@@ -144,21 +145,24 @@ class FailingSet:
         """Rebuild the heap with only its current entries. Each update pushes one and only `pick`
         pops, when an instant comes (up to `Rules.recent`, an hour, ahead): without this the heap
         grew with every event, for ever on a server nobody asked (the soak's memory profile)."""
-        self._due = [
-            (due, generation, key)
-            for due, generation, key in self._due
-            if (current := self._pods.get(key)) is not None and current[1] == generation
-        ]
+        self._due = [entry for entry in self._due if self._current(entry) is not None]
         heapq.heapify(self._due)
+
+    def _current(self, entry: _Due) -> PodRecord | None:
+        """The pod a heap entry is for, or None when the entry is stale (the pod changed since or
+        is gone)."""
+        _, generation, key = entry
+        current = self._pods.get(key)
+        return current[0] if current is not None and current[1] == generation else None
 
     def _advance(self, now: datetime) -> None:
         """Classify again every pod whose reason the clock may have changed by `now`."""
         stamp = now.timestamp()
         while self._due and self._due[0][0] <= stamp:
-            _, generation, key = heapq.heappop(self._due)
-            current = self._pods.get(key)
-            if current is not None and current[1] == generation:
-                self.update(key, current[0], now)
+            entry = heapq.heappop(self._due)
+            pod = self._current(entry)
+            if pod is not None:
+                self.update(entry[2], pod, now)
 
     def pick(
         self,
