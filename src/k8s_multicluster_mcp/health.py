@@ -23,7 +23,7 @@ import contextlib
 import logging
 import platform
 import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import anyio
 import uvicorn
@@ -59,6 +59,33 @@ TOOL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60
 CLUSTER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
+class _Calls:
+    """Calls of one sort as three series with the same labels: every call, the failed ones, and
+    a histogram of their seconds."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        labels: Sequence[str],
+        buckets: Sequence[float],
+        calls: tuple[str, str],
+        errors: tuple[str, str],
+        seconds: tuple[str, str],
+    ) -> None:
+        """`calls`, `errors`, `seconds`: each series' name (after `k8s_mcp_`) and help text."""
+        self.calls = Counter(f"{PREFIX}_{calls[0]}", calls[1], labels, registry=registry)
+        self.errors = Counter(f"{PREFIX}_{errors[0]}", errors[1], labels, registry=registry)
+        self.seconds = Histogram(
+            f"{PREFIX}_{seconds[0]}", seconds[1], labels, buckets=buckets, registry=registry
+        )
+
+    def record(self, labels: Sequence[str], failed: bool, seconds: float) -> None:
+        self.calls.labels(*labels).inc()
+        if failed:
+            self.errors.labels(*labels).inc()
+        self.seconds.labels(*labels).observe(seconds)
+
+
 class Metrics:
     """The process's metrics: one registry of its own (nothing global), and the observers the
     server and the fanout call."""
@@ -67,35 +94,21 @@ class Metrics:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series: noise here
         self.registry = CollectorRegistry()
         r = self.registry
-        self.tool_calls = Counter(f"{PREFIX}_tool_calls", "tools/call requests", ["tool"], registry=r)
-        self.tool_errors = Counter(
-            f"{PREFIX}_tool_errors", "tools/call answered with an error", ["tool"], registry=r
-        )
-        self.tool_seconds = Histogram(
-            f"{PREFIX}_tool_call_duration_seconds",
-            "Seconds a tools/call took",
+        self.tools = _Calls(
+            r,
             ["tool"],
-            buckets=TOOL_BUCKETS,
-            registry=r,
+            TOOL_BUCKETS,
+            calls=("tool_calls", "tools/call requests"),
+            errors=("tool_errors", "tools/call answered with an error"),
+            seconds=("tool_call_duration_seconds", "Seconds a tools/call took"),
         )
-        self.cluster_requests = Counter(
-            f"{PREFIX}_cluster_requests",
-            "Calls into a cluster by how they ended (ok or why not)",
+        self.clusters = _Calls(
+            r,
             ["context", "status"],
-            registry=r,
-        )
-        self.cluster_errors = Counter(
-            f"{PREFIX}_cluster_errors",
-            "Calls into a cluster that failed, by status",
-            ["context", "status"],
-            registry=r,
-        )
-        self.cluster_seconds = Histogram(
-            f"{PREFIX}_cluster_request_duration_seconds",
-            "Seconds a call into a cluster took",
-            ["context", "status"],
-            buckets=CLUSTER_BUCKETS,
-            registry=r,
+            CLUSTER_BUCKETS,
+            calls=("cluster_requests", "Calls into a cluster by how they ended (ok or why not)"),
+            errors=("cluster_errors", "Calls into a cluster that failed, by status"),
+            seconds=("cluster_request_duration_seconds", "Seconds a call into a cluster took"),
         )
         self.http_requests = Counter(
             f"{PREFIX}_http_requests",
@@ -110,17 +123,11 @@ class Metrics:
 
     def tool_called(self, tool: str, failed: bool, seconds: float) -> None:
         """`server._Server.on_call`."""
-        self.tool_calls.labels(tool).inc()
-        if failed:
-            self.tool_errors.labels(tool).inc()
-        self.tool_seconds.labels(tool).observe(seconds)
+        self.tools.record([tool], failed, seconds)
 
     def cluster_called(self, context: str, status: str, seconds: float) -> None:
         """`kube.fanout.Fanout.observer`."""
-        self.cluster_requests.labels(context, status).inc()
-        if status != "ok":
-            self.cluster_errors.labels(context, status).inc()
-        self.cluster_seconds.labels(context, status).observe(seconds)
+        self.clusters.record([context, status], status != "ok", seconds)
 
     def counted(self, app: ASGIApp, server: str) -> ASGIApp:
         """`app`, its HTTP answers counted by status class (`2xx`, `4xx`, ...)."""
