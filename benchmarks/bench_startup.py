@@ -4,7 +4,10 @@ For each, a fresh process is started over stdio and timed from spawn to the `ini
 and to the `tools/list` answer, interleaved over `rounds` repetitions (medians reported, and the
 ratio to the bare server). The CPU time each process has used when its `initialize` answer
 arrives is reported too (Linux: /proc, 10 ms ticks): on a machine shared with other work it moves
-far less than wall time. `tools/list` is measured in bytes, per tool and for output schemas.
+far less than wall time. The timed server runs with `--toolsets all` (every tool: the worst case,
+and the figure earlier runs report); `tools/list` is measured in bytes, per tool and for output
+schemas, for it and, once, for the default toolsets (tools, bytes, and bytes to the model: name +
+description + inputSchema, `tools.schemas.model_bytes`).
 
     .venv/bin/python -m benchmarks.bench_startup [--rounds N]
 """
@@ -20,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from k8s_multicluster_mcp.tools.schemas import model_bytes
 
 SCRIPT = Path(sys.executable).with_name("k8s-multicluster-mcp")
 BARE = """
@@ -95,10 +100,11 @@ def run(rounds: int = 7) -> dict[str, Any]:
         bare: list[tuple[float, float, float | None]] = []
         result: dict[str, Any] = {}
         for _ in range(rounds):
-            init, listed, cpu, result = one_start([str(SCRIPT)], env)
+            init, listed, cpu, result = one_start([str(SCRIPT), "--toolsets", "all"], env)
             ours.append((init, listed, cpu))
             b_init, b_listed, b_cpu, _ = one_start([sys.executable, "-c", BARE], env)
             bare.append((b_init, b_listed, b_cpu))
+        default = one_start([str(SCRIPT)], env)[3]
     out: dict[str, Any] = {
         "initialize_s": statistics.median(i for i, _, _ in ours),
         "tools_list_s": statistics.median(t for _, t, _ in ours),
@@ -111,6 +117,8 @@ def run(rounds: int = 7) -> dict[str, Any]:
     if out["initialize_cpu_s"] and out["bare_initialize_cpu_s"]:
         out["initialize_cpu_ratio"] = out["initialize_cpu_s"] / out["bare_initialize_cpu_s"]
     out.update(tools_size(result))
+    out.update({f"default_{key}": value for key, value in tools_size(default).items()})
+    out["default_model_bytes"] = sum(model_bytes(tool) for tool in default["tools"])
     return out
 
 
@@ -127,6 +135,11 @@ def report(figures: dict[str, Any]) -> None:
     print(
         f"tools/list: {figures['tools']} tools, {figures['tools_list_bytes']:,} bytes "
         f"({figures['bytes_per_tool']:,.0f} per tool; output schemas {figures['output_schema_bytes']:,})"
+    )
+    print(
+        f"default tools/list: {figures['default_tools']} tools, {figures['default_tools_list_bytes']:,} bytes "
+        f"(output schemas {figures['default_output_schema_bytes']:,}); to the model (name + description "
+        f"+ inputSchema): {figures['default_model_bytes']:,} bytes"
     )
 
 

@@ -48,7 +48,7 @@ class Server:
             watch=watch,
             cache_ttl=0,
             request_timeout=10,
-            **extra,
+            **{"toolsets": ("all",), **extra},  # the write tools too (exec, drain, undo)
         )
         self.services = build_services(self.settings, build_registry(self.settings))
         self.server = build_server(self.settings, self.services)

@@ -16,7 +16,7 @@ from mcp import Client
 
 from integration.backends import Fleet
 from integration.test_e2e_health import get
-from integration.test_e2e_stdio import SCRIPT, TOOLS, WRITE_TOOLS, server_env, text
+from integration.test_e2e_stdio import DEFAULT_TOOLS, SCRIPT, server_env, text
 
 
 def free_port() -> int:
@@ -45,7 +45,7 @@ def test_streamable_http_transport(fleet: Fleet, tmp_path: Path) -> None:
 
         async def run() -> None:
             async with Client(f"http://127.0.0.1:{port}/mcp") as client:
-                assert {t.name for t in (await client.list_tools()).tools} == TOOLS | WRITE_TOOLS
+                assert {t.name for t in (await client.list_tools()).tools} == DEFAULT_TOOLS
                 result = await client.call_tool("k8s_get_namespaces", {})
                 assert text(result).startswith("3 of 3 clusters answered")
 

@@ -34,7 +34,7 @@ def test_oauth_resource_server_end_to_end(fleet: Fleet, tmp_path: Path) -> None:
     server = subprocess.Popen(
         [str(SCRIPT), "--transport", "http", "--port", str(port), "--contexts", fleet.contexts[0],
          "--oidc-issuer", issuer.url, "--oidc-scopes", "k8s", "--auth-token-file", str(tmp_path / "token"),
-         "--log-level", "INFO", "--request-timeout", "30"],
+         "--log-level", "INFO", "--request-timeout", "30", "--toolsets", "all"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     accept = {"Accept": "application/json, text/event-stream"}

@@ -101,7 +101,7 @@ def _outputs(
 
     async def run() -> list[tuple[str, str]]:
         out = []
-        async with session(env, *flags) as client:
+        async with session(env, "--toolsets", "all", *flags) as client:  # config: the secret tools
             for tool, arguments in calls:
                 result = await client.call_tool(tool, arguments)
                 assert not result.is_error, (tool, arguments, text(result))

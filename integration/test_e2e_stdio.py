@@ -20,9 +20,12 @@ from mcp.client.stdio import StdioServerParameters
 
 from integration import seed
 from integration.backends import Fleet
+from k8s_multicluster_mcp.tools.schemas import model_bytes
+from tests.tools.test_registry import MAX_DEFAULT_MODEL_BYTES, MAX_DEFAULT_TOOLS
+from tests.tools.test_tools_list import SNAPSHOT as TOOLS_SNAPSHOT
 
 SCRIPT = Path(sys.executable).with_name("k8s-multicluster-mcp")
-TOOLS = {
+DEFAULT_TOOLS = {
     "k8s_get_contexts",
     "k8s_get_namespaces",
     "k8s_get_nodes",
@@ -44,6 +47,14 @@ TOOLS = {
     "k8s_rollout_history",
     "k8s_get_jobs",
     "k8s_get_cronjobs",
+    "k8s_get_events",
+    "k8s_get_pod_logs",
+    "k8s_top_nodes",
+    "k8s_top_pods",
+    "k8s_diagnose_application",
+}
+"""Without --toolsets: core, fleet, workloads, diagnostics."""
+OPT_IN_READS = {
     "k8s_list_secret",
     "k8s_get_secret_detail",
     "k8s_list_configmap",
@@ -57,12 +68,10 @@ TOOLS = {
     "k8s_get_pvs",
     "k8s_get_storage_classes",
     "k8s_get_network_policies",
-    "k8s_get_events",
-    "k8s_get_pod_logs",
-    "k8s_top_nodes",
-    "k8s_top_pods",
-    "k8s_diagnose_application",
 }
+"""The read tools outside the default toolsets (config, rbac, storage, network)."""
+TOOLS = DEFAULT_TOOLS | OPT_IN_READS
+"""Every read tool."""
 WRITE_TOOLS = {
     "k8s_create_ns",
     "k8s_delete_ns",
@@ -147,9 +156,8 @@ def test_contexts_over_stdio(tmp_path: Path, sample_dir: Path) -> None:
             assert client.server_info is not None
             assert client.server_info.name == "k8s-multicluster-mcp"
             tools = {t.name: t for t in (await client.list_tools()).tools}
-            assert set(tools) == TOOLS | WRITE_TOOLS
-            assert all(tools[n].annotations and tools[n].annotations.read_only_hint for n in TOOLS)
-            assert not any(tools[n].annotations and tools[n].annotations.read_only_hint for n in WRITE_TOOLS)
+            assert set(tools) == DEFAULT_TOOLS
+            assert all(tool.annotations and tool.annotations.read_only_hint for tool in tools.values())
             result = await client.call_tool("k8s_get_contexts", {})
             assert not result.is_error
             body = text(result)
@@ -164,6 +172,24 @@ def test_contexts_over_stdio(tmp_path: Path, sample_dir: Path) -> None:
             assert structured["problems"][0]["file"].endswith("broken.yaml")
 
     anyio.run(run)
+
+
+def test_the_default_tool_list_is_lean_and_all_gives_every_tool_unchanged(tmp_path: Path) -> None:
+    """Issue 21: the default `tools/list` on the wire stays within what a model should read on every
+    request; `--toolsets all` lists every tool exactly as the in-process snapshot pins them."""
+
+    async def listed(*args: str) -> list[dict[str, Any]]:
+        async with session(server_env(tmp_path), *args) as client:
+            tools = (await client.list_tools()).tools
+        return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+
+    default = anyio.run(listed)
+    assert {t["name"] for t in default} == DEFAULT_TOOLS
+    cost = sum(model_bytes(t) for t in default)
+    assert len(default) <= MAX_DEFAULT_TOOLS and cost <= MAX_DEFAULT_MODEL_BYTES, (len(default), cost)
+    every = anyio.run(listed, "--toolsets", "all")
+    assert {t["name"] for t in every} == TOOLS | WRITE_TOOLS
+    assert every == json.loads(TOOLS_SNAPSHOT.read_text())
 
 
 def test_stdout_carries_only_protocol(tmp_path: Path, sample_dir: Path) -> None:
@@ -217,7 +243,8 @@ def test_safety_flags_register_exactly_the_safe_tools(
     tmp_path: Path, sample_dir: Path, flag: str, expected: set[str]
 ) -> None:
     async def run() -> None:
-        async with session(server_env(tmp_path, KUBECONFIG_DIR=str(sample_dir)), flag) as client:
+        env = server_env(tmp_path, KUBECONFIG_DIR=str(sample_dir), K8S_MCP_TOOLSETS="all")
+        async with session(env, flag) as client:
             assert {t.name for t in (await client.list_tools()).tools} == expected
             dropped = await client.call_tool("k8s_delete_resource", {"resource_type": "cm", "name": "x"})
             assert dropped.is_error and "Unknown tool: k8s_delete_resource" in text(dropped)
@@ -230,7 +257,7 @@ def test_safety_flags_register_exactly_the_safe_tools(
 def test_no_kubeconfig_at_all_still_serves_and_explains(tmp_path: Path) -> None:
     async def run() -> None:
         async with session(server_env(tmp_path)) as client:
-            assert {t.name for t in (await client.list_tools()).tools} == TOOLS | WRITE_TOOLS
+            assert {t.name for t in (await client.list_tools()).tools} == DEFAULT_TOOLS
             result = await client.call_tool("k8s_get_contexts", {})
             body = text(result)
             assert "no Kubernetes contexts found" in body

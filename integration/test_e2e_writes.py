@@ -37,7 +37,7 @@ def test_secret_writes_never_echo_values(fleet: Fleet, namespace: str, tmp_path:
 
     async def run() -> list[str]:
         outputs = []
-        async with session(env, "--contexts", ctx) as client:
+        async with session(env, "--contexts", ctx, "--toolsets", "all") as client:
             for index, (tool, arguments) in enumerate(calls):
                 result = await client.call_tool(tool, {"context": ctx, **arguments})
                 assert not result.is_error, (tool, text(result))

@@ -53,7 +53,7 @@ def server(fleet: Fleet) -> Iterator[Server]:
     seed.create_crd(
         fleet.admin(fleet.contexts[0]), group=GROUP, kind="Widget", plural="widgets", short_names=("wdg",)
     )
-    made = Server(Settings(kubeconfig_dir=fleet.kubeconfig_dir, request_timeout=5))
+    made = Server(Settings(kubeconfig_dir=fleet.kubeconfig_dir, request_timeout=5, toolsets=("all",)))
     yield made
     made.state.close()
 

@@ -41,7 +41,7 @@ spec:
 
 @pytest.fixture(scope="module")
 def server(fleet: Fleet) -> Iterator[Server]:
-    made = Server(Settings(kubeconfig_dir=fleet.kubeconfig_dir, request_timeout=5))
+    made = Server(Settings(kubeconfig_dir=fleet.kubeconfig_dir, request_timeout=5, toolsets=("all",)))
     yield made
     made.state.close()
 
@@ -528,7 +528,9 @@ def test_forbidden_writes_are_reported_and_change_nothing(
 
 
 def test_scale_to_zero_is_refused_under_disable_destructive(fleet: Fleet, namespace: str) -> None:
-    guarded = Server(Settings(kubeconfig_dir=fleet.kubeconfig_dir, disable_destructive=True))
+    guarded = Server(
+        Settings(kubeconfig_dir=fleet.kubeconfig_dir, disable_destructive=True, toolsets=("all",))
+    )
     try:
         message = guarded.error("k8s_scale_resource", context=fleet.contexts[0], namespace=namespace,
                                 resource_type="deploy", name="web", replicas=0)  # fmt: skip

@@ -15,6 +15,7 @@ from k8s_multicluster_mcp.cli import (
     main,
     settings_from,
 )
+from k8s_multicluster_mcp.settings import DEFAULT_TOOLSETS, TOOLSETS
 
 
 def settings(argv: list[str], env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -98,7 +99,13 @@ def test_toolsets_and_secret_flags_from_flags_or_environment() -> None:
     s, _ = settings([], {"K8S_MCP_TOOLSETS": "Fleet, core", "K8S_MCP_ALLOW_SECRET_VALUES": "yes"})
     assert s.toolsets == ("fleet", "core") and s.allow_secret_values
     s, _ = settings(["--toolsets", "all", "--sensitive-env-pattern", "licen[cs]e"], {})
-    assert s.toolsets == () and s.sensitive_env_pattern == "licen[cs]e" and not s.allow_secret_values
+    assert (
+        s.toolsets == tuple(TOOLSETS)
+        and s.sensitive_env_pattern == "licen[cs]e"
+        and not s.allow_secret_values
+    )
+    assert settings([], {"K8S_MCP_TOOLSETS": "all"})[0].toolsets == tuple(TOOLSETS)
+    assert settings([], {})[0].toolsets == DEFAULT_TOOLSETS == ("core", "fleet", "workloads", "diagnostics")
 
 
 def test_bad_value_exits_2_with_message(

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from k8s_multicluster_mcp import __version__
-from k8s_multicluster_mcp.settings import TOOLSETS, Settings, split_path_list
+from k8s_multicluster_mcp.settings import DEFAULT_TOOLSETS, TOOLSETS, Settings, split_path_list
 
 PROG = "k8s-multicluster-mcp"
 EXIT_GRACE = 1.0
@@ -69,7 +69,8 @@ OPTIONS: tuple[Option, ...] = (
            "where the pod's service account is mounted (default "
            "/var/run/secrets/kubernetes.io/serviceaccount)", metavar="DIR", check=True),
     Option(("--toolsets",), "toolsets", "K8S_MCP_TOOLSETS",
-           f"toolsets to register, comma-separated (default all): {', '.join(TOOLSETS)}", "list",
+           f"toolsets to register, comma-separated, or all (default {','.join(DEFAULT_TOOLSETS)}; the "
+           f"write tools need all or their sets): {', '.join(TOOLSETS)}", "list",
            metavar="SET,..."),
     Option(("--allow-secret-values",), "allow_secret_values", "K8S_MCP_ALLOW_SECRET_VALUES",
            "show Secret values and sensitive-looking env values to the model (default: never)", "bool"),

@@ -31,6 +31,11 @@ TOOLSETS: dict[str, str] = {
     "exec": "run a command in a container",
 }
 """Every toolset `--toolsets` may name (`all` = every one)."""
+DEFAULT_TOOLSETS = ("core", "fleet", "workloads", "diagnostics")
+"""Registered without `--toolsets`: the read tools a fleet question needs (find, triage, diagnose,
+compare; 26 tools, about 16 KB of tools/list for the model on every request). Secrets,
+configmaps, RBAC, storage and network objects stay readable through core's any-kind tools; the
+write toolsets need `--toolsets all` (or naming them)."""
 
 
 def split_path_list(value: str) -> list[Path]:
@@ -114,8 +119,8 @@ class Settings(BaseModel):
     restart_threshold: int = Field(default=5, ge=1, le=10_000)
     stale_after: float = Field(default=120.0, ge=1, le=86400, allow_inf_nan=False)
     idle_ttl: float = Field(default=4 * 3600.0, ge=0, le=30 * 86400, allow_inf_nan=False)
-    toolsets: tuple[str, ...] = ()
-    """Toolsets to register; empty means all."""
+    toolsets: tuple[str, ...] = DEFAULT_TOOLSETS
+    """Toolsets to register (`all` names every one; none named: the default)."""
     allow_secret_values: bool = False
     """Show Secret values and sensitive-looking env values (an operator's choice, never a tool's)."""
     sensitive_env_pattern: str = DEFAULT_SENSITIVE_ENV
@@ -148,7 +153,9 @@ class Settings(BaseModel):
             raise ValueError(
                 f"unknown toolset {', '.join(map(repr, unknown))}; valid: {', '.join(TOOLSETS)}, all"
             )
-        return () if "all" in value else value
+        if "all" in value:
+            return tuple(TOOLSETS)
+        return value or DEFAULT_TOOLSETS
 
     @field_validator("log_level", "transport", mode="before")
     @classmethod

@@ -148,7 +148,7 @@ def test_tools_are_built_when_first_listed_or_called_and_listed_in_registration_
         return from_function(fn, **kwargs)
 
     monkeypatch.setattr(Tool, "from_function", counting)
-    settings = Settings(kubeconfig_dir=tmp_path)
+    settings = Settings(kubeconfig_dir=tmp_path, toolsets=("all",))
     state = build_services(settings, build_registry(settings))
     try:
         server = build_server(settings, state)

@@ -14,7 +14,7 @@ def test_toolset_modules_load_when_the_tools_are_first_listed(tmp_path: Path) ->
         "from k8s_multicluster_mcp.server import build_registry, build_server, build_services\n"
         "from k8s_multicluster_mcp.settings import Settings\n"
         "from k8s_multicluster_mcp.tools import TOOLSET_MODULES\n"
-        f"settings = Settings(kubeconfig_dir={str(tmp_path)!r})\n"
+        f"settings = Settings(kubeconfig_dir={str(tmp_path)!r}, toolsets=('all',))\n"
         "server = build_server(settings, build_services(settings, build_registry(settings)))\n"
         "loaded = lambda: [m for m in TOOLSET_MODULES if f'k8s_multicluster_mcp.tools.{m}' in sys.modules]\n"
         "print(loaded())\n"

@@ -14,6 +14,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from k8s_multicluster_mcp.server import build_registry, build_server, build_services
 from k8s_multicluster_mcp.settings import Settings
+from k8s_multicluster_mcp.tools.schemas import model_bytes
 
 WRITES = {
     # tool: (destructive_hint, idempotent_hint, dropped by --disable-destructive)
@@ -60,7 +61,7 @@ def tools_for(tmp_path: Path, **flags: Any) -> dict[str, Any]:
     ],
 )
 def test_safety_flags_drop_tools(flags: dict[str, bool], expected: set[str], tmp_path: Path) -> None:
-    tools = tools_for(tmp_path, **flags)
+    tools = tools_for(tmp_path, toolsets=("all",), **flags)
     assert set(tools) == READS | expected
     if flags.get("disable_destructive"):
         assert {
@@ -73,7 +74,7 @@ def test_safety_flags_drop_tools(flags: dict[str, bool], expected: set[str], tmp
 
 
 def test_annotations_say_what_each_tool_does(tmp_path: Path) -> None:
-    tools = tools_for(tmp_path)
+    tools = tools_for(tmp_path, toolsets=("all",))
     for name in READS:
         hints = tools[name].annotations
         assert (hints.read_only_hint, hints.destructive_hint, hints.open_world_hint) == (True, False, True), (
@@ -110,16 +111,17 @@ def listed_tools(tmp_path: Path, **settings: Any) -> list[Any]:
 
 
 def test_every_tool_has_a_description_and_the_fleet_tools_their_output_schema(tmp_path: Path) -> None:
-    for tool in listed_tools(tmp_path):
+    tools = listed_tools(tmp_path, toolsets=("all",))
+    for tool in tools:
         assert tool.description, tool.name
         assert "\n" not in tool.description and "  " not in tool.description, tool.name
         assert bool(tool.output_schema) == tool.name.startswith("k8s_fleet_"), tool.name
-    assert len(set(WRITES) & {t.name for t in listed_tools(tmp_path)}) == 26
+    assert len(set(WRITES) & {t.name for t in tools}) == 26
 
 
 def test_tools_list_costs_at_most_one_kilobyte_per_tool(tmp_path: Path) -> None:
     """`tools/list` goes to the model with every request (issue: read parity, toolsets)."""
-    tools = listed_tools(tmp_path)
+    tools = listed_tools(tmp_path, toolsets=("all",))
     sizes = {
         t.name: len(
             json.dumps(t.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
@@ -164,8 +166,24 @@ def test_toolsets_register_exactly_the_named_sets(tmp_path: Path, chosen: tuple[
     assert {t.name for t in listed_tools(tmp_path, toolsets=chosen)} == wanted
 
 
-def test_by_default_every_toolset_is_on(tmp_path: Path) -> None:
-    assert {t.name for t in listed_tools(tmp_path)} == set().union(*TOOLSETS.values())
+def test_by_default_the_fleet_read_toolsets_are_on(tmp_path: Path) -> None:
+    default = set().union(*(TOOLSETS[name] for name in ("core", "fleet", "workloads", "diagnostics")))
+    assert {t.name for t in listed_tools(tmp_path)} == default
+
+
+MAX_DEFAULT_TOOLS = 30
+"""Some clients (Cursor) cap a server at 40 tools; the default leaves room for others' tools."""
+MAX_DEFAULT_MODEL_BYTES = 20_000
+"""Name + description + inputSchema of the default tools: what the model reads on every request."""
+
+
+def test_the_default_tool_list_is_lean(tmp_path: Path) -> None:
+    """Pinned in process, from `_Server.list_tools` (the handler of `tools/list`, where the schemas
+    are compacted): the unit suite catches a growing description at once; the e2e test
+    (`integration/test_e2e_stdio.py`) checks the same limits on the wire."""
+    tools = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed_tools(tmp_path)]
+    cost = sum(model_bytes(t) for t in tools)
+    assert len(tools) <= MAX_DEFAULT_TOOLS and cost <= MAX_DEFAULT_MODEL_BYTES, (len(tools), cost)
 
 
 def test_an_unknown_toolset_is_refused_naming_the_valid_ones(tmp_path: Path) -> None:

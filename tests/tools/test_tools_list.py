@@ -18,7 +18,7 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"
 
 
 def current(tmp_path: Path) -> str:
-    config = Settings(kubeconfig_dir=tmp_path)
+    config = Settings(kubeconfig_dir=tmp_path, toolsets=("all",))
     state = build_services(config, build_registry(config))
     try:
         tools = anyio.run(build_server(config, state).list_tools)

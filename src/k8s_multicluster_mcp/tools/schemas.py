@@ -8,6 +8,8 @@ list instead of an `anyOf`. Validation of calls uses the SDK's own (full) schema
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
@@ -37,6 +39,14 @@ def compact(schema: Any, *, descriptions: bool = True) -> Any:
         else:
             out[key] = value
     return _collapse_nullable(out)
+
+
+def model_bytes(tool: Mapping[str, Any]) -> int:
+    """What one `tools/list` entry (its wire JSON) costs the model on every request: its name,
+    description and input schema as compact UTF-8 JSON (titles, annotations and output schemas are
+    for the client). The measure behind the default toolsets' budget (issue 21)."""
+    seen = {key: tool[key] for key in ("name", "description", "inputSchema") if key in tool}
+    return len(json.dumps(seen, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def _collapse_nullable(schema: dict[str, Any]) -> dict[str, Any]:
