@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from integration.controlplane import build, down, start, status, stop, up
+from integration.controlplane.build import build_helm
 
 DEFAULT_WORKDIR = Path("/tmp/k8s-mcp-controlplane")
 
@@ -16,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m integration.controlplane", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     p_build = commands.add_parser(
-        "build", help="build (or find) kube-apiserver and etcd; print where they are"
+        "build", help="build (or find) kube-apiserver, etcd and helm; print where they are"
     )
     p_build.add_argument(
         "--nodes",
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "build":
             binaries = build(nodes=args.nodes)
-            found = {"kube-apiserver": binaries.kube_apiserver, "etcd": binaries.etcd}
+            found = {"kube-apiserver": binaries.kube_apiserver, "etcd": binaries.etcd, "helm": build_helm()}
             if args.nodes:
                 assert binaries.images is not None
                 found |= {

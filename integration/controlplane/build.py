@@ -29,6 +29,7 @@ CACHE_ENV = "K8S_MCP_CONTROLPLANE_CACHE"
 APISERVER_ENV = "K8S_MCP_KUBE_APISERVER"
 ETCD_ENV = "K8S_MCP_ETCD"
 KUBECTL_ENV = "K8S_MCP_KUBECTL"
+HELM_ENV = "K8S_MCP_HELM"
 NODE_ENV = {
     "kubelet": "K8S_MCP_KUBELET",
     "kube-controller-manager": "K8S_MCP_KUBE_CONTROLLER_MANAGER",
@@ -202,6 +203,58 @@ def kubectl_path() -> Path | None:
         return Path(found)
     built = cache_dir() / "bin" / "kubectl"
     return built if built.exists() else None
+
+
+def _helm_target() -> Path:
+    return cache_root() / f"helm-{versions.HELM}" / "helm"
+
+
+def helm_path() -> Path | None:
+    """helm from $K8S_MCP_HELM, else the pinned one `build_helm()` put in the cache; None before.
+
+    Not helm from PATH: the chart tests pin the version that lints and renders it."""
+    given = os.environ.get(HELM_ENV)
+    if given:
+        return Path(given).expanduser()
+    target = _helm_target()
+    return target if target.exists() else None
+
+
+def build_helm() -> Path:
+    """Build helm at `versions.HELM` from its Go module into the cache, once (reused after).
+
+    Like etcd: a generated module that requires it, so the Go module proxy is all it needs. The
+    version stamps make `helm version` honest and `helm template` assume the control plane's
+    Kubernetes version (helm's own default is 1.20)."""
+    found = helm_path()
+    if found is not None:
+        return found
+    with _build_lock():
+        target = _helm_target()
+        if target.exists():
+            return target
+        _say(f"building helm {versions.HELM} (first run on this machine; cached in {target.parent}) …")
+        started = time.monotonic()
+        work = cache_root() / "src" / f"helm-{versions.HELM}"
+        package = "helm.sh/helm/v3/cmd/helm"
+        _write_module(
+            work, "k8smcp.local/controlplane/helm", [f"helm.sh/helm/v3 {versions.HELM}"], [], [package]
+        )
+        _go(["mod", "tidy"], work)
+        major, minor, _ = versions.KUBERNETES[1:].split(".")
+        stamps = {
+            "internal/version.version": versions.HELM,
+            "internal/version.gitTreeState": "clean",
+            **{f"pkg/{p}.k8sVersionMajor": major for p in ("chartutil", "lint/rules")},
+            **{f"pkg/{p}.k8sVersionMinor": minor for p in ("chartutil", "lint/rules")},
+        }
+        flags = " ".join(f"-X helm.sh/helm/v3/{name}={value}" for name, value in stamps.items())
+        partial = target.with_name("helm.partial")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _go(["build", "-trimpath", f"-ldflags=-s -w {flags}", "-o", str(partial), package], work)
+        partial.rename(target)
+        _say(f"built helm in {time.monotonic() - started:.0f}s")
+        return target
 
 
 def _version_of(binary: Path) -> str:

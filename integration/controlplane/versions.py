@@ -11,3 +11,6 @@ ETCD = "v3.7.3"
 
 GO_DIRECTIVE = "1.26.0"
 """The `go` line of the generated modules; k8s.io/kubernetes v1.37 needs Go 1.26."""
+
+HELM = "v3.22.0"
+"""helm.sh/helm/v3 release the chart tests lint and render with (`build.build_helm`)."""
