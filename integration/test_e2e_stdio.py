@@ -17,6 +17,7 @@ import pytest
 import yaml
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.shared.exceptions import MCPError
 
 from integration import seed
 from integration.backends import Fleet
@@ -190,6 +191,40 @@ def test_the_default_tool_list_is_lean_and_all_gives_every_tool_unchanged(tmp_pa
     every = anyio.run(listed, "--toolsets", "all")
     assert {t["name"] for t in every} == TOOLS | WRITE_TOOLS
     assert every == json.loads(TOOLS_SNAPSHOT.read_text())
+
+
+def test_prompts_over_stdio(tmp_path: Path, sample_dir: Path) -> None:
+    """Issue 21: the workflow prompts through the official client: listed, rendered for the tools
+    registered (here `--toolsets fleet`), a bad argument refused in one line, the server serving on."""
+
+    async def run() -> None:
+        env = server_env(tmp_path, KUBECONFIG_DIR=str(sample_dir))
+        async with session(env, "--toolsets", "fleet") as client:
+            listed = (await client.list_prompts()).prompts
+            assert [p.name for p in listed] == [
+                "fleet_triage",
+                "what_changed",
+                "compare_deployment",
+                "node_health",
+            ]
+            compare = next(p for p in listed if p.name == "compare_deployment")
+            assert [(a.name, a.required) for a in compare.arguments or []] == [
+                ("name", True), ("namespace", False), ("context", False)
+            ]  # fmt: skip
+            got = await client.get_prompt("compare_deployment", {"name": "web", "context": "prod-*"})
+            body = getattr(got.messages[0].content, "text", "")
+            assert 'call `k8s_fleet_compare_deployment` with {"name": "web", "context": "prod-*"}' in body
+            assert "`k8s_rollout_history` (not registered here: toolset `workloads` is off)" in body
+            with pytest.raises(MCPError) as bad:
+                await client.get_prompt("what_changed", {"minutes": "an hour"})
+            assert bad.value.message == "minutes must be a number from 1 to 1440, got 'an hour'"
+            with pytest.raises(MCPError) as unknown:
+                await client.get_prompt("fleet_triage", {"context": "nope"})
+            assert "unknown context 'nope'" in unknown.value.message and "\n" not in unknown.value.message
+            still = await client.get_prompt("fleet_triage", {"context": "prod-eu"})
+            assert "call `k8s_fleet_failing_pods`" in getattr(still.messages[0].content, "text", "")
+
+    anyio.run(run)
 
 
 def test_stdout_carries_only_protocol(tmp_path: Path, sample_dir: Path) -> None:

@@ -18,11 +18,12 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool, ToolManager
-from mcp_types import CallToolResult, Icon, InputRequiredResult, ToolAnnotations
+from mcp_types import CallToolResult, GetPromptResult, Icon, InputRequiredResult, ToolAnnotations
 from mcp_types import Tool as MCPTool
 from pydantic import ValidationError
 
 from k8s_multicluster_mcp import __version__
+from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.kube import deadlines, execplugin
 from k8s_multicluster_mcp.kube.client import load_kubernetes
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
@@ -30,6 +31,7 @@ from k8s_multicluster_mcp.kube.fanout import Fanout
 from k8s_multicluster_mcp.model.changes import ChangeJournal
 from k8s_multicluster_mcp.model.redact import Redactor
 from k8s_multicluster_mcp.model.triage import Rules
+from k8s_multicluster_mcp.prompts import invalid, register_prompts
 from k8s_multicluster_mcp.query.objects import ObjectReader
 from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.settings import Settings
@@ -130,6 +132,11 @@ class _LazyTools(ToolManager):
         self._order[name] = len(self._order)
         self._pending[name] = build
 
+    def names(self) -> list[str]:
+        """Every registered tool's name, in registration order, without building any."""
+        self._registered()
+        return sorted({*self._order, *self._tools}, key=lambda name: self._order.get(name, -1))
+
     def get_tool(self, name: str) -> Tool | None:
         self._registered()
         build = self._pending.pop(name, None)
@@ -200,6 +207,14 @@ class _Server(MCPServer[Any]):
             for tool in await super().list_tools()
         ]
 
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        if self._prompt_manager.get_prompt(name) is None:
+            valid = ", ".join(p.name for p in self._prompt_manager.list_prompts())
+            raise invalid(f"unknown prompt {shown(name)}; valid: {valid}")
+        return await super().get_prompt(name, arguments, context)
+
     on_call: ToolObserver | None = None
     """Told of every tools/call (the health port's metrics); None: nothing is told."""
 
@@ -238,7 +253,8 @@ def build_server(
     on_call: ToolObserver | None = None,
     auth: tuple[AuthSettings, TokenVerifier] | None = None,
 ) -> MCPServer[Any]:
-    """The MCP server with every tool the settings allow; it never contacts a cluster to start.
+    """The MCP server with every tool the settings allow and the workflow prompts; it never
+    contacts a cluster to start.
     `on_call` is told of every tools/call (the health port's metrics); `auth` makes it an OAuth
     resource server over HTTP (`oidc.from_settings`)."""
 
@@ -271,6 +287,7 @@ def build_server(
         log.info("registered %d tools: %s", len(names), ", ".join(names))
 
     server._lazy_tools.register_later(register)
+    register_prompts(server, server._lazy_tools.names, services.state.registry.resolve)
     server.on_call = on_call
     return server
 
