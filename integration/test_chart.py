@@ -1,10 +1,10 @@
-"""The Helm chart (charts/k8s-multicluster-mcp): lint, render, and a server-side dry run of every
-rendered object on a real API server.
+"""The Helm chart (charts/k8s-multicluster-mcp): lint, render, a server-side dry run of every
+rendered object on a real API server, and an install whose pod command runs as a process.
 
 helm is built from its Go module (`integration.controlplane.build.build_helm`, pinned); kubectl is
 the one on PATH or the control plane's (`python -m integration.controlplane build --nodes`). The
 rendered flags are also parsed by the server's own CLI, so a flag the chart passes is a flag the
-server accepts.
+server accepts. The local control plane has no nodes: the pod itself runs in the real-node test.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ def _go(args: list[str], cwd: Path) -> str:
     go = shutil.which("go")
     if go is None:
         raise RuntimeError(
-            "the Go toolchain ('go') is not on PATH; it is needed to build kube-apiserver and etcd"
+            "the Go toolchain ('go') is not on PATH; it is needed to build the control plane's binaries and helm"
         )
     env = {**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
     done = subprocess.run([go, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
