@@ -188,6 +188,8 @@ def test_default_objects_service_account_and_policies(helm: Path) -> None:
     objects = template(helm)
     kinds = sorted(o["kind"] for o in objects)
     assert kinds == [
+        "ClusterRole",
+        "ClusterRoleBinding",
         "ClusterRoleBinding",
         "Deployment",
         "NetworkPolicy",
@@ -196,9 +198,16 @@ def test_default_objects_service_account_and_policies(helm: Path) -> None:
         "Service",
         "ServiceAccount",
     ]
-    binding = one(objects, "ClusterRoleBinding")
-    assert binding["roleRef"]["name"] == "view"
-    assert binding["subjects"][0]["name"] == one(objects, "ServiceAccount")["metadata"]["name"]
+    account = one(objects, "ServiceAccount")["metadata"]["name"]
+    bindings = [o for o in objects if o["kind"] == "ClusterRoleBinding"]
+    role = one(objects, "ClusterRole")
+    assert sorted(b["roleRef"]["name"] for b in bindings) == sorted(["view", role["metadata"]["name"]])
+    assert all(b["subjects"][0]["name"] == account for b in bindings)
+    # `view` has no node rule; node health is a fleet question, so reading nodes is on by default.
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}]
+    alone = template(helm, "--set", "rbac.readNodes=false")
+    assert [o["roleRef"]["name"] for o in alone if o["kind"] == "ClusterRoleBinding"] == ["view"]
+    assert not [o for o in alone if o["kind"] == "ClusterRole"]
     ports = {p["name"]: p["port"] for p in one(objects, "Service")["spec"]["ports"]}
     assert ports == {"mcp": 8000, "metrics": 8081}
     assert one(objects, "Service")["spec"]["type"] == "ClusterIP"
