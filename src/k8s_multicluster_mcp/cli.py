@@ -355,6 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             server.run("stdio")
     except KeyboardInterrupt:
         pass
+    except BaseException as error:
+        if not _only_interrupts(error):
+            raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -370,6 +373,16 @@ def _interrupt(signum: int, frame: object) -> None:
     server's task and wait for it, and that task waits on a thread blocked reading stdin.
     """
     raise KeyboardInterrupt
+
+
+def _only_interrupts(error: BaseException) -> bool:
+    """A stop, possibly wrapped: uvicorn re-raises the SIGTERM it caught once it has drained, and
+    with the health port beside it `_interrupt`'s KeyboardInterrupt leaves an anyio task group as
+    an exception group holding only it (`BaseExceptionGroup`; duck-typed for Python 3.10)."""
+    inner = getattr(error, "exceptions", None)
+    if inner is None:
+        return isinstance(error, KeyboardInterrupt)
+    return bool(inner) and all(_only_interrupts(each) for each in inner)
 
 
 def _exit_promptly(code: int) -> None:
