@@ -118,6 +118,7 @@ def run(rounds: int = 7) -> dict[str, Any]:
         out["initialize_cpu_ratio"] = out["initialize_cpu_s"] / out["bare_initialize_cpu_s"]
     out.update(tools_size(result))
     out.update({f"default_{key}": value for key, value in tools_size(default).items()})
+    out["model_bytes"] = sum(model_bytes(tool) for tool in result["tools"])
     out["default_model_bytes"] = sum(model_bytes(tool) for tool in default["tools"])
     return out
 
@@ -134,7 +135,8 @@ def report(figures: dict[str, Any]) -> None:
         )
     print(
         f"tools/list: {figures['tools']} tools, {figures['tools_list_bytes']:,} bytes "
-        f"({figures['bytes_per_tool']:,.0f} per tool; output schemas {figures['output_schema_bytes']:,})"
+        f"({figures['bytes_per_tool']:,.0f} per tool; output schemas {figures['output_schema_bytes']:,}); "
+        f"to the model {figures['model_bytes']:,} bytes"
     )
     print(
         f"default tools/list: {figures['default_tools']} tools, {figures['default_tools_list_bytes']:,} bytes "
