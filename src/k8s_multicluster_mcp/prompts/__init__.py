@@ -72,7 +72,7 @@ def register_prompts(
                 description=workflow.description,
                 arguments=[PromptArgument(name=a.name, description=a.description, required=a.required)
                            for a in workflow.arguments],
-                fn=workflow.render,
+                fn=workflow.render,  # the SDK's model requires one; `render` above does the work
                 context_kwarg=None,
                 workflow=workflow,
                 registered=registered,
