@@ -106,6 +106,23 @@ class Settings(BaseModel):
     """Scopes every JWT bearer token must carry (403 otherwise)."""
     oidc_issuer: str | None = None
     """OIDC issuer whose JWT bearer tokens are accepted (OAuth resource server); None: off."""
+    authorize_as_caller: bool = False
+    """--transport http: each caller acts with its own Kubernetes identity (issue 20): live reads
+    and writes impersonate it, cached answers are filtered by SubjectAccessReview."""
+    user_claim: str = Field(default="sub", min_length=1)
+    """The JWT claim whose value is the caller's Kubernetes user name (like the API server's
+    --oidc-username-claim)."""
+    groups_claim: str = Field(default="groups", min_length=1)
+    """The JWT claim (a list of strings) holding the caller's Kubernetes groups."""
+    user_prefix: str = ""
+    """Prefixed to the user name from `user_claim` (like --oidc-username-prefix)."""
+    groups_prefix: str = ""
+    """Prefixed to every group from `groups_claim` (like --oidc-groups-prefix)."""
+    auth_token_map: Path | None = None
+    """A YAML file of `{token, user, groups}` entries: static tokens, each naming whom it acts as."""
+    authorization_ttl: float = Field(default=10.0, ge=0, le=3600, allow_inf_nan=False)
+    """Seconds an authorization decision (SubjectAccessReview) is reused for the same caller,
+    context, resource and namespace; 0 asks every time."""
     allowed_hosts: tuple[str, ...] = ()
     log_level: LogLevel = "WARNING"
     request_timeout: float = Field(default=5.0, gt=0, le=300, allow_inf_nan=False)

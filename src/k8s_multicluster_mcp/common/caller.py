@@ -19,6 +19,15 @@ class Caller:
     sub: str
     email: str | None = None
     groups: tuple[str, ...] = ()
+    user: str | None = None
+    """With --authorize-as-caller: the Kubernetes user this caller acts as (the mapped claim, with
+    its prefix, or the token map's `user`), and `groups` are then its Kubernetes groups (prefixed).
+    None: the caller acts with the server's own identity (no --authorize-as-caller, or the
+    operator's static token)."""
+
+    def key(self) -> str:
+        """What an answer computed for this caller may be reused under: user and groups, sorted."""
+        return "\0".join([self.user or f"sub:{self.sub}", *sorted(self.groups)])
 
     def describe(self) -> str:
         """`sub=... email=... groups=a,b`: one log field, nothing the token did not say."""
@@ -31,6 +40,12 @@ class Caller:
 
 
 current: ContextVar[Caller | None] = ContextVar("k8s_mcp_caller", default=None)
+
+
+def acting() -> Caller | None:
+    """The caller whose own Kubernetes identity this request acts with, or None (the server's)."""
+    found = current.get()
+    return found if found is not None and found.user is not None else None
 
 
 def by() -> str:
