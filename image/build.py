@@ -375,6 +375,14 @@ def _version(wheel: Path) -> str:
     return wheel.name.split("-")[1]
 
 
+def version_of(pyproject: Path) -> str:
+    """The package version the wheel built from `pyproject` carries (the image's tag)."""
+    found = re.search(r'^version = "([^"]+)"', pyproject.read_text(), re.M)  # [project]'s, the first
+    if found is None:
+        raise SystemExit(f"{pyproject} names no version")
+    return found.group(1)
+
+
 def build(wheel: Path, output: Path, *, name: str, mirror: str, use_cache: bool, repo: Path) -> str:
     """Build the image archive; return its manifest digest."""
     if os.geteuid() != 0:

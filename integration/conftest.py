@@ -96,6 +96,7 @@ def real_namespace(real_fleet: RealFleet) -> Iterator[str]:
     name = f"r-{secrets.token_hex(4)}"
     for ctx in real_fleet.contexts:
         seed.create_namespace(real_fleet.admin(ctx), name)
+        seed.wait_until_pods_can_start(real_fleet.admin(ctx), name)
     yield name
     for ctx in real_fleet.contexts:
         with contextlib.suppress(Exception):

@@ -222,6 +222,7 @@ def servers_in_namespace(
     module's own clean-ups."""
     ns = f"{prefix}-{secrets.token_hex(3)}"
     seed.create_namespace(fleet.admin(ctx), ns)
+    seed.wait_until_pods_can_start(fleet.admin(ctx), ns)
     with contextlib.ExitStack() as stack:
         stack.callback(lambda: seed.delete_namespace(fleet.admin(ctx), ns))
         live = Server(fleet.kubeconfig_dir, [ctx], **settings)

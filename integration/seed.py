@@ -7,11 +7,13 @@ through the status subresource, the way the kubelet (pods, nodes) and the deploy
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
+from kubernetes.client.exceptions import ApiException
 
 
 def _ts(seconds_ago: float = 0) -> str:
@@ -20,6 +22,27 @@ def _ts(seconds_ago: float = 0) -> str:
 
 def create_namespace(api: ApiClient, name: str) -> None:
     CoreV1Api(api).create_namespace({"metadata": {"name": name}})
+
+
+def wait_until_pods_can_start(api: ApiClient, namespace: str, timeout: float = 30.0) -> None:
+    """Where a controller manager runs (real nodes), a new namespace gets its `default`
+    ServiceAccount and its `kube-root-ca.crt` ConfigMap a moment after it is created: a pod made
+    before the first is refused, one made before the second waits in ContainerCreating for the
+    kubelet's retry of its token volume (seconds). Wait for both, as a careful script would."""
+    core = CoreV1Api(api)
+    deadline = time.monotonic() + timeout
+    for read in (
+        lambda: core.read_namespaced_service_account("default", namespace),
+        lambda: core.read_namespaced_config_map("kube-root-ca.crt", namespace),
+    ):
+        while True:
+            try:
+                read()
+                break
+            except ApiException as error:
+                if error.status != 404 or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
 
 
 def delete_namespace(api: ApiClient, name: str) -> None:

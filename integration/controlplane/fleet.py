@@ -266,7 +266,8 @@ def _apiserver_args(binaries: Binaries, workdir: Path, name: str, port: int, etc
         f"--service-account-key-file={certs / 'sa.pub'}",
         f"--service-account-signing-key-file={certs / 'sa.key'}",
         "--service-cluster-ip-range=10.96.0.0/16",
-        # No controller manager runs, so nothing creates the `default` ServiceAccount pods need.
+        # Without a controller manager nothing creates the `default` ServiceAccount pods need
+        # (fleets with nodes run one and turn this plugin back on, see `up`).
         "--disable-admission-plugins=ServiceAccount",
         "--endpoint-reconciler-type=none",
         "--enable-priority-and-fairness=false",
@@ -448,6 +449,10 @@ def up(workdir: Path, clusters: int = 3, nodes: int = 0) -> FleetState:
             name, port = f"cp-{index}", _free_port()
             args = _apiserver_args(binaries, workdir, name, port, etcd_port)
             if nodes:
+                # A controller manager runs: it creates every namespace's `default` ServiceAccount
+                # and publishes kube-root-ca.crt, so pods get their service account token mounted
+                # as on any cluster (the server's own pod needs it for its in-cluster identity).
+                args.remove("--disable-admission-plugins=ServiceAccount")
                 args += [
                     # Reach kubelets by node name only (127.0.0.1 in the holder's hosts file),
                     # never by the machine's address they publish as InternalIP.

@@ -14,6 +14,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,3 +99,67 @@ def build_images(cache: Path) -> Images:
     _write_image(images.pause, PAUSE_IMAGE, layer, ["pause"])
     _write_image(images.workload, WORKLOAD_IMAGE, layer, ["serve"])
     return images
+
+
+SERVER_IMAGE = "localhost/k8s-multicluster-mcp"
+"""The server's own image as the real-node deployment test loads it (tag: the package version)."""
+_REPO = Path(__file__).resolve().parents[2]
+_SERVER_SOURCES = ("src", "image", "pyproject.toml", "poetry.lock", "scripts/lock-constraints")
+
+
+@dataclass(frozen=True)
+class ServerImage:
+    """The server's image archive built by the release recipe (image/build.py) from this checkout."""
+
+    archive: Path
+    name: str
+    tag: str
+
+
+def server_image_problem() -> str | None:
+    """Why the server's image cannot be built here (the recipe needs root and debootstrap), or None."""
+    if os.geteuid() != 0:
+        return "building the server's image needs root (debootstrap, chroot)"
+    if shutil.which("debootstrap") is None and shutil.which("debootstrap", path="/usr/sbin:/sbin") is None:
+        return "building the server's image needs debootstrap (scripts/install-node-packages installs it)"
+    return None
+
+
+def _sources_digest() -> str:
+    digest = hashlib.sha256()
+    for source in _SERVER_SOURCES:
+        root = _REPO / source
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            if "__pycache__" in path.parts:
+                continue
+            digest.update(str(path.relative_to(_REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def server_image(cache: Path) -> ServerImage:
+    """The server's image for this checkout's sources, built (about 2 minutes, 5 with a new rootfs)
+    into `cache` when they changed; the wheel is built first, as scripts/build-image does."""
+    from image import build as recipe  # the recipe imports nothing of the test fleet
+
+    version = recipe.version_of(_REPO / "pyproject.toml")
+    directory = cache / "server-image" / _sources_digest()[:16]
+    image = ServerImage(directory / "k8s-multicluster-mcp.oci.tar", SERVER_IMAGE, version)
+    if image.archive.exists():
+        return image
+    directory.mkdir(parents=True, exist_ok=True)
+    wheels = directory / "wheel"
+    done = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(wheels), str(_REPO)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"building the wheel failed:\n{done.stderr[-4000:]}")
+    (wheel,) = wheels.glob("*.whl")
+    recipe.build(
+        wheel, image.archive, name=SERVER_IMAGE, mirror=recipe.apt_mirror(), use_cache=True, repo=_REPO
+    )
+    shutil.rmtree(wheels)
+    return image
