@@ -1,6 +1,7 @@
 """JWT validation of `--oidc-issuer` against a local issuer (keys from `cryptography`, JWKS on
 loopback): good token, wrong audience, expired, unknown key id then rotation, bad signature,
-`alg: none`, and the static token beside it."""
+`alg: none`, the static token beside it, and the claims that name a caller's Kubernetes identity
+with --authorize-as-caller."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ import anyio
 import jwt
 import pytest
 from jwt.utils import base64url_encode
+from mcp.server.auth.provider import AccessToken
 from pydantic import SecretStr
 
 from k8s_multicluster_mcp.common import caller
-from k8s_multicluster_mcp.oidc import LEEWAY, OPERATOR, Authenticator, OidcVerifier
+from k8s_multicluster_mcp.oidc import LEEWAY, OPERATOR, Authenticator, ClaimMapping, OidcVerifier, _caller_of
+from k8s_multicluster_mcp.tokenmap import StaticTokens
 from tests.oidc_issuer import Issuer, new_key
 
 AUD = "http://127.0.0.1:8000/mcp"
@@ -131,7 +134,7 @@ def test_an_unreachable_issuer_refuses_and_is_asked_again_after_the_cooldown(iss
 
 def test_static_token_is_the_operator_and_jwts_set_the_caller(issuer: Issuer) -> None:
     static = "s" * 32
-    auth = Authenticator(verifier(issuer), SecretStr(static), ("k8s",))
+    auth = Authenticator(verifier(issuer), StaticTokens(SecretStr(static), scopes=("k8s",)))
 
     async def run() -> None:
         operator = await auth.verify_token(static)
@@ -141,5 +144,65 @@ def test_static_token_is_the_operator_and_jwts_set_the_caller(issuer: Issuer) ->
         assert found is not None
         assert caller.by() == " by sub=alice email=a@example.com groups=sre,dev"
         assert await auth.verify_token("s" * 31) is None
+
+    anyio.run(run)
+
+
+def _token(**claims: object) -> AccessToken:
+    return AccessToken(token="t", client_id="claude", scopes=[], subject="alice", claims=claims)
+
+
+MAPPING = ClaimMapping("email", "roles", "oidc:", "oidc-group:")
+
+
+def test_without_authorize_as_caller_the_caller_acts_as_the_server() -> None:
+    found = _caller_of(_token(email="a@example.com", groups=["sre"], roles=["admin"]))
+    assert found == caller.Caller("alice", "a@example.com", ("sre",), user=None)
+
+
+def test_claims_name_the_kubernetes_user_and_groups_with_their_prefixes() -> None:
+    found = _caller_of(_token(email="a@example.com", roles=["admin", "dev"]), MAPPING)
+    assert found == caller.Caller(
+        "alice", "a@example.com", ("oidc-group:admin", "oidc-group:dev"), user="oidc:a@example.com"
+    )
+    assert _caller_of(_token(sub="alice"), ClaimMapping()) == caller.Caller("alice", user="alice")
+
+
+def test_a_single_string_group_is_one_group_and_no_groups_claim_is_none() -> None:
+    assert _caller_of(_token(email="a@x", roles="admin"), MAPPING).groups == ("oidc-group:admin",)  # type: ignore[union-attr]
+    assert _caller_of(_token(email="a@x"), MAPPING).groups == ()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("claims", "logged"),
+    [
+        ({"roles": ["dev"]}, "--authorize-as-caller takes the Kubernetes user from the 'email' claim (--user-claim)"),
+        ({"email": ""}, "the token has no such string claim"),
+        ({"email": ["a@x"]}, "the token has no such string claim"),
+        ({"email": "a@x", "roles": {"admin": True}}, "the 'roles' claim (--groups-claim) must be a list of strings"),
+        ({"email": "a@x", "roles": ["dev", 7]}, "the 'roles' claim (--groups-claim) must be a list of strings"),
+        ({"email": "a@x", "email_verified": False}, "its email is the user name but email_verified is false"),
+    ],
+    ids=["missing-user-claim", "empty-user", "user-not-a-string", "groups-not-a-list", "group-not-a-string",
+         "email-unverified"],
+)  # fmt: skip
+def test_claims_that_cannot_name_the_caller_refuse_the_token_with_a_log_line(
+    claims: dict[str, object], logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="k8s_multicluster_mcp.oidc"):
+        assert _caller_of(_token(**claims), MAPPING) is None
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith("bearer token of sub=alice refused: ") and logged in message
+
+
+def test_a_token_lacking_the_user_claim_is_refused_by_the_authenticator(issuer: Issuer) -> None:
+    auth = Authenticator(verifier(issuer), None, ClaimMapping(user_claim="email", user_prefix="oidc:"))
+
+    async def run() -> None:
+        caller.current.set(None)
+        assert await auth.verify_token(issuer.token(AUD, groups=["sre"])) is None
+        assert caller.current.get() is None
+        assert await auth.verify_token(issuer.token(AUD, email="a@example.com", groups=["sre"])) is not None
+        assert caller.acting() == caller.Caller("alice", "a@example.com", ("sre",), user="oidc:a@example.com")
 
     anyio.run(run)

@@ -110,6 +110,29 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--oidc-scopes",), "oidc_scopes", "K8S_MCP_OIDC_SCOPES",
            "scopes every OIDC token must carry, comma-separated (default none)", "list",
            metavar="SCOPE,..."),
+    Option(("--auth-token-map",), "auth_token_map", "K8S_MCP_AUTH_TOKEN_MAP",
+           "--transport http: YAML list of {token, user, groups} entries, more bearer tokens each "
+           "naming its caller (tokens of 16+ characters, unique); re-read when the file changes",
+           metavar="FILE"),
+    Option(("--authorize-as-caller",), "authorize_as_caller", "K8S_MCP_AUTHORIZE_AS_CALLER",
+           "--transport http: each caller acts with its own Kubernetes identity (user and groups "
+           "from its OIDC token's claims or its --auth-token-map entry) instead of the server's; "
+           "needs --oidc-issuer or --auth-token-map", "bool"),
+    Option(("--user-claim",), "user_claim", "K8S_MCP_USER_CLAIM",
+           "with --authorize-as-caller: the OIDC claim holding the Kubernetes user name (default "
+           "sub); a token without it is refused", metavar="CLAIM"),
+    Option(("--groups-claim",), "groups_claim", "K8S_MCP_GROUPS_CLAIM",
+           "with --authorize-as-caller: the OIDC claim listing the Kubernetes groups (default "
+           "groups)", metavar="CLAIM"),
+    Option(("--user-prefix",), "user_prefix", "K8S_MCP_USER_PREFIX",
+           "with --authorize-as-caller: prefixed to the OIDC user name, like the API server's "
+           "--oidc-username-prefix (default none)", metavar="PREFIX"),
+    Option(("--groups-prefix",), "groups_prefix", "K8S_MCP_GROUPS_PREFIX",
+           "with --authorize-as-caller: prefixed to every OIDC group, like --oidc-groups-prefix "
+           "(default none)", metavar="PREFIX"),
+    Option(("--authorization-ttl",), "authorization_ttl", "K8S_MCP_AUTHORIZATION_TTL",
+           "with --authorize-as-caller: seconds a caller's permission check on a cluster is reused; "
+           "0 asks every time (default 10)", metavar="SECONDS"),
     Option(("--public-url",), "public_url", "K8S_MCP_PUBLIC_URL",
            "--transport http: the MCP endpoint's URL as clients reach it, published as the OAuth "
            "resource (default http://HOST:PORT/mcp)", metavar="URL"),
@@ -231,7 +254,7 @@ def settings_from(
                 raise SettingsError(f"{opt.flags[0]} was given but names nothing")
         elif opt.kind == "repeat":
             given = tuple(Path(p).expanduser() for p in given)
-        elif opt.dest in ("kubeconfig_dir", "service_account_dir"):
+        elif opt.dest in ("kubeconfig_dir", "service_account_dir", "auth_token_map"):
             given = Path(given).expanduser()
         elif opt.dest == "auth_token_file":
             values["auth_token"] = _read_token(Path(given).expanduser())
@@ -247,7 +270,10 @@ def settings_from(
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "settings"
+            if not err["loc"]:  # a check across fields, whose message names the flags itself
+                problems.append(str(err["msg"]).removeprefix("Value error, "))
+                continue
+            field = str(err["loc"][0])
             field = "auth_token_file" if field == "auth_token" else field
             match = next((o for o in OPTIONS if o.dest == field), None)
             name = match.flags[0] + (f" / {match.env}" if match.env else "") if match else field
@@ -294,13 +320,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.transport == "http"
         and settings.exposed
         and settings.auth_token is None
+        and settings.auth_token_map is None
         and not settings.oidc_issuer
     ):
         return _fail(
             f"--host {settings.host or repr('')} listens beyond this machine, and without a token anyone who "
             "reaches it could use every context's credentials: give --auth-token-file FILE (or "
-            f"{TOKEN_ENV}) or --oidc-issuer URL, or bind 127.0.0.1"
+            f"{TOKEN_ENV}), --auth-token-map FILE or --oidc-issuer URL, or bind 127.0.0.1"
         )
+    from k8s_multicluster_mcp import tokenmap
+
+    try:
+        tokens = tokenmap.from_settings(settings)
+    except tokenmap.TokenMapError as exc:
+        return _fail(f"--auth-token-map / K8S_MCP_AUTH_TOKEN_MAP: {exc}")
     registry = build_registry(settings, directory_explicit=explicit_dir)
     if is_check:
         from k8s_multicluster_mcp.check import run_check
@@ -334,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings,
         services,
         on_call=health.metrics.tool_called if health else None,
-        auth=oidc.from_settings(settings),
+        auth=oidc.from_settings(settings, tokens),
     )
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -345,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 server, settings, contexts=len(registry.inventory().contexts),
                 wrap=functools.partial(health.metrics.counted, server="mcp") if health else None,
                 alongside=health.alongside if health else None,
-                on_stop=health.stop if health else None,
+                on_stop=health.stop if health else None, tokens=tokens,
             )  # fmt: skip
         elif health is not None:
             import anyio

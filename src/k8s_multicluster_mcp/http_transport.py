@@ -2,9 +2,9 @@
 
 An MCP server hands cluster power to whoever talks to it. On loopback that is this machine's
 user; on any other interface it is the network, so there every request must carry the operator's
-bearer token (compared in constant time), and the Host header must name this server (DNS
-rebinding protection, which the SDK switches off for non-loopback binds unless it is given the
-names to accept).
+bearer token or one of `--auth-token-map`'s (`tokenmap`, compared in constant time), and the Host
+header must name this server (DNS rebinding protection, which the SDK switches off for
+non-loopback binds unless it is given the names to accept).
 
 With `--oidc-issuer` the server is an OAuth 2.1 resource server instead (`oidc`): the SDK's own
 middleware refuses a request without a valid token with 401 and `WWW-Authenticate: Bearer ...
@@ -16,7 +16,6 @@ Every request gets an access-log line (`AccessLog`, INFO) naming the caller's su
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import threading
 import time
@@ -31,7 +30,9 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from k8s_multicluster_mcp.common import caller
 from k8s_multicluster_mcp.settings import Settings, names_one_interface
+from k8s_multicluster_mcp.tokenmap import StaticTokens
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +71,21 @@ class _Graceful(uvicorn.Server):
 
 
 class BearerToken:
-    """ASGI middleware: every HTTP request needs `Authorization: Bearer <token>`."""
+    """ASGI middleware: every HTTP request needs `Authorization: Bearer <token>` with a static
+    token (`tokenmap.StaticTokens`: the operator's or a token map's). It sets the caller
+    (`common.caller`) and the request's user as the SDK's own authentication does, so the access
+    log names the subject and a session stays with the token that opened it."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, tokens: StaticTokens) -> None:
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        self._tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             given = dict(scope.get("headers") or ()).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self._expected):
+            scheme, _, token = given.decode("latin-1").partition(" ")
+            accepted = self._tokens.verify(token.strip()) if scheme.lower() == "bearer" else None
+            if accepted is None:
                 await send(
                     {
                         "type": "http.response.start",
@@ -94,6 +100,8 @@ class BearerToken:
                     {"type": "http.response.body", "body": b'{"error":"missing or wrong bearer token"}'}
                 )
                 return
+            caller.current.set(accepted.caller)
+            scope["user"] = AuthenticatedUser(accepted.access)  # in place: `AccessLog` reads it
         await self.app(scope, receive, send)
 
 
@@ -172,8 +180,10 @@ def serve(
     wrap: Callable[[ASGIApp], ASGIApp] | None = None,
     alongside: Callable[[Awaitable[None]], Awaitable[None]] | None = None,
     on_stop: Callable[[], None] | None = None,
+    tokens: StaticTokens | None = None,
 ) -> None:
-    """Serve streamable HTTP at http://HOST:PORT/mcp until SIGINT/SIGTERM. `wrap` wraps the app
+    """Serve streamable HTTP at http://HOST:PORT/mcp until SIGINT/SIGTERM. `tokens` (the static
+    tokens, `tokenmap.from_settings`) guard it when there is no OIDC issuer; `wrap` wraps the app
     (outermost: it sees the token's refusals too); `alongside` runs the server's coroutine beside
     another server on the same event loop (the health port); `on_stop` is called at the first
     SIGTERM/SIGINT, before `settings.shutdown_grace` runs out (see `_Graceful`)."""
@@ -188,8 +198,8 @@ def serve(
         suffixed = METADATA_PATH + urlsplit(settings.resource_url).path.rstrip("/")
         if suffixed != METADATA_PATH:
             app = MetadataAlias(app, suffixed)
-    elif settings.auth_token is not None:
-        app = BearerToken(app, settings.auth_token.get_secret_value())
+    elif tokens is not None:
+        app = BearerToken(app, tokens)
     app = AccessLog(app)
     if wrap is not None:
         app = wrap(app)

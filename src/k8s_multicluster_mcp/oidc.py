@@ -14,30 +14,38 @@ resource_metadata="..."`, and publish RFC 9728 metadata); this module is the ver
   and requires `exp`, `iss` and `aud`; required scopes are the SDK's check (403);
 - blocking HTTP runs in a worker thread, off the event loop.
 
-With a static token too (`--auth-token-file`), a request carrying exactly that token is the
-operator (subject `operator`, every required scope); any other bearer token must be a JWT from
-the issuer. An accepted caller's identity is put in `common.caller` for the audit log.
+With static tokens too (`--auth-token-file`, `--auth-token-map`: `tokenmap.StaticTokens`), a
+request carrying the operator's token is the operator (subject `operator`, every required scope)
+and one carrying a token map's token is that entry's user; any other bearer token must be a JWT
+from the issuer. An accepted caller's identity is put in `common.caller` for the audit log.
+
+With `--authorize-as-caller` a JWT's claims name the caller's Kubernetes identity, as the API
+server's own OIDC authenticator would: `--user-claim` (default `sub`) with `--user-prefix`, and
+`--groups-claim` (default `groups`: a list of strings, or one string) each with `--groups-prefix`.
+A token without a usable user claim is refused (401): acting as nobody in particular would
+quietly fall back to the server's identity.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import math
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import jwt
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
-from pydantic import AnyHttpUrl, SecretStr
+from pydantic import AnyHttpUrl
 
 from k8s_multicluster_mcp.common import caller
 from k8s_multicluster_mcp.settings import Settings
+from k8s_multicluster_mcp.tokenmap import OPERATOR, StaticTokens
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +56,6 @@ JWKS_LIFESPAN = 300.0
 COOLDOWN = 10.0
 """Least seconds between two fetches of the key set caused by unknown key ids."""
 HTTP_TIMEOUT = 5.0
-OPERATOR = "operator"
-"""Subject and client id of a request that carries the static token."""
 
 ASYMMETRIC = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "ES256K", "EdDSA"}
@@ -70,13 +76,51 @@ def _scopes(claims: dict[str, Any]) -> list[str]:
     return [str(s) for s in raw] if isinstance(raw, list) else []
 
 
-def _caller_of(token: AccessToken) -> caller.Caller:
+@dataclass(frozen=True)
+class ClaimMapping:
+    """Which claims name the caller's Kubernetes user and groups, and their prefixes
+    (--authorize-as-caller; like the API server's --oidc-username-claim and its kin)."""
+
+    user_claim: str = "sub"
+    groups_claim: str = "groups"
+    user_prefix: str = ""
+    groups_prefix: str = ""
+
+
+def _caller_of(token: AccessToken, mapping: ClaimMapping | None = None) -> caller.Caller | None:
+    """Who the token names. With a mapping (--authorize-as-caller) also the Kubernetes user and
+    groups it acts as, or None when its claims cannot name them (the token is then refused)."""
     claims = token.claims or {}
-    groups = claims.get("groups")
+    sub = token.subject or token.client_id
+    email = str(claims["email"]) if isinstance(claims.get("email"), str) else None
+    if mapping is None:
+        groups = claims.get("groups")
+        return caller.Caller(sub, email, tuple(str(g) for g in groups) if isinstance(groups, list) else ())
+    user = claims.get(mapping.user_claim)
+    if not isinstance(user, str) or not user.strip():
+        log.warning(
+            "bearer token of sub=%s refused: --authorize-as-caller takes the Kubernetes user from the "
+            "%r claim (--user-claim), and the token has no such string claim", sub, mapping.user_claim,
+        )  # fmt: skip
+        return None
+    if mapping.user_claim == "email" and claims.get("email_verified") is False:
+        log.warning(
+            "bearer token of sub=%s refused: its email is the user name but email_verified is false", sub
+        )
+        return None
+    groups = claims.get(mapping.groups_claim, [])
+    groups = [groups] if isinstance(groups, str) else groups
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        log.warning(
+            "bearer token of sub=%s refused: the %r claim (--groups-claim) must be a list of strings",
+            sub, mapping.groups_claim,
+        )  # fmt: skip
+        return None
     return caller.Caller(
-        sub=token.subject or token.client_id,
-        email=str(claims["email"]) if isinstance(claims.get("email"), str) else None,
-        groups=tuple(str(g) for g in groups) if isinstance(groups, list) else (),
+        sub,
+        email,
+        tuple(mapping.groups_prefix + g for g in groups),
+        user=mapping.user_prefix + user,
     )
 
 
@@ -142,25 +186,27 @@ class OidcVerifier:
 
 
 class Authenticator:
-    """The SDK's `TokenVerifier`: the static token first (the operator), then the issuer's JWTs.
-    Sets `common.caller` for the request it accepts."""
+    """The SDK's `TokenVerifier`: static tokens first (`tokenmap.StaticTokens`), then the issuer's
+    JWTs (their claims mapped by `claims` with --authorize-as-caller). Sets `common.caller` for
+    the request it accepts."""
 
     def __init__(
-        self, oidc: OidcVerifier, static_token: SecretStr | None = None, scopes: tuple[str, ...] = ()
+        self, oidc: OidcVerifier, static: StaticTokens | None = None, claims: ClaimMapping | None = None
     ) -> None:
         self.oidc = oidc
-        self._static = static_token.get_secret_value().encode() if static_token is not None else None
-        self._scopes = list(scopes)
+        self._static = static
+        self._claims = claims
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        if self._static is not None and hmac.compare_digest(token.encode(), self._static):
-            found: AccessToken | None = AccessToken(
-                token=OPERATOR, client_id=OPERATOR, subject=OPERATOR, scopes=self._scopes
-            )
-        else:
-            found = await anyio.to_thread.run_sync(self.oidc.verify, token)
-        if found is not None:
-            caller.current.set(_caller_of(found))
+        accepted = self._static.verify(token) if self._static is not None else None
+        if accepted is not None:
+            caller.current.set(accepted.caller)
+            return accepted.access
+        found = await anyio.to_thread.run_sync(self.oidc.verify, token)
+        who = _caller_of(found, self._claims) if found is not None else None
+        if found is None or who is None:
+            return None
+        caller.current.set(who)
         return found
 
 
@@ -175,15 +221,23 @@ def auth_settings(issuer: str, resource_url: str, scopes: tuple[str, ...]) -> Au
     )
 
 
-def from_settings(settings: Settings) -> tuple[AuthSettings, Authenticator] | None:
-    """What `build_server` needs for `--oidc-issuer`; None without it."""
+def from_settings(
+    settings: Settings, static: StaticTokens | None = None
+) -> tuple[AuthSettings, Authenticator] | None:
+    """What `build_server` needs for `--oidc-issuer` (`static`: `tokenmap.from_settings`'s); None
+    without it."""
     if settings.oidc_issuer is None or settings.oidc_audience is None:
         return None
     verifier = OidcVerifier(settings.oidc_issuer, settings.oidc_audience)
+    claims = (
+        ClaimMapping(settings.user_claim, settings.groups_claim, settings.user_prefix, settings.groups_prefix)
+        if settings.authorize_as_caller
+        else None
+    )
     return (
         auth_settings(settings.oidc_issuer, settings.resource_url, settings.oidc_scopes),
-        Authenticator(verifier, settings.auth_token, settings.oidc_scopes),
+        Authenticator(verifier, static, claims),
     )
 
 
-__all__ = ["Authenticator", "OidcVerifier", "auth_settings", "from_settings"]
+__all__ = ["OPERATOR", "Authenticator", "ClaimMapping", "OidcVerifier", "auth_settings", "from_settings"]

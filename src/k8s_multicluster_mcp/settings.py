@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from k8s_multicluster_mcp.model.redact import DEFAULT_SENSITIVE_ENV
 
@@ -226,6 +226,33 @@ class Settings(BaseModel):
                 "with --host on every interface, give --public-url: the MCP endpoint's URL for clients"
             )
         return value
+
+    @field_validator("auth_token_map")
+    @classmethod
+    def _token_map_over_http(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and info.data.get("transport") != "http":
+            raise ValueError(
+                "bearer tokens apply to --transport http only; add --transport http or drop the map"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _caller_identity_source(self) -> Settings:
+        """--authorize-as-caller needs callers told apart: an HTTP server with OIDC or a token map.
+        (A model check: the map is declared after the flag, so a field check could not see it.)"""
+        if not self.authorize_as_caller:
+            return self
+        if self.transport != "http":
+            raise ValueError(
+                "--authorize-as-caller applies to --transport http only (over stdio the caller is the "
+                "server's user); add --transport http or drop --authorize-as-caller"
+            )
+        if self.oidc_issuer is None and self.auth_token_map is None:
+            raise ValueError(
+                "--authorize-as-caller needs to know who calls: give --oidc-issuer URL (identity from "
+                "the token's claims) or --auth-token-map FILE (static tokens, each naming its user)"
+            )
+        return self
 
     @property
     def resource_url(self) -> str:

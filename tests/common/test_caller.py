@@ -17,3 +17,8 @@ def test_the_caller_reaches_a_worker_thread() -> None:
         return await anyio.to_thread.run_sync(caller.by)
 
     assert anyio.run(run) == " by sub=alice groups=sre"
+
+
+def test_a_caller_acting_as_itself_names_its_kubernetes_user() -> None:
+    acting = caller.Caller("bob", "bob@example.com", ("oidc:sre",), user="oidc:bob@example.com")
+    assert acting.describe() == "sub=bob email=bob@example.com user=oidc:bob@example.com groups=oidc:sre"

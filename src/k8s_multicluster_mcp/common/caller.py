@@ -30,10 +30,13 @@ class Caller:
         return "\0".join([self.user or f"sub:{self.sub}", *sorted(self.groups)])
 
     def describe(self) -> str:
-        """`sub=... email=... groups=a,b`: one log field, nothing the token did not say."""
+        """`sub=... email=... user=... groups=a,b`: one log field, nothing the token did not say
+        (`user`: the Kubernetes user it acts as, with --authorize-as-caller)."""
         parts = [f"sub={self.sub}"]
         if self.email:
             parts.append(f"email={self.email}")
+        if self.user is not None:
+            parts.append(f"user={self.user}")
         if self.groups:
             parts.append(f"groups={','.join(self.groups)}")
         return " ".join(parts)
