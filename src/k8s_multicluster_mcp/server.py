@@ -4,6 +4,7 @@ the services they name, and closes each once at shutdown."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import threading
@@ -15,14 +16,31 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool, ToolManager
-from mcp_types import CallToolResult, GetPromptResult, Icon, InputRequiredResult, ToolAnnotations
+from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.shared.exceptions import MCPError
+from mcp_types import (
+    INVALID_PARAMS,
+    BlobResourceContents,
+    CallToolResult,
+    GetPromptResult,
+    Icon,
+    InputRequiredResult,
+    ReadResourceRequestParams,
+    ReadResourceResult,
+    TextResourceContents,
+    ToolAnnotations,
+)
+from mcp_types import Resource as MCPResource
+from mcp_types import ResourceTemplate as MCPResourceTemplate
 from mcp_types import Tool as MCPTool
 from pydantic import ValidationError
 
 from k8s_multicluster_mcp import __version__
+from k8s_multicluster_mcp.common.errors import UserError
 from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.kube import deadlines, execplugin
 from k8s_multicluster_mcp.kube.client import load_kubernetes
@@ -34,6 +52,15 @@ from k8s_multicluster_mcp.model.triage import Rules
 from k8s_multicluster_mcp.prompts import invalid, register_prompts
 from k8s_multicluster_mcp.query.objects import ObjectReader
 from k8s_multicluster_mcp.query.state import ClusterState
+from k8s_multicluster_mcp.resources import (
+    JSON,
+    STATIC,
+    TEMPLATE,
+    TEXT,
+    FleetResources,
+    as_json,
+    serve_subscriptions,
+)
 from k8s_multicluster_mcp.settings import Settings
 from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.sources.watch import WatchSource
@@ -218,6 +245,42 @@ class _Server(MCPServer[Any]):
     on_call: ToolObserver | None = None
     """Told of every tools/call (the health port's metrics); None: nothing is told."""
 
+    fleet_resources: FleetResources | None = None
+    """The k8s:// resources (`resources`): listed and read here, not through the SDK's manager,
+    so that a read carries the text and the JSON and a cache hint from the data's age."""
+
+    async def list_resources(self) -> list[MCPResource]:
+        ours = [
+            MCPResource(uri=r.uri, name=r.name, title=r.title, description=r.description, mime_type=TEXT)
+            for r in STATIC
+        ]
+        return ours + await super().list_resources()
+
+    async def list_resource_templates(self) -> list[MCPResourceTemplate]:
+        t = TEMPLATE
+        ours = MCPResourceTemplate(
+            uri_template=t.uri, name=t.name, title=t.title, description=t.description, mime_type=TEXT
+        )
+        return [ours, *await super().list_resource_templates()]
+
+    async def _handle_read_resource(
+        self, ctx: ServerRequestContext[Any], params: ReadResourceRequestParams
+    ) -> ReadResourceResult | InputRequiredResult:
+        uri = str(params.uri)
+        try:
+            document = await self.fleet_resources.read(uri) if self.fleet_resources else None
+        except UserError as exc:
+            raise MCPError(INVALID_PARAMS, str(exc), data={"uri": uri}) from exc
+        if document is None:
+            return await super()._handle_read_resource(ctx, params)
+        contents: list[TextResourceContents | BlobResourceContents] = [
+            TextResourceContents(uri=uri, text=document.text, mime_type=TEXT)
+        ]
+        if document.data is not None:
+            contents.append(TextResourceContents(uri=uri, text=as_json(document.data), mime_type=JSON))
+        # Private: an answer depends on the caller's rights (--authorize-as-caller).
+        return ReadResourceResult(contents=contents, ttl_ms=document.ttl_ms, cache_scope="private")
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
@@ -258,13 +321,21 @@ def build_server(
     `on_call` is told of every tools/call (the health port's metrics); `auth` makes it an OAuth
     resource server over HTTP (`oidc.from_settings`)."""
 
+    bus = InMemorySubscriptionBus()
+
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[None]:
         services.state.source.start()
         threading.Thread(target=_preload_client, name="k8s-preload", daemon=True).start()
+        # The resource updates' loop lives as long as the server, on its event loop (a task, not a
+        # task group: a task group may not span the yield of a lifespan entered and left in
+        # different tasks).
+        announcing = asyncio.get_running_loop().create_task(updates.run()) if updates else None
         try:
             yield
         finally:
+            if announcing is not None:
+                announcing.cancel()
             shutdown(services)
 
     server = _Server(
@@ -277,6 +348,7 @@ def build_server(
         lifespan=lifespan,
         auth=auth[0] if auth else None,
         token_verifier=auth[1] if auth else None,
+        subscriptions=bus,
     )
     registration = Registration(
         frozenset(settings.toolsets) or None, settings.read_only, settings.disable_destructive
@@ -288,6 +360,8 @@ def build_server(
 
     server._lazy_tools.register_later(register)
     register_prompts(server, server._lazy_tools.names, services.state.registry.resolve)
+    server.fleet_resources = FleetResources(services, settings.cache_ttl)
+    updates = serve_subscriptions(server._lowlevel_server, bus, services.state.journal)
     server.on_call = on_call
     return server
 

@@ -152,6 +152,8 @@ class ChangeJournal:
         self._clock = clock
         self._lock = threading.Lock()
         self._changes: deque[Change] = deque(maxlen=size)
+        self._recorded = 0
+        """Changes ever kept (settled recoveries included): what `changed_kinds` counts from."""
         self._settling: dict[tuple[str, str, str], Change] = {}
         """Pods that will have recovered at `Change.at` unless another change of theirs comes:
         a restarted container counts as crash-looping until it has run `Rules.settle` seconds,
@@ -169,6 +171,7 @@ class ChangeJournal:
         with self._lock:
             self._settle(now)
             self._changes.extend(found)
+            self._recorded += len(found)
             if settled is None:
                 self._settling.pop(key, None)
             else:
@@ -179,6 +182,16 @@ class ChangeJournal:
         due = [key for key, change in self._settling.items() if change.at <= now]
         for key in due:
             self._changes.append(self._settling.pop(key))
+        self._recorded += len(due)
+
+    def changed_kinds(self, mark: int) -> tuple[int, set[str]]:
+        """The kinds of the changes kept since `mark` (a count this returned before; 0 at first),
+        and the new mark: what a subscriber to the fleet's state needs to hear about."""
+        with self._lock:
+            self._settle(self._clock())
+            new = min(self._recorded - mark, len(self._changes))
+            kinds = {c.kind for c in list(self._changes)[len(self._changes) - new :]} if new > 0 else set()
+            return self._recorded, kinds
 
     def since(self, when: datetime, contexts: set[str], namespace: str | None = None) -> list[Change]:
         """Changes at or after `when` in `contexts` (and `namespace`), newest first."""
