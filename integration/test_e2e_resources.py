@@ -1,7 +1,8 @@
 """End to end: the k8s:// resources (issue 21, item 4) through the official MCP client over stdio,
 on real API servers: listed, read as text and JSON with a cache hint, one object by template,
-bad URIs refused in one line; with --watch a `subscriptions/listen` stream announces a pod that
-starts failing; without it subscribing is refused with the reason."""
+bad URIs refused in one line; with --watch a `subscriptions/listen` stream is silent while
+nothing changes (10 s) and announces a pod that starts failing within 3 s; without --watch
+subscribing is refused with the reason."""
 
 from __future__ import annotations
 
@@ -108,9 +109,14 @@ def test_with_watch_a_listen_stream_announces_a_pod_that_starts_failing(
             assert "subscribable: k8s://fleet/summary, k8s://fleet/failing-pods" in str(refused.value)
 
             async with client.listen(resource_subscriptions=[FLEET_FAILING_PODS]) as subscription:
+                quiet: list[object] = []
+                with anyio.move_on_after(10):  # nothing changes: nothing is announced
+                    async for event in subscription:
+                        quiet.append(event)
+                assert quiet == [], quiet
                 started = time.monotonic()
                 seed.set_pod_status(fleet.admin(ctx), namespace, "web", "crashloop")
-                with anyio.fail_after(20):
+                with anyio.fail_after(3):
                     async for event in subscription:
                         if getattr(event, "uri", None) == FLEET_FAILING_PODS:
                             break
