@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from k8s_multicluster_mcp import tokenmap
 from k8s_multicluster_mcp.common.caller import Caller
+from k8s_multicluster_mcp.settings import Settings
 from k8s_multicluster_mcp.tokenmap import Entry, StaticTokens, TokenMap, TokenMapError, lookup, parse
 
 ALICE = "alice-token-0123456789"
@@ -147,3 +148,17 @@ def test_static_tokens_make_the_operator_and_the_map_s_callers(tmp_path: Path) -
         assert op is not None and op.caller == Caller("operator") and op.caller.user is None
         assert tokens.verify("o" * 19) is None and tokens.verify("") is None
     assert StaticTokens(operator).verify(ALICE) is None
+
+
+def test_a_map_entry_with_the_operator_s_token_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "map.yaml"
+    path.write_text(TEXT)
+    settings = Settings(transport="http", auth_token=SecretStr(BOB), auth_token_map=path)
+    with pytest.raises(TokenMapError) as info:
+        tokenmap.from_settings(settings)
+    assert str(info.value) == (
+        f"{path}: an entry has the --auth-token-file token, which is the operator's; give every caller a "
+        "token of its own"
+    )
+    assert tokenmap.from_settings(Settings(transport="http", auth_token_map=path)) is not None
+    assert tokenmap.from_settings(Settings()) is None

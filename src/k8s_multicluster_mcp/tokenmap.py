@@ -205,6 +205,12 @@ def from_settings(settings: Settings) -> StaticTokens | None:
     if settings.auth_token is None and settings.auth_token_map is None:
         return None
     token_map = TokenMap(settings.auth_token_map) if settings.auth_token_map is not None else None
+    operator = settings.auth_token
+    if token_map is not None and operator is not None and token_map.find(operator.get_secret_value()):
+        raise TokenMapError(
+            f"{token_map.path}: an entry has the --auth-token-file token, which is the operator's; "
+            "give every caller a token of its own"
+        )
     return StaticTokens(
         settings.auth_token,
         token_map,
