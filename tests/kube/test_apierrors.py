@@ -9,7 +9,9 @@ import urllib3.exceptions as u3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from k8s_multicluster_mcp.kube.apierrors import classify
+from k8s_multicluster_mcp.common.caller import Caller
+from k8s_multicluster_mcp.kube.apierrors import classify, forbidden_for
+from k8s_multicluster_mcp.kube.impersonation import acting_as
 
 
 def api_error(status: int, message: str = "") -> ApiException:
@@ -33,6 +35,41 @@ def test_http_statuses() -> None:
     assert (
         classify(api_error(500, "etcdserver: leader changed")).message
         == "HTTP 500: etcdserver: leader changed"
+    )
+
+
+def test_a_forbidden_answer_to_an_impersonated_request_names_the_caller() -> None:
+    denied = (
+        'secrets is forbidden: User "alice@example.com" cannot list resource "secrets" in API group "" '
+        'in the namespace "prod"'
+    )
+    with acting_as(Caller(sub="1", user="alice@example.com")):
+        message = classify(api_error(403, denied)).message
+    assert message == "forbidden for alice@example.com: cannot list secrets in namespace prod"
+    with acting_as(Caller(sub="operator")):
+        assert classify(api_error(403, denied)).message.startswith('User "alice@example.com" cannot list')
+
+
+def test_forbidden_for_words_rbacs_sentences_and_keeps_any_other_reason() -> None:
+    assert (
+        forbidden_for(
+            "bob", 'User "bob" cannot patch resource "deployments" in API group "apps" in the namespace "a"'
+        )
+        == "forbidden for bob: cannot patch deployments.apps in namespace a"
+    )
+    assert (
+        forbidden_for("bob", 'User "bob" cannot list resource "nodes" in API group "" at the cluster scope')
+        == "forbidden for bob: cannot list nodes at the cluster scope"
+    )
+    assert (
+        forbidden_for(
+            "bob", 'User "bob" cannot create resource "pods/exec" in API group "" in the namespace "a"'
+        )
+        == "forbidden for bob: cannot create pods/exec in namespace a"
+    )
+    assert (
+        forbidden_for("bob", "admission webhook denied it")
+        == "forbidden for bob: admission webhook denied it"
     )
 
 

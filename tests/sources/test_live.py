@@ -160,3 +160,33 @@ def test_a_write_makes_the_next_question_list_again(
         source.fetch(contexts, Kind.DEPLOYMENT, "shop")
         assert [c[0] for c in source.calls] == ["one", "two", "one"], "only the written context lists again"
         source.close()
+
+
+def test_the_cached_kinds_are_listed_as_the_server_whoever_asks(
+    tmp_path: Path, write_kubeconfig: WriteKubeconfig
+) -> None:
+    """Issue 20, rule 2: the lists and their TTL cache are shared by every caller, so no caller's
+    identity may reach the request (the query layer filters the answer per caller)."""
+    from k8s_multicluster_mcp.common import caller
+    from k8s_multicluster_mcp.common.caller import Caller
+    from k8s_multicluster_mcp.kube.impersonation import acting_as
+
+    reg = registry(tmp_path, write_kubeconfig)
+    seen: list[Caller | None] = []
+
+    class Seeing(CountingSource):
+        def _list(
+            self, ctx: ContextInfo, key: tuple[str, Kind, str | None, str, str], deadline: Deadline
+        ) -> Snapshot:
+            seen.append(caller.acting())
+            return super()._list(ctx, key, deadline)
+
+    source = Seeing(reg, ttl=0)
+    alice = Caller(sub="1", groups=("team-a",), user="alice")
+    try:
+        with acting_as(alice):
+            source.fetch(reg.resolve(None), Kind.POD)
+            assert caller.acting() == alice, "the asking thread keeps its caller"
+    finally:
+        source.close()
+    assert seen == [None, None]

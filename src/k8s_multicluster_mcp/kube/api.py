@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from k8s_multicluster_mcp.kube import impersonation
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.records import Raw
 
@@ -111,14 +112,34 @@ def exec_session(
     client: ApiClient, namespace: str, pod: str, container: str, argv: list[str], *, timeout: float
 ) -> Any:
     """An open exec websocket (the client's WSClient: stdout, stderr and the status channel) of
-    `argv` in a container, without stdin or a TTY; `timeout` bounds the connection."""
-    from kubernetes.client import CoreV1Api
-    from kubernetes.stream import stream
+    `argv` in a container, without stdin or a TTY; `timeout` bounds the connection.
 
-    return stream(
-        CoreV1Api(client).connect_get_namespaced_pod_exec, pod, namespace, command=argv, container=container,
-        stderr=True, stdout=True, stdin=False, tty=False, _preload_content=False, _request_timeout=timeout,
-    )  # fmt: skip
+    The request is serialized by the client and the socket opened here, not through
+    `kubernetes.stream.stream`: that swaps `call_api` on the client for the call's duration, and
+    the client is shared by every thread using the context. The handshake acts as the caller
+    (`impersonation.install_websocket`)."""
+    from kubernetes.stream.ws_client import WSClient, get_websocket_url
+
+    impersonation.install_websocket()
+    flags = {"container": container, "stderr": "true", "stdout": "true", "stdin": "false", "tty": "false"}
+    params = [("command", arg) for arg in argv] + list(flags.items())
+    _, url, headers, _, _ = client.param_serialize(
+        "GET",
+        "/api/v1/namespaces/{namespace}/pods/{name}/exec",
+        path_params={"namespace": namespace, "name": pod},
+        query_params=params,
+        auth_settings=["BearerToken"],
+    )
+    try:
+        return WSClient(client.configuration, get_websocket_url(url), headers, capture_all=True)
+    except Exception as exc:
+        from kubernetes.client.exceptions import ApiException
+
+        # A refused handshake keeps its status and Status body (a 403 is worded like any other).
+        error = ApiException(status=getattr(exc, "status_code", 0) or 0, reason=str(exc))
+        body = getattr(exc, "resp_body", None)
+        error.body = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        raise error from exc
 
 
 def find_json(client: ApiClient, path: str, *, timeout: float) -> Raw | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import ssl
 
@@ -11,6 +12,7 @@ import urllib3.exceptions as u3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from k8s_multicluster_mcp.common import caller
 from k8s_multicluster_mcp.common.errors import (
     ClusterApiError,
     ClusterAuthError,
@@ -69,6 +71,30 @@ def _network_reason(exc: BaseException) -> ClusterError:
     return ClusterUnreachableError(f"cannot reach the API server: {exc}")
 
 
+_DENIED = re.compile(
+    r'^User "[^"]*" cannot (?P<verb>\S+) resource "(?P<resource>[^"]+)"'
+    r'(?: in API group "(?P<group>[^"]*)")?'
+    r'(?: in the namespace "(?P<namespace>[^"]+)"| (?P<cluster>at the cluster scope))?'
+)
+
+
+def forbidden_for(user: str, reason: str) -> str:
+    """A 403 of a request made as `user`, in one line that names them: "forbidden for alice:
+    cannot list secrets in namespace prod" (the API server's reason as it is, when it is not
+    one of RBAC's "User … cannot …" sentences)."""
+    found = _DENIED.match(reason)
+    if found is None:
+        return f"forbidden for {user}: {reason}"
+    group = found["group"]
+    what = f"{found['resource']}.{group}" if group else found["resource"]
+    where = (
+        f" in namespace {found['namespace']}"
+        if found["namespace"]
+        else (" " + found["cluster"] if found["cluster"] else "")
+    )
+    return f"forbidden for {user}: cannot {found['verb']} {what}{where}"
+
+
 def classify(exc: BaseException, exec_errors: list[str] | None = None) -> ClusterError:
     """The `ClusterError` that says why a request to one cluster failed."""
     if isinstance(exc, ClusterError):
@@ -84,7 +110,9 @@ def classify(exc: BaseException, exec_errors: list[str] | None = None) -> Cluste
             )
         if status == 403:
             # "pods is forbidden: User "x" cannot list …": the status already says forbidden.
-            return ClusterForbiddenError(message.split(" is forbidden: ", 1)[-1])
+            reason = message.split(" is forbidden: ", 1)[-1]
+            who = caller.acting()
+            return ClusterForbiddenError(forbidden_for(who.user, reason) if who and who.user else reason)
         if status in (408, 504):
             return ClusterTimeoutError(f"the API server timed out: {message}")
         if status == 0:
@@ -98,4 +126,4 @@ def classify(exc: BaseException, exec_errors: list[str] | None = None) -> Cluste
     return ClusterApiError(f"unexpected {type(exc).__name__}: {exc}")
 
 
-__all__ = ["ApiException", "classify"]
+__all__ = ["ApiException", "classify", "forbidden_for"]

@@ -3,6 +3,7 @@ per context built from its kubeconfig, and the client's own error logs captured 
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from k8s_multicluster_mcp.common.errors import (
     ClusterTimeoutError,
 )
 from k8s_multicluster_mcp.common.text import one_line
-from k8s_multicluster_mcp.kube import deadlines
+from k8s_multicluster_mcp.kube import deadlines, impersonation
 from k8s_multicluster_mcp.model.contexts import ContextInfo
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def new_client(
     """An API client for `ctx` from its kubeconfig `config`; the kubernetes client loads here, on the
     first client, not when the server starts. Credentials that cannot be had are `ClusterAuthError`."""
     load_kubernetes()
-    from kubernetes.client import ApiClient, Configuration
+    from kubernetes.client import Configuration
     from kubernetes.config.kube_config import KubeConfigLoader
 
     from k8s_multicluster_mcp.kube import execplugin
@@ -112,7 +113,23 @@ def new_client(
     configuration.retries = 0
     if configure is not None:
         configure(configuration)
-    client = ApiClient(configuration=configuration)
+    client: ApiClient = _client_class()(configuration=configuration)
     client.user_agent = "k8s-multicluster-mcp"
     deadlines.track_connections(client.rest_client.pool_manager)
     return client
+
+
+@functools.cache
+def _client_class() -> type[ApiClient]:
+    """`ApiClient` whose every request acts as the caller of the thread sending it
+    (`impersonation.with_caller`): generated API methods and raw requests alike pass through
+    `call_api`. One client per context stays shared by every caller: the headers are per request."""
+    from kubernetes.client import ApiClient
+
+    class ImpersonatingApiClient(ApiClient):
+        def call_api(
+            self, method: str, url: str, header_params: Any = None, *args: Any, **kwargs: Any
+        ) -> Any:
+            return super().call_api(method, url, impersonation.with_caller(header_params), *args, **kwargs)
+
+    return ImpersonatingApiClient

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from k8s_multicluster_mcp.common.errors import UnknownKindError
 from k8s_multicluster_mcp.common.text import shown
-from k8s_multicluster_mcp.kube import api
+from k8s_multicluster_mcp.kube import api, impersonation
 from k8s_multicluster_mcp.model.records import Raw
 
 if TYPE_CHECKING:
@@ -231,7 +231,10 @@ class Discovery:
             age = now - known[0]
             if age < TTL and not (refresh and age >= REFRESH_ON_MISS):
                 return known[1]
-        types = self._fetch(client, timeout)
+        # As the server, whoever asks: API servers serve discovery to every authenticated user
+        # unfiltered, so one answer per context serves every caller (no caller in its key).
+        with impersonation.as_server():
+            types = self._fetch(client, timeout)
         with self._lock:
             self._known[context] = (time.monotonic(), types)
         return types

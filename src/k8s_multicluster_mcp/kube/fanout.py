@@ -9,7 +9,8 @@ has only what is left (none left: it is not sent, and says so), so a question ov
 than `max_workers` still ends within its timeout. The pool starts threads only as calls need them.
 A cluster that already has `per_context` calls running gets no new thread until one ends, so one
 hung cluster never takes the pool from the others. A `UserError` raised by a call (bad input found
-only once the cluster was asked) reaches the caller as it is.
+only once the cluster was asked) reaches the caller as it is. A call runs in a copy of the
+submitting thread's context variables, so it acts for the caller who asked (`impersonation`).
 
 Turning an answer into records is CPU work under the GIL; `decoding` lets only a few threads do it
 at once in the whole process. A hundred lists decoded at once left the thread answering the
@@ -19,6 +20,7 @@ question (and the event loop) one GIL turn in a hundred: the answer came seconds
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import logging
 import threading
@@ -91,7 +93,11 @@ class Fanout:
                     )
                 )
             self._busy[ctx.name] += 1
-        future = self._pool.submit(self._call, ctx, fn, budget, what, time.monotonic())
+        # The worker runs in a copy of the asking thread's context: a caller's request acts as that
+        # caller (`impersonation`), a list of the cached kinds as the server (`as_server`).
+        future = self._pool.submit(
+            contextvars.copy_context().run, self._call, ctx, fn, budget, what, time.monotonic()
+        )
         future.add_done_callback(lambda _: self._release(ctx.name))
         if self.observer is not None:
             future.add_done_callback(

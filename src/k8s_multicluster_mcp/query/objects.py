@@ -36,7 +36,6 @@ from k8s_multicluster_mcp.model.redact import Redactor
 from k8s_multicluster_mcp.query.results import (
     ClusterReport,
     ContextSpec,
-    fallback_namespace,
     namespace_note,
     one_per_cluster,
     report_each,
@@ -53,6 +52,19 @@ MAX_OBJECTS = 10
 """Objects read per cluster when a tool asks for several whole objects (describe without a name)."""
 MAX_EVENTS = 20
 """Events shown with one object (describe, diagnose): the newest."""
+
+
+NamespacesFor = Callable[[ContextInfo, str, str], "list[str] | None"]
+"""`(context, API group, resource) -> namespaces`: where the caller may not read a kind in every
+namespace (403), the namespaces to read it in instead ([]: none, the 403 stands), or None when it
+does not know (no acting caller): then the context's own namespace (`context_namespace`). A
+service that knows what each caller may list (SubjectAccessReview) passes its own."""
+
+
+def context_namespace(ctx: ContextInfo, group: str, resource: str) -> list[str] | None:
+    """Today's fallback, what kubectl does: the context's own namespace, when it names one (the
+    rule `results.fallback_namespace` states for the lists)."""
+    return [ctx.namespace] if ctx.namespace else None
 
 
 class KindNotServedError(ClusterApiError):
@@ -133,11 +145,14 @@ class ObjectReader:
         fanout: Fanout,
         redactor: Redactor | None = None,
         discovery: Discovery | None = None,
+        namespaces_for: NamespacesFor = context_namespace,
     ) -> None:
         self.registry = registry
         self.fanout = fanout
         self.redactor = redactor or Redactor()
         self.discovery = discovery or Discovery()
+        self.namespaces_for = namespaces_for
+        """Where to read a kind the caller may not read in every namespace (`NamespacesFor`)."""
 
     @property
     def timeout(self) -> float:
@@ -210,6 +225,7 @@ class ObjectReader:
                 resource,
                 scope,
                 lambda ns: self._table_pages(ctx, resource, ns, query, limit, wide, deadline),
+                lambda pages: _merge_pages(pages, limit),
             )
             return replace(page, note=note) if note else page
 
@@ -342,7 +358,11 @@ class ObjectReader:
             resource = self.kind(ctx, word, group, version)
             text = str(selector) if selector else None
             (objects, unread), note = self._in_scope(
-                ctx, resource, scope, lambda ns: self._objects(ctx, resource, name, ns, text, limit)
+                ctx,
+                resource,
+                scope,
+                lambda ns: self._objects(ctx, resource, name, ns, text, limit),
+                lambda parts: _merge_objects(parts, limit),
             )
             found = []
             for obj in objects:
@@ -368,18 +388,29 @@ class ObjectReader:
         return ObjectsResult(found, reports, unread)
 
     def _in_scope(
-        self, ctx: ContextInfo, resource: ResourceType, namespace: str | None, read: Callable[[str | None], T]
+        self,
+        ctx: ContextInfo,
+        resource: ResourceType,
+        namespace: str | None,
+        read: Callable[[str | None], T],
+        merge: Callable[[list[T]], T],
     ) -> tuple[T, str | None]:
-        """`read(namespace)`; where reading every namespace is forbidden, `read` of the context's
-        namespace, with a note saying so (what kubectl does for a user confined to a namespace)."""
+        """`read(namespace)`; where reading every namespace is forbidden, `read` of each namespace
+        `namespaces_for` names, `merge`d, with a note saying so (what kubectl does for a user
+        confined to a namespace)."""
         try:
             return read(namespace), None
         except Exception as exc:
-            forbidden = getattr(exc, "status", None) == 403
-            fallback = fallback_namespace(ctx, resource.namespaced, namespace, forbidden)
-            if fallback is None:
+            if getattr(exc, "status", None) != 403 or not resource.namespaced or namespace is not None:
                 raise
-        return read(fallback), namespace_note(fallback, "read", resource.qualified)
+            namespaces = self.namespaces_for(ctx, resource.group, resource.plural)
+            if namespaces is None:
+                namespaces = context_namespace(ctx, resource.group, resource.plural)
+            if not namespaces:
+                raise
+        return merge([read(ns) for ns in namespaces]), namespace_note(
+            ", ".join(namespaces), "read", resource.qualified
+        )
 
     def _objects(
         self,
@@ -484,6 +515,30 @@ def _fit(row: TableRow, have: tuple[str, ...], want: tuple[str, ...]) -> TableRo
         return row
     by_name = dict(zip(have, row.cells, strict=False))
     return TableRow(row.context, row.namespace, row.name, tuple(by_name.get(c, "") for c in want))
+
+
+def _merge_pages(pages: list[_Page], limit: int) -> _Page:
+    """One cluster's table from the pages of several namespaces, at most `limit` rows."""
+    first = pages[0]
+    if len(pages) == 1:
+        return first
+    rows = [row for page in pages for row in page.rows]
+    more = _more([page.more or 0 for page in pages], len(rows) - limit)
+    columns = next((page.columns for page in pages if page.rows), first.columns)
+    return _Page(first.type, columns, rows[:limit], more or None, min(page.as_of for page in pages))
+
+
+def _merge_objects(parts: list[tuple[list[Raw], int]], limit: int) -> tuple[list[Raw], int]:
+    """One cluster's objects from several namespaces, at most `limit`, and how many more."""
+    items = [item for found, _ in parts for item in found]
+    return items[:limit], _more([unread for _, unread in parts], len(items) - limit)
+
+
+def _more(unread: list[int], over: int) -> int:
+    """Items left unread in all: -1 (some, how many unknown) when any part says so."""
+    if -1 in unread:
+        return -1
+    return sum(unread) + max(over, 0)
 
 
 def _once(

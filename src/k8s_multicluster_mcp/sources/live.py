@@ -31,7 +31,7 @@ from k8s_multicluster_mcp.common.errors import (
     ClusterTimeoutError,
 )
 from k8s_multicluster_mcp.common.selectors import LabelSelector
-from k8s_multicluster_mcp.kube import deadlines
+from k8s_multicluster_mcp.kube import deadlines, impersonation
 from k8s_multicluster_mcp.kube.api import list_call
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.fanout import Fanout, decoding, settled
@@ -119,7 +119,12 @@ class LiveSource:
         selector_text = str(selector) if selector else ""
         wanted = pod_filter if kind is Kind.POD and pod_filter else None
         fields = field_selector(wanted) if wanted else ""
-        futures = {ctx.name: self._future(ctx, kind, namespace, selector_text, fields) for ctx in contexts}
+        # The cached kinds are read with the server's identity whoever asks (issue 20, rule 2):
+        # the lists and their TTL cache are shared by every caller, and filtered per caller above.
+        with impersonation.as_server():
+            futures = {
+                ctx.name: self._future(ctx, kind, namespace, selector_text, fields) for ctx in contexts
+            }
         answers = self.fanout.gather(
             futures,
             late=f"no complete answer within {self._timeout:g}s; the list continues in the background",

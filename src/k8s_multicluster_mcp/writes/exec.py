@@ -141,6 +141,8 @@ def pod_exec(
         try:
             session = api.exec_session(cl, ns, pod, target, argv, timeout=w.timeout)
         except Exception as exc:
+            if getattr(exc, "status", None) == 403:
+                raise  # the fan-out words a 403 like any other (naming the caller it acted for)
             raise ClusterApiError(
                 f"the cluster cannot run commands in pod {ns}/{pod}: {_handshake(exc)}"
             ) from exc

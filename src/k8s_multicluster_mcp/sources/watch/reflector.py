@@ -49,7 +49,7 @@ import orjson
 
 from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.common.errors import ClusterApiError, ClusterError, ClusterForbiddenError
-from k8s_multicluster_mcp.kube import deadlines
+from k8s_multicluster_mcp.kube import deadlines, impersonation
 from k8s_multicluster_mcp.kube.api import list_call
 from k8s_multicluster_mcp.kube.apierrors import ApiException, classify
 from k8s_multicluster_mcp.kube.client import capture_client_errors
@@ -225,8 +225,11 @@ class Reflector:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._deadline: deadlines.Deadline | None = None
+        # An empty context: a caller's question may start a watch, which must never act for them.
         self._thread = threading.Thread(
-            target=self._run, name=f"k8s-watch {ctx.name}/{kind.value}", daemon=True
+            target=impersonation.empty_context(self._run),
+            name=f"k8s-watch {ctx.name}/{kind.value}",
+            daemon=True,
         )
         self.synced = False
         self.healthy = False
