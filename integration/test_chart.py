@@ -145,6 +145,7 @@ def test_default_deployment_is_a_read_only_watching_stateless_http_server(helm: 
         assert flag in args
     assert "--port=8000" in args and "--health-port=8081" in args
     assert "--auth-token-file=/etc/k8s-multicluster-mcp/auth/token" in args
+    assert "--authorize-as-caller" not in args, "the server's own identity unless asked"
     assert server["image"] == f"k8s-multicluster-mcp:{VERSION}"
     assert server["imagePullPolicy"] == "IfNotPresent"
     probes = {name: server[name]["httpGet"] for name in ("startupProbe", "livenessProbe", "readinessProbe")}
@@ -239,8 +240,23 @@ def test_every_option_renders_into_flags_env_and_objects(helm: Path) -> None:
     assert pod["hostNetwork"] is True and pod["dnsPolicy"] == "ClusterFirstWithHostNet"
     assert sorted(o["kind"] for o in objects if o["kind"] in ("ClusterRole", "ServiceMonitor")) == [
         "ClusterRole",
+        "ClusterRole",
         "ServiceMonitor",
     ]
+    # authorizeAsCaller and rbac.impersonate: the flag, and a role that may impersonate and ask
+    # SubjectAccessReviews, nothing else, bound to the server's account.
+    assert "--authorize-as-caller" in args
+    roles = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ClusterRole"}
+    assert roles["team-mcp-impersonate"]["rules"] == [
+        {"apiGroups": [""], "resources": ["users", "groups"], "verbs": ["impersonate"]},
+        {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]},
+    ]
+    binding = next(
+        o
+        for o in objects
+        if o["kind"] == "ClusterRoleBinding" and o["roleRef"]["name"] == "team-mcp-impersonate"
+    )
+    assert binding["subjects"][0]["name"] == "team-mcp-reader"
     assert one(objects, "ServiceMonitor")["spec"]["endpoints"][0]["port"] == "metrics"
 
 
@@ -276,6 +292,7 @@ def test_settings_the_schema_cannot_check_fail_in_one_line(helm: Path) -> None:
         ("--set", "auth.token=short"): "auth.token has 5 characters; it needs at least 16",
         ("--set", "auth.enabled=false"): "auth.enabled is false and oidc.issuer is empty",
         ("--set", "oidc.issuer=https://id.example.com"): "oidc.audience is empty",
+        ("--set", "authorizeAsCaller=true"): "authorizeAsCaller is true but oidc.issuer is empty",
     }
     for args, message in cases.items():
         first = refused(helm, *args).splitlines()[0]  # helm adds a hint about --debug below it

@@ -95,6 +95,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.oidc.issuer (not .Values.publicUrl) }}
 {{- fail "oidc.issuer is set but publicUrl is empty; set it to the MCP URL clients use (e.g. https://mcp.example.com/mcp)" }}
 {{- end }}
+{{- if and .Values.authorizeAsCaller (not .Values.oidc.issuer) (not (regexFind "--auth-token-map" (join " " .Values.extraArgs))) }}
+{{- fail "authorizeAsCaller is true but oidc.issuer is empty: callers' identities come from their OIDC tokens (or an --auth-token-map file in extraArgs)" }}
+{{- end }}
 {{- if and .Values.kubeconfigs .Values.existingKubeconfigsSecret }}
 {{- fail "kubeconfigs and existingKubeconfigsSecret are both set; give one of them" }}
 {{- end }}
