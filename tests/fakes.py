@@ -13,7 +13,7 @@ from k8s_multicluster_mcp.common.selectors import LabelSelector
 from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.podfilter import PodFilter
-from k8s_multicluster_mcp.model.records import Record, pod_record
+from k8s_multicluster_mcp.model.records import Record, namespace_record, pod_record
 from k8s_multicluster_mcp.sources.base import CacheStatus, Snapshot
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
@@ -84,3 +84,10 @@ class FakeSource:
 
     def cache_status(self) -> CacheStatus | None:
         return None
+
+
+def namespace_source(names: dict[str, tuple[str, ...]]) -> FakeSource:
+    """A source whose namespace list of each context is `names[context]`."""
+    return FakeSource({
+        ctx: [namespace_record(ctx, {"metadata": {"name": n}}) for n in listed] for ctx, listed in names.items()
+    })  # fmt: skip

@@ -50,6 +50,7 @@ from k8s_multicluster_mcp.model.changes import ChangeJournal
 from k8s_multicluster_mcp.model.redact import Redactor
 from k8s_multicluster_mcp.model.triage import Rules
 from k8s_multicluster_mcp.prompts import invalid, register_prompts
+from k8s_multicluster_mcp.query.access import Access
 from k8s_multicluster_mcp.query.objects import ObjectReader
 from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.resources import (
@@ -109,8 +110,11 @@ def build_services(settings: Settings, registry: ContextRegistry) -> Services:
     writer = ObjectWriter(
         reader, fanout, redactor, disable_destructive=settings.disable_destructive, on_write=live.forget
     )
+    # With --authorize-as-caller, answers of the shared cache are cut to what each caller may list.
+    ttl = settings.authorization_ttl
+    access = Access(registry, fanout, live, ttl=ttl) if settings.authorize_as_caller else None
     if not settings.watch:
-        return Services(ClusterState(registry, live, rules), reader, writer)
+        return Services(ClusterState(registry, live, rules, access=access), reader, writer)
     journal = ChangeJournal(rules)
     source = WatchSource(
         registry,
@@ -122,7 +126,7 @@ def build_services(settings: Settings, registry: ContextRegistry) -> Services:
         on_change=journal.record,
         rules=rules,
     )
-    return Services(ClusterState(registry, source, rules, journal), reader, writer)
+    return Services(ClusterState(registry, source, rules, journal, access), reader, writer)
 
 
 class _LazyTools(ToolManager):

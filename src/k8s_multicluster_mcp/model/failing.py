@@ -14,10 +14,11 @@ Not thread-safe: the store calls it under its own lock.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from bisect import bisect_left, insort
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -92,7 +93,10 @@ class FailingSet:
         self._failing: dict[Key, _Failing] = {}
         self._order: list[Order] = []
         """The failing pods' orders, sorted (kept so by insort and bisect: no sort per question)."""
-        self._counts: Counter[tuple[str, str]] = Counter()
+        self._orders: dict[str, list[Order]] = {}
+        """The same per namespace, so a question about one (or a caller's few) reads only those."""
+        self._counts: dict[str, Counter[str]] = {}
+        """Failing pods per namespace and reason."""
         self._due: list[_Due] = []
         self._generation = 0
         self._latest = -math.inf
@@ -124,7 +128,8 @@ class FailingSet:
             entry = _Failing(pod, failure.reason, _order(pod, failure))
             self._failing[key] = entry
             insort(self._order, entry.order)
-            self._counts[(key[0], entry.reason)] += 1
+            insort(self._orders.setdefault(key[0], []), entry.order)
+            self._counts.setdefault(key[0], Counter())[entry.reason] += 1
         instants = (t.timestamp() for t in triage.changes_at(pod, self.rules))
         due = min((t for t in instants if t >= stamp), default=None)
         if due is not None:
@@ -136,10 +141,13 @@ class FailingSet:
         if entry is None:
             return
         del self._order[bisect_left(self._order, entry.order)]
-        counted = (key[0], entry.reason)
-        self._counts[counted] -= 1
-        if not self._counts[counted]:
-            del self._counts[counted]
+        orders, counts = self._orders[key[0]], self._counts[key[0]]
+        del orders[bisect_left(orders, entry.order)]
+        counts[entry.reason] -= 1
+        if not counts[entry.reason]:
+            del counts[entry.reason]
+        if not orders:
+            del self._orders[key[0]], self._counts[key[0]]
 
     def _compact(self) -> None:
         """Rebuild the heap with only its current entries. Each update pushes one and only `pick`
@@ -180,23 +188,55 @@ class FailingSet:
             return anew.pick(now, rules, reasons, limit, namespace)
         self._advance(now)
         wanted = {r.lower() for r in reasons} if reasons else None
-
-        def matches(ns: str, reason: str) -> bool:
-            return namespace in (None, ns) and (wanted is None or reason.lower() in wanted)
-
+        # One namespace: its own counts and order, so the cost is what it holds, not the cluster.
+        if namespace is None:
+            counts: Iterable[Counter[str]] = self._counts.values()
+            order: list[Order] = self._order
+        else:
+            counts = [self._counts[namespace]] if namespace in self._counts else []
+            order = self._orders.get(namespace, [])
         by_reason: Counter[str] = Counter()
-        for (ns, reason), n in self._counts.items():
-            if matches(ns, reason):
-                by_reason[reason] += n
+        for counted in counts:
+            for reason, n in counted.items():
+                if wanted is None or reason.lower() in wanted:
+                    by_reason[reason] += n
         pods: list[tuple[Order, PodRecord]] = []
         if limit is None or limit > 0:
-            for order in self._order:
-                entry = self._failing[(order[3], order[2])]
-                if matches(order[3], entry.reason):
-                    pods.append((order, entry.pod))
+            for place in order:
+                entry = self._failing[(place[3], place[2])]
+                if wanted is None or entry.reason.lower() in wanted:
+                    pods.append((place, entry.pod))
                     if limit is not None and len(pods) >= limit:
                         break
         return Picked(pods, dict(by_reason))
 
 
-__all__ = ["FailingSet", "FailingView", "Key", "Order", "Picked"]
+@dataclass(frozen=True)
+class _Merged:
+    """Several views of one cluster (the namespaces a caller may list) answering as one."""
+
+    views: tuple[FailingView, ...]
+
+    def pick(
+        self,
+        now: datetime,
+        rules: triage.Rules,
+        reasons: Collection[str] | None = None,
+        limit: int | None = None,
+    ) -> Picked:
+        picks = [view.pick(now, rules, reasons, limit) for view in self.views]
+        # Each view's first `limit` are in order: a lazy merge reads about `limit` of them.
+        pods = list(itertools.islice(heapq.merge(*(p.pods for p in picks), key=lambda op: op[0]), limit))
+        by_reason: Counter[str] = Counter()
+        for picked in picks:
+            by_reason.update(picked.by_reason)
+        return Picked(pods, dict(by_reason))
+
+
+def merged(views: Sequence[FailingView]) -> FailingView:
+    """The failing pods of several disjoint scopes of one cluster as one view, in the same order
+    and counts as one set holding them all."""
+    return views[0] if len(views) == 1 else _Merged(tuple(views))
+
+
+__all__ = ["FailingSet", "FailingView", "Key", "Order", "Picked", "merged"]

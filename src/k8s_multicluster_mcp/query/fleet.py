@@ -33,6 +33,7 @@ from k8s_multicluster_mcp.model.health import (
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.podfilter import Owner, PodFilter
 from k8s_multicluster_mcp.model.records import DeploymentRecord, NodeRecord, PodRecord, Record
+from k8s_multicluster_mcp.query.access import Scope
 from k8s_multicluster_mcp.query.results import ClusterReport, ContextSpec, FleetResult
 from k8s_multicluster_mcp.query.state import ClusterState
 
@@ -584,7 +585,26 @@ def recent_changes(
         c if alike[c.context] == c.context else replace(c, context=alike[c.context])
         for c in state.journal.since(since, set(alike), check_namespace(namespace))
     ]
-    return FleetAnswer(items, pods.clusters, notes), "watch"
+    return FleetAnswer(_visible(state, items, sorted(cached)), pods.clusters, notes), "watch"
+
+
+_JOURNALED = {kind.singular: kind for kind in (Kind.POD, Kind.DEPLOYMENT, Kind.NODE)}
+
+
+def _visible(state: ClusterState, changes: list[Change], contexts: Sequence[str]) -> list[Change]:
+    """The changes the acting caller may list the objects of (all without one): the journal is
+    the server's, like the cache it follows."""
+    kinds = {_JOURNALED[c.kind] for c in changes if c.kind in _JOURNALED}
+    scopes = {kind: state.scopes(kind, contexts) for kind in kinds}
+    if all(found is None for found in scopes.values()):
+        return changes
+
+    def may_see(change: Change) -> bool:
+        kind = _JOURNALED.get(change.kind)
+        found = (scopes.get(kind) or {}).get(change.context) if kind is not None else None
+        return isinstance(found, Scope) and found.allows(change.namespace or None)
+
+    return [c for c in changes if may_see(c)]
 
 
 __all__ = [

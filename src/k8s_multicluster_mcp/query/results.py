@@ -130,9 +130,12 @@ def one_per_cluster(
     return [c for c in contexts if c.name in also], also
 
 
-def namespace_note(namespace: str, verb: str, what: str) -> str:
-    """The provenance note of an answer that covers the context's namespace only."""
-    return f"namespace {namespace} only: may not {verb} {what} in all namespaces"
+def namespace_note(namespaces: str | Sequence[str], verb: str, what: str) -> str:
+    """The provenance note of an answer that covers some namespaces only: the context's own (the
+    fallback), or those a caller may list ("namespaces team-a, team-b only: ...")."""
+    named = [namespaces] if isinstance(namespaces, str) else list(namespaces)
+    label = "namespace" if len(named) == 1 else "namespaces"
+    return f"{label} {', '.join(named)} only: may not {verb} {what} in all namespaces"
 
 
 __all__ = [

@@ -7,9 +7,11 @@ when. It never knows (or asks) whether the source is the watch cache or the live
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from k8s_multicluster_mcp.common.caller import Caller, acting
 from k8s_multicluster_mcp.common.errors import (
     ClusterError,
     ClusterForbiddenError,
@@ -22,7 +24,7 @@ from k8s_multicluster_mcp.common.text import format_names
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.model.changes import ChangeJournal
 from k8s_multicluster_mcp.model.contexts import ContextInfo
-from k8s_multicluster_mcp.model.failing import FailingView
+from k8s_multicluster_mcp.model.failing import FailingView, merged
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.podfilter import PodFilter
 from k8s_multicluster_mcp.model.records import (
@@ -33,6 +35,7 @@ from k8s_multicluster_mcp.model.records import (
     Record,
 )
 from k8s_multicluster_mcp.model.triage import Rules
+from k8s_multicluster_mcp.query.access import Access, Scope, denied
 from k8s_multicluster_mcp.query.results import (
     ClusterReport,
     ContextSpec,
@@ -59,6 +62,7 @@ class ClusterState:
         source: ClusterSource,
         rules: Rules | None = None,
         journal: ChangeJournal | None = None,
+        access: Access | None = None,
     ) -> None:
         self.registry = registry
         self.source = source
@@ -66,6 +70,9 @@ class ClusterState:
         """Thresholds of failure triage (`--pending-grace`, `--restart-threshold`)."""
         self.journal = journal
         """What the watch stores saw change (watch mode); None in on-demand mode."""
+        self.access = access
+        """With --authorize-as-caller: what each acting caller may list (None: every answer is
+        the server's whole view, as without it)."""
         self.last_reports: dict[str, ClusterReport] = {}
         """The latest report per context, from whatever question touched it last."""
 
@@ -85,9 +92,18 @@ class ClusterState:
         selector = parse_selector(label_selector)
         scope = check_namespace(namespace) if kind.namespaced else None
         contexts = self.registry.resolve(context)
-        answers = self.source.fetch(contexts, kind, scope, selector, attention_only, pod_filter)
+        caller = acting() if self.access is not None else None
+        limits = self._limits(caller, contexts, kind, scope) if caller is not None else {}
+        asked = [c for c in contexts if not isinstance(limits.get(c.name), ClusterError)]
+        answers = self.source.fetch(asked, kind, scope, selector, attention_only, pod_filter) if asked else {}
+        answers.update((n, e) for n, e in limits.items() if isinstance(e, ClusterError))
         notes = self._retry_in_context_namespace(
-            contexts, kind, scope, selector, answers, attention_only, pod_filter
+            asked, kind, scope, selector, answers, attention_only, pod_filter
+        )
+        narrowed = (
+            self._narrow(caller, limits, asked, kind, selector, answers, notes, attention_only, pod_filter)
+            if caller is not None
+            else {}
         )
         items: list[Record] = []
         tallies: dict[str, Mapping[str, int]] = {}
@@ -109,7 +125,9 @@ class ClusterState:
                 tallies[ctx.name] = answer.tally
             if answer.failing is not None and selector is None:
                 failing[ctx.name] = answer.failing
-            note = "; ".join(n for n in (notes.get(ctx.name), answer.note) if n) or None
+            note = (
+                "; ".join(n for n in (notes.get(ctx.name), narrowed.get(ctx.name), answer.note) if n) or None
+            )
             # Stale data is shown because the cluster does not answer: it counts as not answering,
             # and the reason is its error line.
             status: ClusterStatus = "stale" if answer.stale else "ok"
@@ -122,8 +140,77 @@ class ClusterState:
             replace(r, also=also[r.context]) if also.get(r.context) else r
             for r in report_each(contexts, answers, answered)
         ]
-        self.last_reports.update((r.context, r) for r in reports)
+        # A report cut to one caller's rights is not the context's status for everyone.
+        self.last_reports.update((r.context, r) for r in reports if r.context not in limits)
         return FleetResult(kind, items, reports, tallies, failing)
+
+    def _limits(
+        self, caller: Caller, contexts: Sequence[ContextInfo], kind: Kind, namespace: str | None
+    ) -> dict[str, Scope | ClusterError]:
+        """Where `caller` may not see every object asked of `kind`: per context, the namespaces it
+        may list, or the error it gets instead of an answer (forbidden for it, or a review that
+        failed). A context where it may see all it asked for is not in the answer."""
+        access = self.access
+        if access is None:
+            return {}
+        known = {c.name: [namespace] for c in contexts} if namespace else None
+        limits: dict[str, Scope | ClusterError] = {}
+        for name, found in access.scopes(caller, contexts, kind, known).items():
+            if isinstance(found, ClusterError) or found.nothing:
+                limits[name] = (
+                    found if isinstance(found, ClusterError) else denied(caller, kind.value, namespace)
+                )
+            elif namespace is not None and not found.allows(namespace):
+                limits[name] = denied(caller, kind.value, namespace)
+            elif namespace is None and not found.everything:
+                limits[name] = found
+        return limits
+
+    def _narrow(
+        self,
+        caller: Caller,
+        limits: Mapping[str, Scope | ClusterError],
+        contexts: Sequence[ContextInfo],
+        kind: Kind,
+        selector: LabelSelector | None,
+        answers: dict[str, Snapshot | ClusterError],
+        fallback: Mapping[str, str],
+        attention_only: bool = False,
+        pod_filter: PodFilter | None = None,
+    ) -> dict[str, str]:
+        """Cut each answer to the namespaces `caller` may list there (`limits`) and return the
+        note each cut answer carries ("namespaces team-a, team-b only"), as the namespace fallback
+        says it. A listed answer is filtered; one whose source keeps counts (the watch cache's
+        tallies and failing pods) is asked again per namespace, which its per-namespace indexes
+        answer in what the namespace holds, so counts never include a namespace the caller may
+        not list."""
+        notes: dict[str, str] = {}
+        again: dict[str, list[ContextInfo]] = {}
+        for ctx in contexts:
+            limit, answer = limits.get(ctx.name), answers.get(ctx.name)
+            if not isinstance(limit, Scope) or limit.namespaces is None or not isinstance(answer, Snapshot):
+                continue
+            if ctx.name in fallback:  # already the context's namespace only (the server's rights)
+                if not limit.allows(ctx.namespace):
+                    answers[ctx.name] = denied(caller, kind.value, ctx.namespace)
+                continue
+            allowed = sorted(limit.namespaces)
+            notes[ctx.name] = namespace_note(allowed, "list", kind.value)
+            if answer.tally is None and answer.failing is None:
+                kept = tuple(r for r in answer.items if getattr(r, "namespace", "") in limit.namespaces)
+                answers[ctx.name] = replace(answer, items=kept)
+            else:
+                for ns in allowed:
+                    again.setdefault(ns, []).append(ctx)
+        parts: dict[str, list[Snapshot | ClusterError]] = {}
+        for ns, group in again.items():
+            for name, part in self.source.fetch(
+                group, kind, ns, selector, attention_only, pod_filter
+            ).items():
+                parts.setdefault(name, []).append(part)
+        for name, found in parts.items():
+            answers[name] = _union(name, kind, found)
+        return notes
 
     def _retry_in_context_namespace(
         self,
@@ -155,6 +242,15 @@ class ClusterState:
                     answers[name] = answer
                     notes[name] = namespace_note(ns, "list", kind.value)
         return notes
+
+    def scopes(self, kind: Kind, contexts: Sequence[str]) -> dict[str, Scope | ClusterError] | None:
+        """What the acting caller may list of `kind` in each of `contexts` (for answers read from
+        elsewhere than `list`, such as the change journal); None without an acting caller."""
+        caller = acting() if self.access is not None else None
+        if self.access is None or caller is None:
+            return None
+        every = self.registry.inventory().contexts
+        return self.access.scopes(caller, [every[n] for n in contexts if n in every], kind)
 
     def close(self) -> None:
         """Stop the source (its watches, its lists)."""
@@ -204,6 +300,31 @@ class ClusterState:
             for c in result.clusters
         ]
         return FleetResult(kind, found, reports)
+
+
+def _union(context: str, kind: Kind, parts: Sequence[Snapshot | ClusterError]) -> Snapshot | ClusterError:
+    """One answer from a context's answers for several namespaces: their objects, counts and
+    failing pods together; the first error when one did not answer (a part is not the whole)."""
+    for part in parts:
+        if isinstance(part, ClusterError):
+            return part
+    snapshots = [p for p in parts if isinstance(p, Snapshot)]
+    tallies = [s.tally for s in snapshots]
+    views = [s.failing for s in snapshots]
+    counted: Counter[str] = Counter()
+    for counts in tallies:
+        counted.update(counts or {})
+    return Snapshot(
+        context=context,
+        kind=kind,
+        items=tuple(r for s in snapshots for r in s.items),
+        as_of=min(s.as_of for s in snapshots),
+        source=snapshots[0].source,
+        note="; ".join(dict.fromkeys(s.note for s in snapshots if s.note)) or None,
+        stale=any(s.stale for s in snapshots),
+        tally=counted if all(t is not None for t in tallies) else None,
+        failing=merged([v for v in views if v is not None]) if all(v is not None for v in views) else None,
+    )
 
 
 def _as_context(records: list[Record], context: str) -> list[Record]:
