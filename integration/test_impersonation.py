@@ -107,3 +107,18 @@ def test_live_reads_and_writes_apply_the_callers_rbac(
         c.metadata.name for c in CoreV1Api(fleet.admin(context)).list_namespaced_config_map(namespace).items
     ]
     assert "intruder" not in names, "the cluster refused the write: nothing was created"
+
+
+def test_a_server_identity_that_may_not_impersonate_says_so_not_that_the_caller_is_forbidden(
+    services: tuple[ObjectReader, ObjectWriter], fleet: Fleet, namespace: str
+) -> None:
+    reader, _ = services
+    viewer = fleet.viewer(fleet.contexts[0])  # may list pods, may not impersonate
+    with impersonation.acting_as(ALICE):
+        answer = reader.table("configmaps", viewer, namespace)
+    [report] = answer.clusters
+    assert report.status == "forbidden"
+    assert (report.error or "").startswith(
+        "the server's identity may not act as alice@example.com (it needs impersonate on users and groups): "
+        'User "viewer" cannot impersonate'
+    ), report.error

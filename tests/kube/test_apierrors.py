@@ -73,6 +73,15 @@ def test_forbidden_for_words_rbacs_sentences_and_keeps_any_other_reason() -> Non
     )
 
 
+def test_a_refused_impersonation_is_the_servers_identity_lacking_the_right_not_the_caller() -> None:
+    plain = 'User "mcp" cannot impersonate resource "users" in API group "" at the cluster scope'
+    constrained = 'User "mcp" cannot impersonate-on:user-info:list resource "configmaps" in API group ""'
+    for reason in (plain, constrained):
+        assert forbidden_for("bob", reason) == (
+            f"the server's identity may not act as bob (it needs impersonate on users and groups): {reason}"
+        )
+
+
 def test_transport_failures() -> None:
     pool = urllib3.HTTPSConnectionPool("127.0.0.1", 1)
     refused = u3.MaxRetryError(

@@ -85,7 +85,8 @@ def forbidden_for(user: str, reason: str) -> str:
     found = _DENIED.match(reason)
     if found is None:
         return f"forbidden for {user}: {reason}"
-    if found["verb"] == "impersonate":  # the server's identity was refused, not the caller
+    if found["verb"].startswith("impersonate"):  # the server's identity was refused, not the caller
+        # ("impersonate", or "impersonate-on:user-info:list" where constrained impersonation is on)
         needs = "it needs impersonate on users and groups"
         return f"the server's identity may not act as {user} ({needs}): {reason}"
     group = found["group"]
