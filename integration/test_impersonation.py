@@ -19,7 +19,9 @@ from k8s_multicluster_mcp.kube import impersonation
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.fanout import Fanout
 from k8s_multicluster_mcp.model.redact import Redactor
+from k8s_multicluster_mcp.query.access import Access
 from k8s_multicluster_mcp.query.objects import ObjectReader
+from k8s_multicluster_mcp.sources.live import LiveSource
 from k8s_multicluster_mcp.writes import objects as writes
 from k8s_multicluster_mcp.writes.writer import ObjectWriter
 
@@ -58,13 +60,9 @@ def grant(
     )
 
 
-def test_live_reads_and_writes_apply_the_callers_rbac(
-    services: tuple[ObjectReader, ObjectWriter], fleet: Fleet, namespace: str
-) -> None:
-    reader, writer = services
-    context = fleet.contexts[0]
+def alice_reads_configmaps(fleet: Fleet, context: str, namespace: str) -> None:
+    """The configmap `settings` in `namespace`, which alice (by user name) may get and list."""
     seed.create_configmap(fleet.admin(context), namespace, "settings", {"mode": "blue"})
-    seed.create_secret(fleet.admin(context), namespace, "token", {"key": "s3cret"})
     grant(
         fleet,
         context,
@@ -73,6 +71,15 @@ def test_live_reads_and_writes_apply_the_callers_rbac(
         ["configmaps"],
         {"kind": "User", "name": ALICE.user or ""},
     )
+
+
+def test_live_reads_and_writes_apply_the_callers_rbac(
+    services: tuple[ObjectReader, ObjectWriter], fleet: Fleet, namespace: str
+) -> None:
+    reader, writer = services
+    context = fleet.contexts[0]
+    alice_reads_configmaps(fleet, context, namespace)
+    seed.create_secret(fleet.admin(context), namespace, "token", {"key": "s3cret"})
     grant(fleet, context, namespace, "team-a-secrets", ["secrets"], {"kind": "Group", "name": "team-a"})
 
     with impersonation.acting_as(ALICE):
@@ -122,3 +129,26 @@ def test_a_server_identity_that_may_not_impersonate_says_so_not_that_the_caller_
         "the server's identity may not act as alice@example.com (it needs impersonate on users and groups): "
         'User "viewer" cannot impersonate'
     ), report.error
+
+
+def test_a_live_read_forbidden_cluster_wide_narrows_to_the_namespaces_the_caller_may_list(
+    fleet: Fleet, namespace: str
+) -> None:
+    """The reader's `namespaces_for` hook with the Access service (SubjectAccessReviews, asked as
+    the server) as the composition root wires it under --authorize-as-caller."""
+    context = fleet.contexts[0]
+    alice_reads_configmaps(fleet, context, namespace)
+    registry = ContextRegistry(directory=fleet.kubeconfig_dir)
+    fanout = Fanout(timeout=5)
+    try:
+        access = Access(registry, fanout, LiveSource(registry, fanout=fanout), ttl=10)
+        reader = ObjectReader(registry, fanout, Redactor(), namespaces_for=access.namespaces_for)
+        with impersonation.acting_as(ALICE):
+            answer = reader.table("configmaps", context)
+    finally:
+        fanout.close()
+    [report] = answer.clusters
+    assert report.status == "ok", report.error
+    # Earlier tests' namespaces (still terminating) may hold alice's grants too: each is read.
+    assert ("settings", namespace) in {(r.name, r.namespace) for r in answer.rows}
+    assert namespace in (report.note or "") and " only: " in (report.note or ""), report.note

@@ -51,7 +51,7 @@ from k8s_multicluster_mcp.model.redact import Redactor
 from k8s_multicluster_mcp.model.triage import Rules
 from k8s_multicluster_mcp.prompts import invalid, register_prompts
 from k8s_multicluster_mcp.query.access import Access
-from k8s_multicluster_mcp.query.objects import ObjectReader
+from k8s_multicluster_mcp.query.objects import ObjectReader, context_namespace
 from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.resources import (
     JSON,
@@ -106,13 +106,16 @@ def build_services(settings: Settings, registry: ContextRegistry) -> Services:
     redactor = Redactor(
         allow_secret_values=settings.allow_secret_values, sensitive_env=settings.sensitive_env_pattern
     )
-    reader = ObjectReader(registry, fanout, redactor)
+    # With --authorize-as-caller, answers of the shared cache are cut to what each caller may list,
+    # and a live read forbidden cluster-wide narrows to the namespaces the caller may list.
+    ttl = settings.authorization_ttl
+    access = Access(registry, fanout, live, ttl=ttl) if settings.authorize_as_caller else None
+    reader = ObjectReader(
+        registry, fanout, redactor, namespaces_for=access.namespaces_for if access else context_namespace
+    )
     writer = ObjectWriter(
         reader, fanout, redactor, disable_destructive=settings.disable_destructive, on_write=live.forget
     )
-    # With --authorize-as-caller, answers of the shared cache are cut to what each caller may list.
-    ttl = settings.authorization_ttl
-    access = Access(registry, fanout, live, ttl=ttl) if settings.authorize_as_caller else None
     if not settings.watch:
         return Services(ClusterState(registry, live, rules, access=access), reader, writer)
     journal = ChangeJournal(rules)
