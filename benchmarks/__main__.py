@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import bench_fleet, bench_list, bench_scale, bench_soak, bench_startup
+from benchmarks import bench_authz, bench_fleet, bench_list, bench_scale, bench_soak, bench_startup
 
 
 def _versions() -> dict[str, str]:
@@ -146,6 +146,8 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         ("default tools/list <= 30 tools, <= 20 KB to the model", f"{startup['default_tools']} tools, {startup['default_model_bytes']:,} B",
          startup["default_tools"] <= 30 and startup["default_model_bytes"] <= 20_000),
     ]  # fmt: skip
+    if "authz" in results:
+        rows += bench_authz.targets(results["authz"])
     if "scale" in results:
         rows += _scale_targets(results["scale"])
     if "soak" in results:
@@ -186,6 +188,9 @@ def main(argv: list[str]) -> int:
     bench_startup.report(results["startup"])
     print("== the cache at scale, in process")
     results["cache"] = _cache(quick)
+    print("== authorization on cached fleet answers, in process")
+    results["authz"] = bench_authz.run(per=200 if quick else 2000, rounds=21 if quick else 101)
+    bench_authz.report(results["authz"])
     print("== the fleet question end to end over MCP stdio")
     results["fleet"] = bench_fleet.run(pods=300 if quick else 2000, rounds=3 if quick else 9)
     bench_fleet.report(results["fleet"])

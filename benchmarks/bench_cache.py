@@ -168,11 +168,11 @@ def reflector(context: str) -> Reflector:
     return Reflector(ctx, Kind.POD, None, KindStore(context, Kind.POD))  # type: ignore[arg-type]
 
 
-def fill(total: int) -> list[Reflector]:
-    """`total` pods over CONTEXTS stores, through the reflectors' own event path."""
-    per = total // CONTEXTS
+def fill(total: int, contexts: int = CONTEXTS) -> list[Reflector]:
+    """`total` pods over `contexts` stores, through the reflectors' own event path."""
+    per = total // contexts
     made = []
-    for index in range(CONTEXTS):
+    for index in range(contexts):
         r = reflector(f"cluster-{index}")
         r._consume(Replay(stream(per, "ADDED", offset=index * per)), None)
         made.append(r)

@@ -161,3 +161,13 @@ def test_scope_allows_and_the_denial_names_the_caller() -> None:
     error = denied(ALICE, "pods", "prod")
     assert isinstance(error, ClusterForbiddenError)
     assert error.message == "forbidden for alice: cannot list pods in namespace prod"
+
+
+def test_kept_decisions_are_bounded(two_clusters: ContextRegistry, fanout: Fanout) -> None:
+    table = Table({("alice", "pods", None), ("bob", "pods", None)})
+    source = namespace_source({"one": (), "two": ()})
+    access = Access(two_clusters, fanout, source, ttl=10, timer=Clock(), reviewer=table, max_entries=1)
+    one = two_clusters.resolve("one")
+    for who in (ALICE, BOB, ALICE):
+        assert access.scopes(who, one, Kind.POD)["one"] == EVERYTHING
+    assert len(table.asked) == 3, "one entry kept: each caller's decision pushed out the other's"

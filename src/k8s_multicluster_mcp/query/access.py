@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
-
-from cachetools import TTLCache
+from typing import Generic, NamedTuple, TypeVar
 
 from k8s_multicluster_mcp.common.caller import Caller, acting
 from k8s_multicluster_mcp.common.errors import ClusterError, ClusterForbiddenError
@@ -43,6 +41,9 @@ RESOURCES: Mapping[Kind, tuple[str, str]] = {
 """The API group and resource each cached kind is listed as (what a review names)."""
 
 VERB = "list"
+V = TypeVar("V")
+ALL = "*"
+"""The namespace part of a kept scope's key (no namespace is named `*`)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,33 @@ def denied(caller: Caller, what: str, namespace: str | None = None) -> ClusterFo
     return ClusterForbiddenError(f"forbidden for {caller.user or caller.sub}: cannot {VERB} {what}{where}")
 
 
+class _Kept(Generic[V]):
+    """Values kept `ttl` seconds by `clock` (at most `size`; when full, the expired go, else all).
+
+    A lookup is one dict read: a warm question looks up a few per context and kind, which
+    `cachetools.TTLCache` (a lock, an expiry pass and a linked list per read) made the cost of
+    a narrowed answer."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float], size: int) -> None:
+        self._ttl, self._clock, self._size = ttl, clock, size
+        self._values: dict[Hashable, tuple[V, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> V | None:
+        found = self._values.get(key)
+        return found[0] if found is not None and found[1] > self._clock() else None
+
+    def put(self, key: Hashable, value: V) -> None:
+        if self._ttl <= 0:
+            return
+        now = self._clock()
+        with self._lock:
+            if len(self._values) >= self._size:
+                kept = {k: v for k, v in self._values.items() if v[1] > now}
+                self._values = kept if len(kept) < self._size else {}
+            self._values[key] = (value, now + self._ttl)
+
+
 class _Key(NamedTuple):
     caller: str
     """`Caller.key()`: the decision is this identity's only."""
@@ -105,10 +133,9 @@ class Access:
         """Lists the namespaces a context has (with the server's identity; TTL-cached live)."""
         self._review = reviewer or _reviewer(registry, fanout.timeout)
         clock = timer or (lambda: time.monotonic())
-        self._cache: TTLCache[_Key, bool] | None = (
-            TTLCache(maxsize=max_entries, ttl=ttl, timer=clock) if ttl > 0 else None
-        )
-        self._lock = threading.Lock()
+        self._decisions: _Kept[bool] = _Kept(ttl, clock, max_entries)
+        self._scopes_kept: _Kept[Scope] = _Kept(ttl, clock, max_entries)
+        """Per caller, context and resource: the namespaces found over every known namespace."""
 
     def scope(self, caller: Caller, ctx: ContextInfo, kind: Kind, known_namespaces: Collection[str]) -> Scope:
         """What `caller` may list of `kind` in `ctx`; where cluster-wide is denied, which of
@@ -156,14 +183,12 @@ class Access:
 
         def decide(ctx: ContextInfo, namespace: str | None, deadline: Deadline | None) -> bool | None:
             """The cached decision; else the cluster's (None: not cached and no deadline to ask)."""
-            found = self._cached(key(ctx, namespace))
+            found = self._decisions.get(key(ctx, namespace))
             if found is not None or deadline is None:
                 return found
             review = Review(caller.user or caller.sub, caller.groups, VERB, group, resource, namespace)
             decision = self._review(ctx, review, deadline)
-            if self._cache is not None:
-                with self._lock:
-                    self._cache[key(ctx, namespace)] = decision
+            self._decisions.put(key(ctx, namespace), decision)
             return decision
 
         what = f"the access review of {resource}"
@@ -181,6 +206,14 @@ class Access:
                     wide[name] = answer
         narrow = [c for c in contexts if c.name not in out and wide[c.name] is False and namespaced]
         out |= {c.name: EVERYTHING if wide[c.name] else NOTHING for c in contexts if wide[c.name] is not None}
+        listed = known is None
+        if listed:
+            # The namespaces a caller may list, as found over every namespace known, are kept as
+            # long as the decisions they came from: a warm question looks up one scope per
+            # context, not one decision per namespace (nor the namespace list).
+            kept = {c.name: self._scopes_kept.get(key(c, ALL)) for c in narrow}
+            out |= {name: scope for name, scope in kept.items() if scope is not None}
+            narrow = [c for c in narrow if kept[c.name] is None]
         if not narrow:
             return out
         if known is None:
@@ -198,19 +231,17 @@ class Access:
                     allowed.append(ns)
             return Scope(frozenset(allowed))
 
-        ready = {c.name: within(c, None) for c in narrow}
-        out |= {name: scope for name, scope in ready.items() if scope is not None}
+        ready: dict[str, Scope | ClusterError | None] = {c.name: within(c, None) for c in narrow}
         asking = [c for c in narrow if ready[c.name] is None]
         if asking:
-            decided = self._fanout.run(asking, lambda c, d: within(c, d) or NOTHING, what=what)
-            out |= decided
+            ready |= self._fanout.run(asking, lambda c, d: within(c, d) or NOTHING, what=what)
+        for ctx in narrow:
+            found = ready[ctx.name]
+            if isinstance(found, Scope) and listed:
+                self._scopes_kept.put(key(ctx, ALL), found)
+            if found is not None:
+                out[ctx.name] = found
         return out
-
-    def _cached(self, key: _Key) -> bool | None:
-        if self._cache is None:
-            return None
-        with self._lock:
-            return self._cache.get(key)
 
     def _known_namespaces(self, contexts: Sequence[ContextInfo]) -> dict[str, list[str]]:
         """The namespaces each context has (listed with the server's identity); where that list
