@@ -29,7 +29,12 @@ def rows(output: str) -> dict[str, list[str]]:
     starts = [header.index(col) for col in header.split()]
     table = {}
     for line in lines[1:]:
-        if not line.strip() or " contexts usable" in line or line.startswith(("unusable", "context ")):
+        if (
+            not line.strip()
+            or " contexts usable" in line
+            or " tools need what this user may not: " in line
+            or line.startswith(("unusable", "context "))
+        ):
             continue
         cells = [line[a:b].strip() for a, b in zip(starts, [*starts[1:], len(line) + 999], strict=True)]
         table[cells[0]] = cells
@@ -50,6 +55,17 @@ def test_check_with_one_cluster_stopped(running_fleet: Fleet) -> None:
     assert table[down][3] == "NO"
     assert table[down][-1] == "unreachable: connection refused"
     assert done.stdout.strip().splitlines()[-1] == "4 of 6 contexts usable"
+    # Every permission the registered tools need, reviewed: the admin may use all 26 default
+    # tools, the namespace viewer fewer, and a line names what each missing tool lacks.
+    assert table[up][10] == "26/26"
+    allowed, registered = map(int, viewer[10].split("/"))
+    assert registered == 26 and allowed < 26, viewer
+    (lacking,) = [
+        line for line in done.stdout.splitlines() if line.startswith(f"{running_fleet.viewer(up)}: ")
+    ]
+    assert f"{26 - allowed} of 26 tools need what this user may not: " in lacking
+    assert "k8s_get_nodes (list nodes, watch nodes)" in lacking
+    assert table[down][10] == "-"
 
 
 def test_check_exits_non_zero_when_nothing_is_usable(running_fleet: Fleet) -> None:

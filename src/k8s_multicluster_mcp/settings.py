@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from k8s_multicluster_mcp.model.redact import DEFAULT_SENSITIVE_ENV
+from k8s_multicluster_mcp.tools.base import Registration
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 Transport = Literal["stdio", "http"]
@@ -152,6 +153,10 @@ class Settings(BaseModel):
         if not value.strip() or re.search(value, "", re.IGNORECASE):
             raise ValueError("the pattern matches every name (even an empty one)")
         return value
+
+    def registration(self) -> Registration:
+        """Which tools these settings register (the server's, and what `check` reviews)."""
+        return Registration(frozenset(self.toolsets) or None, self.read_only, self.disable_destructive)
 
     @field_validator("toolsets", mode="before")
     @classmethod

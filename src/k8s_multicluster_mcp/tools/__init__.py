@@ -21,6 +21,7 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp_types import ToolAnnotations
 
+from k8s_multicluster_mcp.tools import permissions
 from k8s_multicluster_mcp.tools.base import Registration, Services, ToolSpec, as_tool_errors, bind, enabled
 
 __all__ = ["ALL_TOOLS", "Registration", "Services", "ToolSpec", "all_tools", "register_tools"]
@@ -62,6 +63,7 @@ def register_tools(server: MCPServer[Any], services: Services, registration: Reg
                 open_world_hint=True,
             ),
             structured_output=spec.output_schema,
+            meta=permissions.meta(spec.name),
         )
         names.append(spec.name)
     return names
