@@ -13,7 +13,8 @@ import pytest
 from kubernetes.client import CoreV1Api, RbacAuthorizationV1Api
 
 from integration import seed
-from integration.backends import Fleet
+from integration.backends import Fleet, RealFleet
+from integration.real_nodes_mcp import container, pod, wait_for
 from k8s_multicluster_mcp.common.caller import Caller
 from k8s_multicluster_mcp.kube import impersonation
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
@@ -23,6 +24,7 @@ from k8s_multicluster_mcp.query.access import Access
 from k8s_multicluster_mcp.query.objects import ObjectReader
 from k8s_multicluster_mcp.sources.live import LiveSource
 from k8s_multicluster_mcp.writes import objects as writes
+from k8s_multicluster_mcp.writes.exec import pod_exec
 from k8s_multicluster_mcp.writes.writer import ObjectWriter
 
 ALICE = Caller(sub="id-alice", email="alice@example.com", user="alice@example.com")
@@ -39,15 +41,21 @@ def services(fleet: Fleet) -> Iterator[tuple[ObjectReader, ObjectWriter]]:
 
 
 def grant(
-    fleet: Fleet, context: str, namespace: str, name: str, resources: list[str], subject: dict[str, str]
+    fleet: Fleet | RealFleet,
+    context: str,
+    namespace: str,
+    name: str,
+    resources: list[str],
+    subject: dict[str, str],
+    verbs: tuple[str, ...] = ("get", "list"),
 ) -> None:
-    """A Role that may get and list `resources` in `namespace`, bound to `subject`."""
+    """A Role that may `verbs` (get and list) `resources` in `namespace`, bound to `subject`."""
     rbac = RbacAuthorizationV1Api(fleet.admin(context))
     rbac.create_namespaced_role(
         namespace,
         {
             "metadata": {"name": name},
-            "rules": [{"apiGroups": [""], "resources": resources, "verbs": ["get", "list"]}],
+            "rules": [{"apiGroups": [""], "resources": resources, "verbs": list(verbs)}],
         },
     )
     rbac.create_namespaced_role_binding(
@@ -152,3 +160,44 @@ def test_a_live_read_forbidden_cluster_wide_narrows_to_the_namespaces_the_caller
     # Earlier tests' namespaces (still terminating) may hold alice's grants too: each is read.
     assert ("settings", namespace) in {(r.name, r.namespace) for r in answer.rows}
     assert namespace in (report.note or "") and " only: " in (report.note or ""), report.note
+
+
+def test_exec_on_a_real_node_acts_as_the_caller(real_fleet: RealFleet, real_namespace: str) -> None:
+    """The exec websocket's handshake carries the caller's headers: refused by the cluster until
+    alice may exec, then the command runs (a real kubelet and container)."""
+    ctx, ns = real_fleet.contexts[0], real_namespace
+    core = real_fleet.core(ctx)
+    core.create_namespaced_pod(ns, pod("box", container()))
+    wait_for(
+        "box running",
+        lambda: any(
+            s.state.running for s in core.read_namespaced_pod("box", ns).status.container_statuses or ()
+        ),
+    )
+    grant(real_fleet, ctx, ns, "alice-pods", ["pods"], {"kind": "User", "name": ALICE.user or ""})
+    registry = ContextRegistry(directory=real_fleet.kubeconfig_dir)
+    fanout = Fanout(timeout=10)
+    writer = ObjectWriter(ObjectReader(registry, fanout, Redactor()), fanout, Redactor())
+    argv = ["/workload", "echo", "as", "alice"]
+    try:
+        with impersonation.acting_as(ALICE):
+            refused = pod_exec(writer, ctx, "box", argv, None, ns, False, 10)
+        verbs = ("get", "create")
+        grant(
+            real_fleet,
+            ctx,
+            ns,
+            "alice-exec",
+            ["pods/exec"],
+            {"kind": "User", "name": ALICE.user or ""},
+            verbs,
+        )
+        with impersonation.acting_as(ALICE):
+            ran = pod_exec(writer, ctx, "box", argv, None, ns, False, 10)
+    finally:
+        fanout.close()
+    assert refused.report.status == "forbidden", refused.report
+    assert (refused.report.error or "").startswith("forbidden for alice@example.com: cannot "), refused.report
+    assert f"pods/exec in namespace {ns}" in (refused.report.error or ""), refused.report
+    assert ran.report.status == "ok", ran.report
+    assert ran.output == "as alice\n"
