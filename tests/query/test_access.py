@@ -4,10 +4,13 @@ clock), cluster-wide first and per known namespace where that is denied. The rev
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from k8s_multicluster_mcp.common.caller import Caller
 from k8s_multicluster_mcp.common.errors import ClusterError, ClusterForbiddenError
+from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.deadlines import Deadline
 from k8s_multicluster_mcp.kube.fanout import Fanout
@@ -171,3 +174,26 @@ def test_kept_decisions_are_bounded(two_clusters: ContextRegistry, fanout: Fanou
     for who in (ALICE, BOB, ALICE):
         assert access.scopes(who, one, Kind.POD)["one"] == EVERYTHING
     assert len(table.asked) == 3, "one entry kept: each caller's decision pushed out the other's"
+
+
+def test_inside_a_call_to_a_cluster_the_reviews_run_in_that_thread(
+    two_clusters: ContextRegistry, fanout: Fanout
+) -> None:
+    from k8s_multicluster_mcp.common import caller
+
+    threads: list[int] = []
+    table = Table({("alice", "configmaps", "team-b")})
+
+    def recording(ctx: ContextInfo, review: Review, deadline: Deadline) -> bool:
+        threads.append(threading.get_ident())
+        return table(ctx, review, deadline)
+
+    source = namespace_source({"one": ("team-a", "team-b"), "two": ()})
+    access = Access(two_clusters, fanout, source, reviewer=recording)
+    token = caller.current.set(ALICE)
+    try:
+        with deadlines.deadline(5):  # as a live read does, in a Fanout worker
+            assert access.namespaces_for(two_clusters.resolve("one")[0], "", "configmaps") == ["team-b"]
+    finally:
+        caller.current.reset(token)
+    assert set(threads) == {threading.get_ident()}, "no other worker waited for"

@@ -20,6 +20,7 @@ from typing import Generic, NamedTuple, TypeVar
 from k8s_multicluster_mcp.common.caller import Caller, acting
 from k8s_multicluster_mcp.common.errors import ClusterError, ClusterForbiddenError
 from k8s_multicluster_mcp.kube import access as review_api
+from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.kube.deadlines import Deadline
 from k8s_multicluster_mcp.kube.fanout import Fanout
@@ -42,6 +43,7 @@ RESOURCES: Mapping[Kind, tuple[str, str]] = {
 
 VERB = "list"
 V = TypeVar("V")
+T = TypeVar("T")
 ALL = "*"
 """The namespace part of a kept scope's key (no namespace is named `*`)."""
 
@@ -197,9 +199,7 @@ class Access:
         out: dict[str, Scope | ClusterError] = {}
         if unknown:
             # The clusters are asked in parallel, each within the question's timeout.
-            for name, answer in self._fanout.run(
-                unknown, lambda c, d: bool(decide(c, None, d)), what=what
-            ).items():
+            for name, answer in self._ask(unknown, lambda c, d: bool(decide(c, None, d)), what).items():
                 if isinstance(answer, ClusterError):
                     out[name] = answer
                 else:
@@ -234,7 +234,7 @@ class Access:
         ready: dict[str, Scope | ClusterError | None] = {c.name: within(c, None) for c in narrow}
         asking = [c for c in narrow if ready[c.name] is None]
         if asking:
-            ready |= self._fanout.run(asking, lambda c, d: within(c, d) or NOTHING, what=what)
+            ready |= self._ask(asking, lambda c, d: within(c, d) or NOTHING, what)
         for ctx in narrow:
             found = ready[ctx.name]
             if isinstance(found, Scope) and listed:
@@ -242,6 +242,18 @@ class Access:
             if found is not None:
                 out[ctx.name] = found
         return out
+
+    def _ask(
+        self, contexts: Sequence[ContextInfo], fn: Callable[[ContextInfo, Deadline], T], what: str
+    ) -> Mapping[str, T | ClusterError]:
+        """`fn` for every context in parallel through the Fanout, each within the question's
+        timeout; or, when this thread is already inside a call to a cluster (a live read that
+        narrows to the caller's namespaces asks `namespaces_for` there), in this thread under that
+        call's deadline: a worker waiting for another worker could wait for the whole pool."""
+        running = deadlines.current()
+        if running is None:
+            return self._fanout.run(contexts, fn, what=what)
+        return {ctx.name: fn(ctx, running) for ctx in contexts}
 
     def _known_namespaces(self, contexts: Sequence[ContextInfo]) -> dict[str, list[str]]:
         """The namespaces each context has (listed with the server's identity); where that list
