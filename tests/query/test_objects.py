@@ -59,7 +59,7 @@ def test_namespaces_for_names_where_to_read_instead() -> None:
 
     found, note = reader(namespaces_for=namespaces_for)._in_scope(ctx(None), SECRETS, None, read, concat)
     assert (found, asked) == (["team-a", "team-b"], [("", "secrets")])
-    assert note is not None and note.startswith("namespace team-a, team-b only")
+    assert note is not None and note.startswith("namespaces team-a, team-b only: may not read secrets")
 
 
 def test_none_means_the_hook_does_not_know_and_an_empty_list_lets_the_403_stand() -> None:

@@ -408,9 +408,7 @@ class ObjectReader:
                 namespaces = context_namespace(ctx, resource.group, resource.plural)
             if not namespaces:
                 raise
-        return merge([read(ns) for ns in namespaces]), namespace_note(
-            ", ".join(namespaces), "read", resource.qualified
-        )
+        return merge([read(ns) for ns in namespaces]), namespace_note(namespaces, "read", resource.qualified)
 
     def _objects(
         self,
