@@ -8,8 +8,11 @@ The server is driven in process: ObjectReader and ObjectWriter as the tools use 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from kubernetes.client import CoreV1Api, RbacAuthorizationV1Api
 
 from integration import seed
@@ -201,3 +204,57 @@ def test_exec_on_a_real_node_acts_as_the_caller(real_fleet: RealFleet, real_name
     assert f"pods/exec in namespace {ns}" in (refused.report.error or ""), refused.report
     assert ran.report.status == "ok", ran.report
     assert ran.output == "as alice\n"
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_role() -> list[dict[str, Any]]:
+    """The ClusterRole and binding the README gives for the server's own identity."""
+    section = README.read_text().split("##### The server's own identity", 1)[1]
+    return list(yaml.safe_load_all(section.split("```yaml", 1)[1].split("```", 1)[0]))
+
+
+def test_the_readmes_cluster_role_is_all_a_service_account_needs_to_act_as_a_caller(
+    fleet: Fleet, namespace: str, tmp_path: Path
+) -> None:
+    """A ServiceAccount bound to exactly the README's ClusterRole (it may not read configmaps
+    itself) reads what alice may read, as alice."""
+    context = fleet.contexts[0]
+    admin = fleet.admin(context)
+    alice_reads_configmaps(fleet, context, namespace)
+    role, binding = readme_role()
+    name = f"mcp-impersonate-{namespace}"
+    role["metadata"]["name"] = binding["metadata"]["name"] = binding["roleRef"]["name"] = name
+    account = binding["subjects"][0]
+    account["namespace"] = namespace
+    core, rbac = CoreV1Api(admin), RbacAuthorizationV1Api(admin)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": account["name"]}})
+    token = core.create_namespaced_service_account_token(
+        account["name"], namespace, {"spec": {"expirationSeconds": 600}}
+    ).status.token
+    config = yaml.safe_load((fleet.kubeconfig_dir / f"{context}.yaml").read_text())
+    cluster = next(c for c in config["clusters"] if c["name"] == config["contexts"][0]["context"]["cluster"])
+    (tmp_path / "sa.yaml").write_text(
+        yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "sa", "clusters": [cluster],
+            "users": [{"name": "sa", "user": {"token": token}}],
+            "contexts": [{"name": "sa", "context": {"cluster": cluster["name"], "user": "sa"}}],
+        })
+    )  # fmt: skip
+    rbac.create_cluster_role(role)
+    rbac.create_cluster_role_binding(binding)
+    registry = ContextRegistry(directory=tmp_path)
+    fanout = Fanout(timeout=5)
+    try:
+        reader = ObjectReader(registry, fanout, Redactor())
+        with impersonation.acting_as(ALICE):
+            as_alice = reader.table("configmaps", "sa", namespace)
+        as_itself = reader.table("configmaps", "sa", namespace)
+    finally:
+        fanout.close()
+        rbac.delete_cluster_role_binding(name)
+        rbac.delete_cluster_role(name)
+    assert [(r.status, r.error) for r in as_alice.clusters] == [("ok", None)]
+    assert [r.name for r in as_alice.rows] == ["settings"]
+    assert [r.status for r in as_itself.clusters] == ["forbidden"], "the account itself may not read them"
