@@ -81,6 +81,10 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--disable-destructive",), "disable_destructive", "K8S_MCP_DISABLE_DESTRUCTIVE",
            "register no destructive tool (delete, namespace deletion, drain, rollout undo, exec) and "
            "refuse scaling to zero", "bool"),
+    Option(("--require-confirmation",), "require_confirmation", "K8S_MCP_REQUIRE_CONFIRMATION",
+           "refuse destructive calls (those --disable-destructive removes, and scaling to zero) from "
+           "clients that cannot ask their user to confirm (no elicitation); clients that can always "
+           "ask", "bool"),
     Option(("--transport",), "transport", "K8S_MCP_TRANSPORT",
            "stdio (default, for MCP clients that start the server) or http (streamable HTTP)",
            choices=("stdio", "http")),

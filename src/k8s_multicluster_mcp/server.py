@@ -65,7 +65,7 @@ from k8s_multicluster_mcp.resources import (
 from k8s_multicluster_mcp.settings import Settings
 from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.sources.watch import WatchSource
-from k8s_multicluster_mcp.tools import Registration, Services, register_tools
+from k8s_multicluster_mcp.tools import Services, register_tools
 from k8s_multicluster_mcp.tools.base import argument_errors
 from k8s_multicluster_mcp.tools.schemas import compact
 from k8s_multicluster_mcp.writes.writer import ObjectWriter
@@ -357,9 +357,7 @@ def build_server(
         token_verifier=auth[1] if auth else None,
         subscriptions=bus,
     )
-    registration = Registration(
-        frozenset(settings.toolsets) or None, settings.read_only, settings.disable_destructive
-    )
+    registration = settings.registration()
 
     def register() -> None:
         names = register_tools(server, services, registration)

@@ -80,6 +80,8 @@ class Settings(BaseModel):
     contexts: tuple[str, ...] = ()
     read_only: bool = False
     disable_destructive: bool = False
+    require_confirmation: bool = False
+    """Refuse destructive calls from clients that cannot ask their user to confirm (no elicitation)."""
     transport: Transport = "stdio"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -156,7 +158,12 @@ class Settings(BaseModel):
 
     def registration(self) -> Registration:
         """Which tools these settings register (the server's, and what `check` reviews)."""
-        return Registration(frozenset(self.toolsets) or None, self.read_only, self.disable_destructive)
+        return Registration(
+            frozenset(self.toolsets) or None,
+            self.read_only,
+            self.disable_destructive,
+            self.require_confirmation,
+        )
 
     @field_validator("toolsets", mode="before")
     @classmethod

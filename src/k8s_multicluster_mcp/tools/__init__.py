@@ -46,11 +46,15 @@ def __getattr__(name: str) -> Any:
 
 def register_tools(server: MCPServer[Any], services: Services, registration: Registration) -> list[str]:
     """Add every enabled tool to `server`; returns their names."""
+    from k8s_multicluster_mcp.tools.confirm import confirmed  # with the toolsets: not at start
+
     names = []
     for spec in all_tools():
         if not enabled(spec, registration):
             continue
         fn = as_tool_errors(bind(spec.fn, services))
+        if spec.destructive or spec.destructive_if:
+            fn = confirmed(fn, spec, services.writer, required=registration.require_confirmation)
         server.add_tool(
             fn,
             name=spec.name,

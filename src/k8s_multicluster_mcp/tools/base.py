@@ -54,6 +54,8 @@ class Registration:
     toolsets: frozenset[str] | None = None
     read_only: bool = False
     disable_destructive: bool = False
+    require_confirmation: bool = False
+    """A destructive call from a client that cannot ask its user (no elicitation) is refused."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ class ToolSpec:
     """Declare (and validate) the output schema (the fleet tools' items are an interface); every
     tool returns structured content either way, but schemas cost tokens on every request and
     building them costs startup time."""
+    destructive_if: Callable[[Mapping[str, Any]], bool] | None = None
+    """For a tool that is not `destructive`: whether a call with these arguments is (scaling to
+    zero), so it is confirmed like one."""
 
 
 class Tools(list[ToolSpec]):
@@ -92,11 +97,15 @@ class Tools(list[ToolSpec]):
         overwrites: bool = False,
         idempotent: bool = True,
         output_schema: bool = False,
+        destructive_if: Callable[[Mapping[str, Any]], bool] | None = None,
     ) -> Callable[[F], F]:
         def added(fn: F) -> F:
             self.append(
-                ToolSpec(name, title, toolset, fn, writes, destructive, overwrites, idempotent, output_schema)
-            )
+                ToolSpec(
+                    name, title, toolset, fn, writes, destructive, overwrites, idempotent, output_schema,
+                    destructive_if,
+                )
+            )  # fmt: skip
             return fn
 
         return added

@@ -4,7 +4,7 @@ to its `writes` operation; `_written` runs it in a worker thread and renders wha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 from mcp_types import CallToolResult
@@ -37,8 +37,12 @@ TaintKey = Annotated[str, Field(description="Taint key.")]
 TOOLS = Tools()
 
 
-def _w(name: str, title: str, toolset: str, **flags: bool) -> Callable[[Any], Any]:
-    return TOOLS.add(name, title, toolset, writes=True, **flags)
+def _w(
+    name: str, title: str, toolset: str, *, destructive: bool = False, overwrites: bool = False,
+    idempotent: bool = True, destructive_if: Callable[[Mapping[str, Any]], bool] | None = None,
+) -> Callable[[Any], Any]:  # fmt: skip
+    return TOOLS.add(name, title, toolset, writes=True, destructive=destructive, overwrites=overwrites,
+                     idempotent=idempotent, destructive_if=destructive_if)  # fmt: skip
 
 
 async def _written(operation: Callable[..., WriteResult], *args: Any) -> CallToolResult:
@@ -186,7 +190,12 @@ async def k8s_run_pod(
     )
 
 
-@_w("k8s_scale_resource", "Scale", "scaling", overwrites=True)
+def _to_zero(arguments: Mapping[str, Any]) -> bool:
+    """Scaling to zero stops every pod: destructive (refused under --disable-destructive)."""
+    return arguments.get("replicas") == 0
+
+
+@_w("k8s_scale_resource", "Scale", "scaling", overwrites=True, destructive_if=_to_zero)
 async def k8s_scale_resource(
     w: ObjectWriter, resource_type: Kind, name: Name, replicas: Int, context: OneContextArg = None,
     namespace: Namespace = None, dry_run: DryRun = False,
