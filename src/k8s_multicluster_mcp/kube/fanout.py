@@ -11,6 +11,7 @@ A cluster that already has `per_context` calls running gets no new thread until 
 hung cluster never takes the pool from the others. A `UserError` raised by a call (bad input found
 only once the cluster was asked) reaches the caller as it is. A call runs in a copy of the
 submitting thread's context variables, so it acts for the caller who asked (`impersonation`).
+`gather` over several clusters tells the caller's `progress` (when one listens) as each answers.
 
 Turning an answer into records is CPU work under the GIL; `decoding` lets only a few threads do it
 at once in the whole process. A hundred lists decoded at once left the thread answering the
@@ -31,6 +32,7 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
 
+from k8s_multicluster_mcp.common import progress
 from k8s_multicluster_mcp.common.errors import ClusterError, ClusterTimeoutError, UserError
 from k8s_multicluster_mcp.kube import deadlines
 from k8s_multicluster_mcp.kube.client import capture_client_errors, load_kubernetes
@@ -167,6 +169,10 @@ class Fanout:
         """Each future's result or `ClusterError`, waiting at most `timeout` in all. `late` is the
         message for a cluster that has not answered by then."""
         deadline = time.monotonic() + self.timeout
+        told = progress.clusters(list(futures))
+        if told is not None:
+            for name, future in futures.items():
+                future.add_done_callback(functools.partial(_answered, told, name))
         out: dict[str, T | ClusterError] = {}
         for name, future in futures.items():
             try:
@@ -177,6 +183,8 @@ class Fanout:
                 out[name] = exc
             except CancelledError:
                 out[name] = ClusterError("the server is shutting down")
+        if told is not None:
+            told.finish([n for n, a in out.items() if isinstance(a, ClusterTimeoutError)])
         return out
 
     def run(
@@ -200,6 +208,12 @@ class Fanout:
         for deadline in running:
             deadline.expire()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _answered(told: progress.Clusters, name: str, future: Future[object]) -> None:
+    """A cluster's call ended: an answer (or an error) is progress; a timeout is said at the end."""
+    if future.cancelled() or not isinstance(future.exception(), ClusterTimeoutError):
+        told.answered(name)
 
 
 def _bind(

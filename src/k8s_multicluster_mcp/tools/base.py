@@ -3,17 +3,24 @@ one-line messages for failures and for arguments that do not validate."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import anyio
+import anyio.lowlevel
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
+from k8s_multicluster_mcp.common import progress
 from k8s_multicluster_mcp.common.errors import UserError
 from k8s_multicluster_mcp.common.text import one_line, shown
 from k8s_multicluster_mcp.query.objects import ObjectReader
@@ -112,8 +119,9 @@ class Tools(list[ToolSpec]):
 
 
 def bind(fn: Callable[..., Awaitable[T]], services: Services) -> Callable[..., Awaitable[T]]:
-    """`fn` with its leading service parameters given: a `functools.partial`, whose signature (what
-    the MCP SDK reads for the tool's input schema) keeps only the tool's own arguments.
+    """`fn` with its leading service parameters given (a `functools.partial`, whose signature, what
+    the MCP SDK reads for the tool's input schema, keeps only the tool's own arguments), and the
+    call's progress sent when the client asked for it (`_with_progress`).
 
     Nothing else is evaluated here: the arguments' and the return annotations are evaluated when
     the SDK builds the tool (`inspect.signature(..., eval_str=True)` sees through a partial to
@@ -140,7 +148,102 @@ def bind(fn: Callable[..., Awaitable[T]], services: Services) -> Callable[..., A
         __module__=fn.__module__, __name__=fn.__name__, __qualname__=fn.__qualname__, __doc__=fn.__doc__,
         __annotations__=annotations, __globals__=fn.__globals__,
     )  # fmt: skip
-    return tool
+    return _with_progress(tool)
+
+
+CONTEXT = "mcp_context"
+"""The keyword under which the SDK hands a bound tool the call's `Context`."""
+PROGRESS_EVERY = 0.1
+"""Seconds between two progress notifications of one call at most (the last is always sent)."""
+
+
+def _with_progress(tool: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """`tool`, reporting its progress (`common.progress`) to the client when the client sent a
+    progress token, and only then."""
+
+    @functools.wraps(tool)
+    async def wrapper(*args: Any, **kwargs: Any) -> T:
+        context = kwargs.pop(CONTEXT, None)
+        if not _wants_progress(context):
+            return await tool(*args, **kwargs)
+        failed: Exception | None = None
+        async with progress_sent(context.report_progress) as sink:
+            with progress.reporting(sink):
+                try:
+                    result = await tool(*args, **kwargs)
+                except Exception as exc:  # raised below, as it is, not in an exception group
+                    failed = exc
+        if failed is not None:
+            raise failed
+        return result
+
+    # The SDK finds the parameter it hands the call's Context by the annotations alone
+    # (`typing.get_type_hints`), the input schema by the signature (the partial's, through
+    # `__wrapped__`): the Context reaches this wrapper and stays out of the schema.
+    wrapper.__annotations__ = {**tool.__annotations__, CONTEXT: Context}
+    return wrapper
+
+
+def _wants_progress(context: Context[Any, Any] | None) -> bool:
+    """Whether this call's client sent a progress token (a call made outside a request did not)."""
+    try:
+        meta = context.request_context.meta if context is not None else None
+    except ValueError:
+        return False
+    return meta is not None and meta.get("progress_token") is not None
+
+
+Send = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def progress_sent(send: Send, every: float = PROGRESS_EVERY) -> AsyncIterator[progress.Progress]:
+    """A `Progress` callable from any thread whose reports `send` delivers on this event loop, in
+    order, at most one per `every` seconds (the latest wins), the last before this block ends.
+    The block runs in a task group: an error it raises reaches the caller in an exception group."""
+    token = anyio.lowlevel.current_token()
+    put, get = anyio.create_memory_object_stream[tuple[int, int, str]](math.inf)
+
+    def sink(done: int, total: int, message: str) -> None:
+        token.backend_class.run_sync_soon(_put, (put, (done, total, message)), token.native_token)
+
+    async def sender() -> None:
+        last = -math.inf
+        async with get:
+            async for report in get:
+                wait = last + every - time.monotonic()
+                if wait > 0:
+                    await anyio.sleep(wait)
+                report = _latest(get, report)
+                last = time.monotonic()
+                try:
+                    await send(*report)
+                except Exception as exc:  # the client is gone: the call goes on without progress
+                    log.debug("progress not sent: %s", one_line(str(exc)))
+                    return
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(sender)
+        try:
+            yield sink
+        finally:
+            # Reports already queued from worker threads arrive first, then the end.
+            await anyio.lowlevel.checkpoint()
+            put.close()
+
+
+def _put(stream: MemoryObjectSendStream[T], item: T) -> None:
+    with contextlib.suppress(anyio.ClosedResourceError):  # a report after the call ended
+        stream.send_nowait(item)
+
+
+def _latest(stream: MemoryObjectReceiveStream[T], item: T) -> T:
+    """The newest item already waiting in `stream`, or `item` when none is."""
+    while True:
+        try:
+            item = stream.receive_nowait()
+        except (anyio.WouldBlock, anyio.EndOfStream):
+            return item
 
 
 def _named(annotation: Any, namespace: Mapping[str, Any]) -> Any:

@@ -129,12 +129,14 @@ def confirmed(
 
     async def call(**given: Any) -> CallToolResult:
         outcome = given.pop(PARAMETER)
+        # The call's Context, when the tool takes one (its progress), goes to the tool only.
+        passed = {context_kwarg: given.pop(context_kwarg)} if context_kwarg in given else {}
         if isinstance(outcome, AcceptedElicitation):
             data = outcome.data
             if isinstance(data, Proceed) and data.answer is not None:
                 return data.answer
             if not isinstance(data, Confirm) or data.confirm:
-                return await tool(**given)
+                return await tool(**given, **passed)
             action = "decline"
         else:
             action = outcome.action
@@ -154,6 +156,7 @@ def confirmed(
         **{name: p.annotation for name, p in signature.parameters.items()},
         PARAMETER: extra.annotation,
         "return": signature.return_annotation,
+        **({context_kwarg: Context} if context_kwarg else {}),
     }
     for attribute in ("__name__", "__qualname__", "__module__", "__doc__"):
         setattr(call, attribute, getattr(tool, attribute))

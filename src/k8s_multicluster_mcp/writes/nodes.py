@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from k8s_multicluster_mcp.common import progress
 from k8s_multicluster_mcp.common.errors import UserError
 from k8s_multicluster_mcp.common.names import check_name
 from k8s_multicluster_mcp.common.text import shown
@@ -134,6 +135,7 @@ def drain(
         started = time.monotonic()
         stop = started + timeout
         evicted: list[tuple[int, str, str, str]] = []
+        told, total = progress.phase(len(pending)), len(pending)
         while pending:
             waiting: list[tuple[Raw, str]] = []
             for pod in pending:
@@ -155,6 +157,8 @@ def drain(
                     )
                     outcomes.append(Outcome("evicted", pods.qualified, ns, name))
                     evicted.append((len(outcomes) - 1, ns, name, str(meta.get("uid") or "")))
+                    if told is not None:
+                        told.step(len(evicted), f"evicted {ns}/{name} ({len(evicted)} of {total})")
                 except Exception as exc:
                     status = getattr(exc, "status", None)
                     if status == 404:
