@@ -452,3 +452,9 @@ def test_a_write_outside_the_callers_namespace_is_refused_by_the_cluster_and_aud
     assert _acted_as(events, TEAM, "patch", "pods", "team-web", 200), "the allowed write, as the team member"
     [read] = _acted_as(events, VIEWER, "get", "pods", "team-web", 200)[-1:]
     assert read["user"]["username"] == world.account, read
+    answered = [
+        e for e in events
+        if (e.get("impersonatedUser") or {}).get("username") == TEAM
+        and (e.get("objectRef") or {}).get("namespace") == HIDDEN_NS and e["responseStatus"]["code"] < 400
+    ]  # fmt: skip
+    assert not answered, "the cluster never answered the team member about the hidden namespace"
