@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,8 @@ def fleet(request: pytest.FixtureRequest) -> Iterator[Fleet]:
         yield made
     finally:
         made.close()
+        if isinstance(made, ControlPlaneFleet):
+            _remove(made.workdir)
 
 
 @pytest.fixture
@@ -88,6 +91,17 @@ def real_fleet() -> Iterator[RealFleet]:
         yield made
     finally:
         made.close()
+        _remove(made.workdir)
+
+
+def _remove(workdir: Path) -> None:
+    """Delete a stopped fleet's workdir (etcd data, logs, kubeconfigs: about 64 MB), unless
+    something is still mounted under it (a node `down` could not unmount): removing then would
+    reach through the mount, so the directory is left for a look."""
+    mounts = Path("/proc/self/mounts").read_text().split() if Path("/proc/self/mounts").exists() else []
+    if any(m.startswith(f"{workdir}/") or m == str(workdir) for m in mounts):
+        return
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
