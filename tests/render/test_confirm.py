@@ -47,7 +47,7 @@ def test_exec_has_no_dry_run_and_says_so() -> None:
 
 
 def test_a_namespace_and_a_scale_to_zero() -> None:
-    assert target({"name": "team-a"}) == "namespace 'team-a' and everything in it"
+    assert target({"name": "team-a"}) == "namespace 'team-a' (and everything in it)"
     assert target({"resource_type": "sts", "name": "db", "replicas": 0}) == "'sts' 'db' to 0 replicas"
 
 

@@ -32,7 +32,7 @@ def target(arguments: Mapping[str, Any]) -> str:
     elif arguments.get("resource_type") is not None:
         said = f"{shown(arguments['resource_type'])} {where}{shown(arguments.get('name'))}"
     else:
-        said = f"namespace {shown(arguments.get('name'))} and everything in it"
+        said = f"namespace {shown(arguments.get('name'))} (and everything in it)"
     if arguments.get("replicas") is not None:
         said += f" to {arguments['replicas']} replicas"
     if "to_revision" in arguments:
