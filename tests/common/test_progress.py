@@ -75,3 +75,17 @@ def test_reports_from_many_threads_reach_the_sink_in_increasing_order() -> None:
             t.join()
     assert told == sorted(told)
     assert told[-1] == 200
+
+
+def test_a_further_part_of_the_same_call_goes_on_from_where_it_was() -> None:
+    """A confirmation's dry run, then the drain: two runs of the tool, one request, one count."""
+    told: list[tuple[int, int, str]] = []
+    reporter = progress.Reporter()
+    for word in ("would evict", "evicted"):
+        with progress.reporting(lambda *report: told.append(report), reporter):
+            step = progress.phase(2)
+            assert step is not None
+            step.step(1, f"{word} a (1 of 2)")
+            step.step(2, f"{word} b (2 of 2)")
+    assert [(p, t) for p, t, _ in told] == [(1, 2), (2, 2), (3, 4), (4, 4)]
+    assert told[-1][2] == "evicted b (2 of 2)"

@@ -107,6 +107,18 @@ def test_a_tool_reports_progress_when_the_client_sent_a_token() -> None:
     assert sent[-1] == (3, 3, "evicted 3 of 3")
 
 
+def test_runs_of_a_tool_in_one_request_count_on() -> None:
+    context = _Context({"progress_token": 7})
+    tool = bind(_evict, Services(None, None, None))  # type: ignore[arg-type]
+
+    async def main() -> None:
+        for _ in range(2):
+            await tool(pods=2, **{CONTEXT: context})
+
+    anyio.run(main)
+    assert context.sent[-1] == (4, 4, "evicted 2 of 2")
+
+
 def test_no_token_no_progress() -> None:
     assert _call({}, 3) == ("done", [])
     assert _call(None, 3) == ("done", [])

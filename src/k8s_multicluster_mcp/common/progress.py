@@ -25,8 +25,8 @@ _current: ContextVar[Reporter | None] = ContextVar("progress", default=None)
 class Reporter:
     """One call's progress: hands out ranges of steps and drops a report that would go back."""
 
-    def __init__(self, sink: Progress) -> None:
-        self._sink = sink
+    def __init__(self) -> None:
+        self._sink: Progress | None = None
         self._lock = threading.Lock()
         self._reserved = 0
         self._last = 0
@@ -39,7 +39,7 @@ class Reporter:
 
     def _send(self, progress: int, message: str) -> None:
         with self._lock:
-            if progress <= self._last:
+            if self._sink is None or progress <= self._last:
                 return
             self._last = progress
             # Under the lock, so that reports reach the sink in the order decided here.
@@ -58,13 +58,19 @@ class Phase:
 
 
 @contextlib.contextmanager
-def reporting(sink: Progress) -> Iterator[None]:
-    """Report this context's progress (and that of the threads that copy it) to `sink`."""
-    token = _current.set(Reporter(sink))
+def reporting(sink: Progress, reporter: Reporter | None = None) -> Iterator[None]:
+    """Report this context's progress (and that of the threads that copy it) to `sink`; with
+    `reporter`, as a further part of the same call (its numbers go on from where they were)."""
+    reporter = reporter or Reporter()
+    with reporter._lock:
+        before, reporter._sink = reporter._sink, sink
+    token = _current.set(reporter)
     try:
         yield
     finally:
         _current.reset(token)
+        with reporter._lock:
+            reporter._sink = before
 
 
 def phase(total: int) -> Phase | None:

@@ -9,6 +9,7 @@ import inspect
 import logging
 import math
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
@@ -168,7 +169,7 @@ def _with_progress(tool: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable
             return await tool(*args, **kwargs)
         failed: Exception | None = None
         async with progress_sent(context.report_progress) as sink:
-            with progress.reporting(sink):
+            with progress.reporting(sink, _reporter(context.request_context)):
                 try:
                     result = await tool(*args, **kwargs)
                 except Exception as exc:  # raised below, as it is, not in an exception group
@@ -182,6 +183,20 @@ def _with_progress(tool: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable
     # `__wrapped__`): the Context reaches this wrapper and stays out of the schema.
     wrapper.__annotations__ = {**tool.__annotations__, CONTEXT: Context}
     return wrapper
+
+
+_reporters: dict[int, progress.Reporter] = {}
+
+
+def _reporter(request: object) -> progress.Reporter:
+    """The progress of one request, shared by every run of a tool in it (a confirmation's dry
+    run, then the call), so that its numbers only grow; forgotten with the request."""
+    key = id(request)
+    found = _reporters.get(key)
+    if found is None:
+        found = _reporters[key] = progress.Reporter()
+        weakref.finalize(request, _reporters.pop, key, None)
+    return found
 
 
 def _wants_progress(context: Context[Any, Any] | None) -> bool:

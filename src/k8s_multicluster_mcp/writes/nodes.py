@@ -136,6 +136,7 @@ def drain(
         stop = started + timeout
         evicted: list[tuple[int, str, str, str]] = []
         told, total = progress.phase(len(pending)), len(pending)
+        done_word = "would evict" if dry_run else "evicted"
         while pending:
             waiting: list[tuple[Raw, str]] = []
             for pod in pending:
@@ -158,7 +159,7 @@ def drain(
                     outcomes.append(Outcome("evicted", pods.qualified, ns, name))
                     evicted.append((len(outcomes) - 1, ns, name, str(meta.get("uid") or "")))
                     if told is not None:
-                        told.step(len(evicted), f"evicted {ns}/{name} ({len(evicted)} of {total})")
+                        told.step(len(evicted), f"{done_word} {ns}/{name} ({len(evicted)} of {total})")
                 except Exception as exc:
                     status = getattr(exc, "status", None)
                     if status == 404:
