@@ -231,6 +231,9 @@ def test_scale_label_annotate_patch_resources(server: Server, fleet: Fleet, name
     assert server.call("k8s_get_resources", **listed)[1]["items"][0]["ready"] == "0/3"
     assert real["items"][0]["changes"] == [{"path": "spec.replicas", "before": 2, "after": 3}]
     assert apps.read_namespaced_deployment("web", namespace).spec.replicas == 3
+    # A Scale of 0 replicas omits the field; the answer still says 3 -> 0, not a removed field.
+    _, zero, _ = server.call("k8s_scale_resource", **scope, replicas=0, dry_run=True)
+    assert zero["items"][0]["changes"] == [{"path": "spec.replicas", "before": 3, "after": 0}]
 
     both(server, api, namespace, "k8s_label_resource", **scope, labels={"tier": "front"})
     assert apps.read_namespaced_deployment("web", namespace).metadata.labels == {

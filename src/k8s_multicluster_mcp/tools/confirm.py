@@ -74,14 +74,16 @@ def can_ask(ctx: Context[Any, Any]) -> bool:
     """The client declared form elicitation (a bare `elicitation: {}` counts) and this request can
     carry a question: a 2026-07-28 connection always can, an older one needs a back-channel
     (stateless HTTP and JSON-response HTTP have none)."""
-    capabilities = ctx.client_capabilities
+    try:
+        capabilities = ctx.client_capabilities
+        version = ctx.protocol_version
+        session = ctx.session
+    except ValueError:  # a call made outside a request (in process): nobody to ask
+        return False
     elicitation = capabilities.elicitation if capabilities is not None else None
     if elicitation is None or (elicitation.form is None and elicitation.url is not None):
         return False
-    version = ctx.protocol_version
-    return (
-        bool(version and is_version_at_least(version, INPUT_REQUIRED_VERSION)) or ctx.session.can_send_request
-    )
+    return bool(version and is_version_at_least(version, INPUT_REQUIRED_VERSION)) or session.can_send_request
 
 
 def confirmed(

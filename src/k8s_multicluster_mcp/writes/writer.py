@@ -243,6 +243,8 @@ class ObjectWriter:
                 content_type=PATCH_TYPES["merge"],
                 timeout=self.timeout,
             )
+        if sub == "/scale":
+            before, after = _replicas_said(before), _replicas_said(after)
         return self.compared(resource, namespace, name, before, after)
 
     def create(
@@ -342,6 +344,14 @@ def conflict_message(exc: BaseException) -> str:
     ]
     listed = "; ".join(fields) if fields else str(status.get("message") or "conflict")
     return f"apply conflicts with other field managers: {listed}; pass force=true to take these fields"
+
+
+def _replicas_said(scale: Raw) -> Raw:
+    """A Scale object of 0 replicas leaves `spec.replicas` out (omitempty): say 0, so scaling to
+    zero reads `3 -> 0`, not a removed field."""
+    spec = dict(scale.get("spec") or {})
+    spec.setdefault("replicas", 0)
+    return {**scale, "spec": spec}
 
 
 __all__ = [
