@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import anyio
@@ -135,7 +136,11 @@ def test_the_server_ends_within_2s_and_leaves_no_child(
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.communicate()
+        _, stderr = proc.communicate()
+    if "after the stop signal; ending now" in stderr:
+        # The stop got stuck and `cli._force_exit` ended it: keep the threads' tracebacks it
+        # printed where the next engineer will see them (the cause is not known yet).
+        warnings.warn(f"{how}: the stop watchdog fired:\n{stderr[-6000:]}", stacklevel=1)
     assert elapsed < 2.0, f"{how}: the process took {elapsed:.2f}s to end"
     assert proc.returncode == 0
     assert not hostile.processes_running(MARKER), "a credential plugin outlived the server"
