@@ -28,9 +28,9 @@ from mcp.client.streamable_http import streamable_http_client
 
 from integration.backends import Fleet
 from integration.controlplane.build import build_helm, kubectl_path
+from integration.controlplane.process import free_port
 from integration.test_e2e_hardening import INITIALIZE
 from integration.test_e2e_health import get
-from integration.test_e2e_http import free_port
 from integration.test_e2e_stdio import SCRIPT, server_env, text
 from k8s_multicluster_mcp.cli import build_parser, settings_from
 

@@ -42,7 +42,7 @@ from mcp.client.streamable_http import streamable_http_client
 from integration import hostile, seed
 from integration.backends import ControlPlaneFleet, Fleet
 from integration.controlplane.fleet import audit_log
-from integration.test_e2e_http import free_port
+from integration.controlplane.process import free_port
 from integration.test_e2e_stdio import SCRIPT, server_env, text
 from integration.test_impersonation import readme_role
 

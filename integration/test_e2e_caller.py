@@ -23,8 +23,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from integration import hostile
 from integration.backends import Fleet
+from integration.controlplane.process import free_port
 from integration.test_e2e_hardening import INITIALIZE
-from integration.test_e2e_http import free_port
 from integration.test_e2e_stdio import SCRIPT, server_env, text
 from tests.oidc_issuer import Issuer
 

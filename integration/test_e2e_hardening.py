@@ -21,7 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from integration import hostile, seed
 from integration.backends import Fleet
-from integration.test_e2e_http import free_port
+from integration.controlplane.process import free_port
 from integration.test_e2e_stdio import SCRIPT, server_env, session, text
 
 MARKER = "sleep 8124"

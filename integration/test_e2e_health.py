@@ -5,7 +5,6 @@ and /metrics (parsed with prometheus_client's parser) shows the tool calls made 
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -16,13 +15,8 @@ import anyio
 from prometheus_client.parser import text_string_to_metric_families
 
 from integration.backends import Fleet
+from integration.controlplane.process import free_port
 from integration.test_e2e_stdio import server_env, session
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(port: int, path: str) -> tuple[int, str]:

@@ -15,14 +15,9 @@ import anyio
 from mcp import Client
 
 from integration.backends import Fleet
+from integration.controlplane.process import free_port
 from integration.test_e2e_health import get
 from integration.test_e2e_stdio import DEFAULT_TOOLS, SCRIPT, server_env, text
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_streamable_http_transport(fleet: Fleet, tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import subprocess
 import time
 import urllib.error
@@ -36,6 +35,7 @@ from integration import controlplane, seed
 from integration.backends import RealFleet
 from integration.controlplane.build import build_helm, cache_dir
 from integration.controlplane.images import ServerImage, server_image, server_image_problem
+from integration.controlplane.process import free_port
 from integration.real_nodes_mcp import available, container, deployment, pod, wait_for
 
 pytestmark = pytest.mark.realnodes
@@ -45,12 +45,6 @@ RELEASE = "team"
 NAMESPACE = "mcp-team"
 WORK = "team-work"
 SERVER = "/opt/k8s-multicluster-mcp/bin/k8s-multicluster-mcp"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -145,7 +139,7 @@ def test_the_chart_runs_the_image_on_a_real_node_ready_after_sync_and_answers_fr
 ) -> None:
     fleet, context = deployed.fleet, deployed.context
     api_port = controlplane.load(fleet.workdir).cluster(context).port
-    port, health = _free_port(), _free_port()
+    port, health = free_port(), free_port()
     token = secrets.token_hex(16)
     env = [
         {"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
