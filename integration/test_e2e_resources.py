@@ -42,10 +42,12 @@ def test_resources_read_like_the_tools_and_refuse_bad_uris(
             failing = await client.read_resource(FLEET_FAILING_PODS)
             contents = _contents(failing)
             tool = await client.call_tool("k8s_fleet_failing_pods", {})
-            # The same answer as the tool: its text, and its structured content as JSON.
-            assert contents["text/plain"].splitlines()[1:] == text(tool).splitlines()[1:]
+            # The same answer as the tool: its text (counts; ages tick between the two calls), and
+            # its structured content as JSON (the same items).
+            assert contents["text/plain"].splitlines()[1:3] == text(tool).splitlines()[1:3]
             data = json.loads(contents["application/json"])
             assert data["total"] == (tool.structured_content or {})["total"] >= 1
+            assert data["items"] == (tool.structured_content or {})["items"]
             assert (namespace, "web") in {(i["namespace"], i["name"]) for i in data["items"]}
             # Live, so reusable for what is left of --cache-ttl: (0, 10 s].
             assert 0 < failing.ttl_ms <= 10_000, failing.ttl_ms
