@@ -258,8 +258,12 @@ def test_a_crash_loop_is_failing_at_every_moment_of_its_cycle(env: Env) -> None:
         assert elapsed < 150, f"kubectl showed {seen}; previous logs {previous_logs}, OOMKilled {oom_named}"
         time.sleep(1)
     changes = env.cached.changes(env.ctx, env.ns)
+    # A pod that sat Pending past the 5 s grace before its first start (image, sandbox, a busy
+    # node) truly recovered from that when it started: only a recovery inside the cycle is false.
     recovered = [
-        (c["at"], c["name"], c["detail"]) for c in changes if c["name"] in seen and c["change"] == "recovered"
+        (c["at"], c["name"], c["detail"])
+        for c in changes
+        if c["name"] in seen and c["change"] == "recovered" and c["detail"] != "was Pending"
     ]
     assert recovered == [], changes
     journal = [(c["change"], c["detail"]) for c in changes if c["name"] == "crash"]
@@ -275,8 +279,10 @@ def test_an_init_container_crash_loop_stays_failing_in_the_journal(env: Env) -> 
     _settled(env)
     changes = env.cached.changes(env.ctx, env.ns)
     init = [(c["change"], c["detail"]) for c in changes if c["name"] == "initcrash"]
-    assert [c for c in init if c[0] == "recovered"] == [], init
-    assert len([c for c in init if c[0] == "started failing"]) == 1, init
+    # Pending past the 5 s grace before the first start is a failure of its own (a busy node)
+    cycle = [c for c in init if not (c[1] or "").startswith(("Pending", "was Pending"))]
+    assert [c for c in cycle if c[0] == "recovered"] == [], init
+    assert len([c for c in cycle if c[0] == "started failing"]) == 1, init
 
 
 def _lines(text: str) -> list[str]:
