@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,50 @@ def test_calls_run_under_a_deadline_of_their_budget() -> None:
     finally:
         fanout.close()
     assert seen[1] and 6 < seen[0] <= 7
+
+
+def test_the_calls_of_a_batch_start_together_when_it_ends_with_budgets_from_its_start() -> None:
+    """Started one by one, the first calls' work took the GIL from the thread submitting the
+    others (107 contexts: the last was sent 5.5 s after the first). A batch's calls wait for it."""
+    fanout = Fanout(timeout=5, max_workers=4)
+    started: list[str] = []
+    budgets: list[float] = []
+
+    def call(name: str) -> Callable[[deadlines.Deadline], None]:
+        def run(d: deadlines.Deadline) -> None:
+            started.append(name)
+            budgets.append(d.seconds)
+
+        return run
+
+    try:
+        with fanout.batch() as asked:
+            first = fanout.submit(ctx("a"), call("a"), budget=5, what="x")
+            with fanout.batch() as inner:  # nested: one batch, the outer one
+                second = fanout.submit(ctx("b"), call("b"), budget=5, what="x")
+            assert inner == asked
+            threading.Event().wait(0.3)
+            assert started == [], "no call of a batch runs before the batch is submitted"
+        first.result(5), second.result(5)
+        assert sorted(started) == ["a", "b"]
+        assert all(b < 5 - 0.25 for b in budgets), "the budget counts from the batch's start"
+        outside = fanout.one(ctx("c"), lambda d: d.seconds, budget=5, what="x")
+        assert outside > 4.5, "a call outside a batch starts at once, with its whole budget"
+    finally:
+        fanout.close()
+
+
+def test_gather_waits_from_the_questions_start() -> None:
+    fanout = Fanout(timeout=0.5, max_workers=2)
+    release = threading.Event()
+    try:
+        with fanout.batch() as asked:
+            slow = fanout.submit(ctx("a"), lambda _: release.wait(5), budget=5, what="x")
+            threading.Event().wait(0.3)
+        waited = time.monotonic()
+        answers = fanout.gather({"a": slow}, late="late", asked=asked)
+        assert time.monotonic() - waited < 0.4, "the 0.3 s spent submitting counts against the timeout"
+        assert isinstance(answers["a"], ClusterTimeoutError) and answers["a"].message == "late"
+    finally:
+        release.set()
+        fanout.close()

@@ -3,11 +3,12 @@
 Nothing runs in the background until a question is asked. Each cluster gets at most `timeout`
 seconds to answer; one that takes longer is reported as `timeout` while the others answer, and
 its list keeps going in the background, for at most `WORK_FACTOR` times that, to land in the TTL
-cache for the next question. Every list runs under a deadline (`deadlines`): when it passes, the
-list's sockets are cut and its credential plugin killed, whatever the server is doing (hanging,
-drip-feeding bytes, handing out `continue` tokens forever). The pool, the deadlines and the bound
-per cluster are the `Fanout`'s, shared with every other call into a cluster. Two questions
-needing the same list at the same moment share one request (single flight).
+cache for the next question (with the TTL cache off, `--cache-ttl 0`, it is cut at the timeout).
+Every list runs under a deadline (`deadlines`): when it passes, the list's sockets are cut and
+its credential plugin killed, whatever the server is doing (hanging, drip-feeding bytes, handing
+out `continue` tokens forever). The pool, the deadlines and the bound per cluster are the
+`Fanout`'s, shared with every other call into a cluster. Two questions needing the same list at
+the same moment share one request (single flight).
 """
 
 from __future__ import annotations
@@ -121,14 +122,14 @@ class LiveSource:
         fields = field_selector(wanted) if wanted else ""
         # The cached kinds are read with the server's identity whoever asks (issue 20, rule 2):
         # the lists and their TTL cache are shared by every caller, and filtered per caller above.
-        with impersonation.as_server():
+        with impersonation.as_server(), self.fanout.batch() as asked:
             futures = {
                 ctx.name: self._future(ctx, kind, namespace, selector_text, fields) for ctx in contexts
             }
-        answers = self.fanout.gather(
-            futures,
-            late=f"no complete answer within {self._timeout:g}s; the list continues in the background",
-        )
+        late = f"no complete answer within {self._timeout:g}s"
+        if self._cache is not None:
+            late += "; the list continues in the background"
+        answers = self.fanout.gather(futures, late=late, asked=asked)
         if wanted is None or not wanted.owner:
             return answers
         # The API cannot select by owner: the listed pods are filtered here.
@@ -154,7 +155,8 @@ class LiveSource:
             future = self.fanout.submit(
                 ctx,
                 lambda deadline: self._list(ctx, key, deadline),
-                budget=self._timeout * WORK_FACTOR,
+                # Going on past the question's timeout only serves the TTL cache: none, no reason.
+                budget=self._timeout * (WORK_FACTOR if self._cache is not None else 1),
                 what=f"the list of {kind.value}",
             )
             self._inflight[key] = future
