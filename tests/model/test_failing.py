@@ -84,7 +84,7 @@ def test_the_set_answers_as_triage_from_scratch_after_any_history(history: list[
 
 
 @given(histories(), st.sampled_from(["a", "b", None]), st.sampled_from([None, ["crashloopbackoff"], ["Pending", "NotReady"]]),
-       st.sampled_from([None, 1, 2]))  # fmt: skip
+       st.sampled_from([None, 0, 1, 2]))  # fmt: skip
 @settings(max_examples=60, deadline=None, derandomize=True, database=None)
 def test_a_pick_in_a_namespace_with_reasons_and_a_limit_is_a_slice_of_the_whole(
     history: list[Step], namespace: str | None, reasons: list[str] | None, limit: int | None

@@ -97,6 +97,9 @@ class FailingSet:
         """The same per namespace, so a question about one (or a caller's few) reads only those."""
         self._counts: dict[str, Counter[str]] = {}
         """Failing pods per namespace and reason."""
+        self._total: Counter[str] = Counter()
+        """Failing pods per reason in the whole cluster (the sum of `_counts`, kept with it, so a
+        question about every namespace does not add them up: 100 clusters x 40 namespaces)."""
         self._due: list[_Due] = []
         self._generation = 0
         self._latest = -math.inf
@@ -130,6 +133,7 @@ class FailingSet:
             insort(self._order, entry.order)
             insort(self._orders.setdefault(key[0], []), entry.order)
             self._counts.setdefault(key[0], Counter())[entry.reason] += 1
+            self._total[entry.reason] += 1
         instants = (t.timestamp() for t in triage.changes_at(pod, self.rules))
         due = min((t for t in instants if t >= stamp), default=None)
         if due is not None:
@@ -143,9 +147,10 @@ class FailingSet:
         del self._order[bisect_left(self._order, entry.order)]
         orders, counts = self._orders[key[0]], self._counts[key[0]]
         del orders[bisect_left(orders, entry.order)]
-        counts[entry.reason] -= 1
-        if not counts[entry.reason]:
-            del counts[entry.reason]
+        for counted in (counts, self._total):
+            counted[entry.reason] -= 1
+            if not counted[entry.reason]:
+                del counted[entry.reason]
         if not orders:
             del self._orders[key[0]], self._counts[key[0]]
 
@@ -190,25 +195,25 @@ class FailingSet:
         wanted = {r.lower() for r in reasons} if reasons else None
         # One namespace: its own counts and order, so the cost is what it holds, not the cluster.
         if namespace is None:
-            counts: Iterable[Counter[str]] = self._counts.values()
+            counted: Counter[str] = self._total
             order: list[Order] = self._order
         else:
-            counts = [self._counts[namespace]] if namespace in self._counts else []
+            counted = self._counts.get(namespace) or Counter()
             order = self._orders.get(namespace, [])
-        by_reason: Counter[str] = Counter()
-        for counted in counts:
-            for reason, n in counted.items():
-                if wanted is None or reason.lower() in wanted:
-                    by_reason[reason] += n
+        by_reason = {r: n for r, n in counted.items() if wanted is None or r.lower() in wanted}
+        failing = self._failing
+        if wanted is None:  # the common question: the first `limit` in order, no test per pod
+            chosen = order if limit is None else order[:limit]
+            return Picked([(place, failing[(place[3], place[2])].pod) for place in chosen], by_reason)
         pods: list[tuple[Order, PodRecord]] = []
         if limit is None or limit > 0:
             for place in order:
-                entry = self._failing[(place[3], place[2])]
-                if wanted is None or entry.reason.lower() in wanted:
+                entry = failing[(place[3], place[2])]
+                if entry.reason.lower() in wanted:
                     pods.append((place, entry.pod))
                     if limit is not None and len(pods) >= limit:
                         break
-        return Picked(pods, dict(by_reason))
+        return Picked(pods, by_reason)
 
 
 @dataclass(frozen=True)

@@ -131,10 +131,7 @@ def failing_pods(
         for ctx, view in _failing_views(result, now, state.rules).items()
     }
     # Each cluster's picks are in order: a lazy merge looks at about `limit` of them, not all.
-    merged = heapq.merge(
-        *(_labelled(p.pods, ctx) for ctx, p in picked.items()),
-        key=lambda op: (*op[0][:2], op[1].context, *op[0][2:]),
-    )
+    merged = heapq.merge(*(_labelled(p.pods, ctx) for ctx, p in picked.items()))
     items = []
     for _, pod in itertools.islice(merged, limit):
         failure = triage.classify(pod, now, state.rules)
@@ -154,10 +151,17 @@ def failing_pods(
     return FailingAnswer(items, result.clusters, notes, dict(by_reason), by_context)
 
 
-def _labelled(pods: Iterable[tuple[Order, PodRecord]], context: str) -> Iterator[tuple[Order, PodRecord]]:
-    """Picks under the name of the context asked (a store may serve several that see alike)."""
-    for order, pod in pods:
-        yield order, pod if pod.context == context else replace(pod, context=context)
+def _labelled(
+    pods: Iterable[tuple[Order, PodRecord]], context: str
+) -> Iterator[tuple[tuple[int, float, str, str, str], PodRecord]]:
+    """Picks under the name of the context asked (a store may serve several that see alike), each
+    with its place in the fleet's order: the cluster's order with the context between the time
+    and the name. The places are unique (one cluster answers once), so the pods are never compared."""
+    for (severity, since, name, namespace), pod in pods:
+        yield (
+            (severity, since, context, name, namespace),
+            pod if pod.context == context else replace(pod, context=context),
+        )
 
 
 _NAMED = frozenset({"OOMKilled", "Evicted", "Failed", "Error", "Unschedulable", "Pending", "NotReady",
@@ -183,16 +187,24 @@ class ClusterSummary:
 
 
 def _merge(reports: Sequence[ClusterReport], kinds: Sequence[str]) -> ClusterReport:
-    """One report for a cluster asked several lists: ok if any answered; what failed is a note."""
+    """One report for a cluster asked several lists: ok if any answered; what failed is a note;
+    standing for every other context any of the lists' answers stood for."""
+    names = {r.context for r in reports} | {a for r in reports for a in r.also}
     answered = [r for r in reports if r.status == "ok"]
     if not answered:
-        return reports[0]
+        return replace(reports[0], also=tuple(sorted(names - {reports[0].context})))
     failed = [
         f"{kind}: {r.status} — {r.error}" for kind, r in zip(kinds, reports, strict=True) if r.status != "ok"
     ]
     notes = [r.note for r in answered if r.note] + failed
     oldest = min((r.as_of for r in answered if r.as_of), default=None)
-    return replace(answered[0], as_of=oldest, note="; ".join(dict.fromkeys(notes)) or None, count=0)
+    return replace(
+        answered[0],
+        as_of=oldest,
+        note="; ".join(dict.fromkeys(notes)) or None,
+        count=0,
+        also=tuple(sorted(names - {answered[0].context})),
+    )
 
 
 def _tallies(result: FleetResult[Record]) -> dict[str, Mapping[str, int]]:
@@ -222,29 +234,24 @@ def summary(
             (k, r) for k, r in (("pods", p_report), ("nodes", n_report), ("deployments", d_report)) if r
         ]
         report = _merge([r for _, r in present], [k for k, _ in present])
-        names = {r.context for _, r in present} | {a for _, r in present for a in r.also}
-        report = replace(report, also=tuple(sorted(names - {report.context})))
-        item = ClusterSummary(report.context)
+        # One ClusterSummary built once per row (`replace` per kind cost 8 ms at 100 clusters).
+        fields: dict[str, object] = {}
         if n_report is not None and n_report.status == "ok":
             n = counted[Kind.NODE].get(n_report.context, {})
             total, ready = n.get("node", 0), n.get("ready", 0)
-            item = replace(item, nodes=total, nodes_ready=ready, nodes_not_ready=total - ready,
-                           nodes_cordoned=n.get("cordoned", 0))  # fmt: skip
+            fields.update(nodes=total, nodes_ready=ready, nodes_not_ready=total - ready,
+                          nodes_cordoned=n.get("cordoned", 0))  # fmt: skip
         if p_report is not None and p_report.status == "ok":
-            phases = {
+            fields["pods_by_phase"] = {
                 phase: count for phase, count in counted[Kind.POD].get(p_report.context, {}).items() if count
             }
-            item = replace(
-                item,
-                pods_by_phase=phases,
-                failing_by_reason=failing[p_report.context].pick(now, state.rules, limit=0).by_reason,
-            )
+            fields["failing_by_reason"] = failing[p_report.context].pick(now, state.rules, limit=0).by_reason
         if d_report is not None and d_report.status == "ok":
             d = counted[Kind.DEPLOYMENT].get(d_report.context, {})
             total, degraded = d.get("deployment", 0), d.get("degraded", 0)
-            item = replace(item, deployments=total, deployments_available=total - degraded,
-                           deployments_degraded=degraded)  # fmt: skip
-        out.append(item)
+            fields.update(deployments=total, deployments_available=total - degraded,
+                          deployments_degraded=degraded)  # fmt: skip
+        out.append(ClusterSummary(report.context, **fields))  # type: ignore[arg-type]
         reports.append(report)
     return FleetAnswer(out, reports)
 

@@ -199,7 +199,12 @@ def _total(items: Sequence[ClusterSummary]) -> ClusterSummary:
 
     def merge(maps: list[dict[str, int] | None]) -> dict[str, int] | None:
         known = [m for m in maps if m is not None]
-        return dict(sum((Counter(m) for m in known), Counter())) if known else None
+        if not known:
+            return None
+        total: Counter[str] = Counter()
+        for m in known:  # in place: `sum` of Counters copies the running total at every cluster
+            total.update(m)
+        return {k: v for k, v in total.items() if v > 0}
 
     return ClusterSummary(
         context="fleet",
