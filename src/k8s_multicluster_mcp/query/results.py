@@ -113,6 +113,8 @@ def one_per_cluster(
     groups: dict[str, list[ContextInfo]] = {}
     for ctx in contexts:
         groups.setdefault(ctx.cluster_key or f"context:{ctx.name}", []).append(ctx)
+    if len(groups) == len(contexts):  # every context its own cluster: each stands for itself
+        return list(contexts), {ctx.name: () for ctx in contexts}
     also: dict[str, tuple[str, ...]] = {}
     for group in groups.values():
         best = min(rank(c) for c in group)

@@ -201,9 +201,10 @@ def _total(items: Sequence[ClusterSummary]) -> ClusterSummary:
         known = [m for m in maps if m is not None]
         if not known:
             return None
-        total: Counter[str] = Counter()
+        total: dict[str, int] = {}
         for m in known:  # in place: `sum` of Counters copies the running total at every cluster
-            total.update(m)
+            for k, v in m.items():
+                total[k] = total.get(k, 0) + v
         return {k: v for k, v in total.items() if v > 0}
 
     return ClusterSummary(
