@@ -158,7 +158,8 @@ def test_a_write_makes_the_next_question_list_again(
         source.fetch(contexts, Kind.DEPLOYMENT, "shop")
         source.forget("one")
         source.fetch(contexts, Kind.DEPLOYMENT, "shop")
-        assert [c[0] for c in source.calls] == ["one", "two", "one"], "only the written context lists again"
+        listed = [c[0] for c in source.calls]  # a question's lists start together, in any order
+        assert sorted(listed[:2]) == ["one", "two"] and listed[2:] == ["one"], "only the written one again"
         source.close()
 
 
