@@ -25,7 +25,7 @@ from k8s_multicluster_mcp.model.triage import Rules
 from k8s_multicluster_mcp.sources import LiveSource
 from k8s_multicluster_mcp.sources.watch import WatchSource
 from k8s_multicluster_mcp.sources.watch.memory import approx_bytes, deep_size
-from k8s_multicluster_mcp.sources.watch.policy import View, idle, plan
+from k8s_multicluster_mcp.sources.watch.policy import REFREEZE_EVENTS, Frozen, View, freeze_due, idle, plan
 from k8s_multicluster_mcp.sources.watch.store import Key, KindStore, key_of
 from tests.conftest import WriteKubeconfig
 from tests.strategies import KEYS, pods
@@ -69,6 +69,18 @@ def test_a_forbidden_kind_is_remembered() -> None:
         "forbidden",
         "no nodes",
     )
+
+
+def test_the_cache_is_frozen_when_stores_fill_and_after_many_events() -> None:
+    """Records an incident replaces are new objects: scanned by every collection until frozen."""
+    start = Frozen()
+    assert freeze_due(start, synced=1, events=0), "a store filled"
+    after = Frozen(synced=300, events=100_000)
+    assert not freeze_due(after, synced=300, events=100_000 + REFREEZE_EVENTS - 1)
+    assert freeze_due(after, synced=300, events=100_000 + REFREEZE_EVENTS)
+    assert freeze_due(after, synced=301, events=100_000), "another store filled"
+    # the manager keeps the lowest sums since the last freeze: stopped reflectors lower them
+    assert freeze_due(Frozen(synced=297, events=90_000), synced=300, events=90_000), "restarted"
 
 
 @pytest.mark.parametrize(

@@ -99,28 +99,33 @@ class WatchSource:
             self._manager.start()
 
     def _manage(self) -> None:
-        frozen_at = 0
+        frozen = policy.Frozen()
         while not self._stop.is_set():
             try:
                 self.reconcile()
-                frozen_at = self._freeze_when_synced(frozen_at)
+                frozen = self._freeze_when_due(frozen)
             except Exception:
                 log.exception("reconciling the watch cache with the kubeconfig failed")
             self._stop.wait(RECONCILE_EVERY)
 
-    def _freeze_when_synced(self, frozen_at: int) -> int:
-        """After more reflectors synced, move what they hold out of the collector's sight.
+    def _freeze_when_due(self, frozen: policy.Frozen) -> policy.Frozen:
+        """After more reflectors synced, or many events, move what the cache holds out of the
+        collector's sight (`policy.freeze_due`).
 
         A full collection walks every container object: ~0.3 s with 100k cached pods, holding the
         GIL (and so the event loop). Records form no reference cycles and are freed by reference
-        counting alone, so the long-lived ones are frozen (`gc.freeze`) once they are loaded.
+        counting alone, so the long-lived ones are frozen (`gc.freeze`) once they are loaded, and
+        again as events replace them. A full collection first, so no garbage cycle is frozen.
         """
         with self._lock:
-            synced = sum(r.synced for r in self._reflectors.values())
-        if synced > frozen_at:
-            gc.collect()
-            gc.freeze()
-        return max(synced, frozen_at)
+            reflectors = list(self._reflectors.values())
+        synced, events = sum(r.synced for r in reflectors), sum(r.events for r in reflectors)
+        if not policy.freeze_due(frozen, synced, events):
+            # Reflectors that stopped lower both sums: what starts again counts from there.
+            return policy.Frozen(min(synced, frozen.synced), min(events, frozen.events))
+        gc.collect()
+        gc.freeze()
+        return policy.Frozen(synced, events)
 
     def reconcile(self) -> None:
         """Bring the reflectors in line with the kubeconfig contexts and the idle rule."""
