@@ -58,3 +58,32 @@ def test_dead_are_unreachable_and_hung_time_out_within_one_timeout(fleet: Fleet,
     assert {status[n] for n in hung} == {"timeout"}, status
     assert {status[n] for n in fleet.contexts} == {"ok"}, status
     assert elapsed < TIMEOUT + 3, f"{elapsed:.1f}s for a {TIMEOUT:g}s timeout"
+
+
+def test_the_summary_waits_for_a_hung_cluster_once_not_once_per_kind(fleet: Fleet, tmp_path: Path) -> None:
+    """The summary lists nodes, pods and deployments in turn; with a hung cluster it took three
+    timeouts (9 s for `--request-timeout 3`). Within one question (a tool call runs as one), a
+    cluster that did not answer is not asked again."""
+    from k8s_multicluster_mcp.kube.fanout import question
+    from k8s_multicluster_mcp.query import fleet as fleet_query
+
+    bad = tmp_path / "bad"
+    with hostile.Blackhole() as hung:
+        hostile.kubeconfig(bad, "hung-0", hung.url)
+        files = [*sorted(fleet.kubeconfig_dir.iterdir()), *sorted(bad.iterdir())]
+        registry = ContextRegistry(directory=None, files=files)
+        fanout = Fanout(timeout=TIMEOUT, max_workers=Settings().max_workers)
+        source = LiveSource(registry, timeout=TIMEOUT, ttl=0, fanout=fanout)
+        try:
+            started = time.monotonic()
+            with question():
+                answer = fleet_query.summary(ClusterState(registry, source), ["hung-0", *fleet.contexts])
+            elapsed = time.monotonic() - started
+        finally:
+            source.close()
+            fanout.close()
+    status = {c.context: c.status for c in answer.clusters}
+    assert status["hung-0"] == "timeout" and {status[n] for n in fleet.contexts} == {"ok"}, status
+    rows = {s.context: s for s in answer.items}
+    assert all(rows[n].pods_by_phase is not None and rows[n].nodes is not None for n in fleet.contexts), rows
+    assert elapsed < 2 * TIMEOUT, f"{elapsed:.1f}s for a {TIMEOUT:g}s timeout: waited more than once"

@@ -11,7 +11,7 @@ import pytest
 
 from k8s_multicluster_mcp.common.errors import ClusterTimeoutError
 from k8s_multicluster_mcp.kube import deadlines
-from k8s_multicluster_mcp.kube.fanout import Fanout
+from k8s_multicluster_mcp.kube.fanout import Fanout, question
 from k8s_multicluster_mcp.model.contexts import ContextInfo
 
 
@@ -94,6 +94,34 @@ def test_gather_waits_from_the_questions_start() -> None:
         answers = fanout.gather({"a": slow}, late="late", asked=asked)
         assert time.monotonic() - waited < 0.4, "the 0.3 s spent submitting counts against the timeout"
         assert isinstance(answers["a"], ClusterTimeoutError) and answers["a"].message == "late"
+    finally:
+        release.set()
+        fanout.close()
+
+
+def test_within_a_question_a_cluster_that_did_not_answer_is_not_asked_again() -> None:
+    """The summary asks each cluster three lists in turn: a hung one cost three timeouts."""
+    fanout = Fanout(timeout=0.3, max_workers=4)
+    release = threading.Event()
+    asked: list[str] = []
+
+    def hangs(_: deadlines.Deadline) -> None:
+        asked.append("hung")
+        release.wait(5)
+
+    try:
+        with question():
+            first = fanout.gather({"hung": fanout.submit(ctx("hung"), hangs, budget=5, what="x")})
+            assert first["hung"].status == "timeout"  # type: ignore[union-attr]
+            started = time.monotonic()
+            again = fanout.gather({"hung": fanout.submit(ctx("hung"), hangs, budget=5, what="x")})
+            assert time.monotonic() - started < 0.1 and again["hung"] is first["hung"]
+            ok = fanout.one(ctx("ok"), lambda _: "answer", budget=5, what="x")
+            assert ok == "answer", "only the cluster that failed is skipped"
+        assert asked == ["hung"]
+        release.set()
+        outside = fanout.one(ctx("hung"), lambda _: asked.append("hung") or "back", budget=5, what="x")
+        assert outside == "back", "the next question asks it again"
     finally:
         release.set()
         fanout.close()

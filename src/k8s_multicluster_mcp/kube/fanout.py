@@ -17,6 +17,10 @@ Turning an answer into records is CPU work under the GIL; `decoding` lets only a
 at once in the whole process. A hundred lists decoded at once left the thread answering the
 question (and the event loop) one GIL turn in a hundred: the answer came seconds after its timeout.
 
+A question that asks a cluster several things (the summary lists nodes, pods and deployments, one
+after another) asks a cluster that did not answer its first request (`timeout`, `unreachable`)
+nothing more (`question`): with a hung cluster and `--request-timeout 3`, the summary took 9 s.
+
 The calls of one question start together (`batch`): each waits until all are submitted. Started
 one by one, the first calls' work (building API clients, reading and decoding answers) took the
 GIL from the thread still submitting the others: at 107 contexts the last call was sent 5.5 s
@@ -65,6 +69,26 @@ def decoding(deadline: deadlines.Deadline) -> Iterator[None]:
         _decoders.release()
 
 
+_NOT_ASKED_AGAIN = ("timeout", "unreachable")
+_failed: contextvars.ContextVar[dict[str, ClusterError] | None] = contextvars.ContextVar(
+    "k8s_mcp_question_failures", default=None
+)
+
+
+@contextlib.contextmanager
+def question() -> Iterator[None]:
+    """One question (a tool call): a cluster that times out or cannot be reached is not asked
+    again within it; its later calls fail at once with the first error. Nested: the outer one."""
+    if _failed.get() is not None:
+        yield
+        return
+    token = _failed.set({})
+    try:
+        yield
+    finally:
+        _failed.reset(token)
+
+
 class Fanout:
     """The pool, the per-cluster bound and the running deadlines of calls into clusters."""
 
@@ -104,6 +128,9 @@ class Fanout:
         """Start `fn(deadline)` for `ctx`, or return an already failed future when the cluster
         has `per_context` calls running or the server is closing. `what` names the call in
         errors and logs ("listing pods"). Inside `batch`, the call waits for the batch."""
+        failed = _failed.get()
+        if failed is not None and ctx.name in failed:
+            return settled(failed[ctx.name])
         with self._lock:
             if self._closed:
                 return settled(ClusterError("the server is shutting down"))
@@ -216,6 +243,11 @@ class Fanout:
                 out[name] = ClusterError("the server is shutting down")
         if told is not None:
             told.finish([n for n, a in out.items() if isinstance(a, ClusterTimeoutError)])
+        failed = _failed.get()
+        if failed is not None:
+            for name, answer in out.items():
+                if isinstance(answer, ClusterError) and answer.status in _NOT_ASKED_AGAIN:
+                    failed.setdefault(name, answer)
         return out
 
     def run(

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from k8s_multicluster_mcp.common import progress
 from k8s_multicluster_mcp.common.errors import UserError
 from k8s_multicluster_mcp.common.text import one_line, shown
+from k8s_multicluster_mcp.kube import fanout
 from k8s_multicluster_mcp.query.objects import ObjectReader
 from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.writes.writer import ObjectWriter
@@ -274,12 +275,20 @@ def _named(annotation: Any, namespace: Mapping[str, Any]) -> Any:
 
 
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run blocking query code (the kubernetes client blocks) in a worker thread.
+    """Run blocking query code (the kubernetes client blocks) in a worker thread, as one
+    question (`fanout.question`: a cluster that did not answer is not asked again in it).
 
     A cancelled call (client gone, server shutting down) does not wait for the thread: the
     thread's cluster calls have deadlines of their own and shutdown cuts them.
     """
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), abandon_on_cancel=True)
+    return await anyio.to_thread.run_sync(
+        functools.partial(_one_question, functools.partial(fn, *args, **kwargs)), abandon_on_cancel=True
+    )
+
+
+def _one_question(fn: Callable[[], T]) -> T:
+    with fanout.question():
+        return fn()
 
 
 def as_tool_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
