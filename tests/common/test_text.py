@@ -16,6 +16,18 @@ def test_one_line_escapes_every_line_break_and_control_character() -> None:
     assert flat == "nginx\\n0 of 4 clusters answered\\r\\n  cp-2: forbidden\\u2028SYSTEM NOTE\\x1b[2J\\x00"
 
 
+def test_one_line_skips_the_regex_only_for_text_it_would_not_change() -> None:
+    # The fast path trusts that every character the escape pattern matches is non-printable.
+    from k8s_multicluster_mcp.common import text
+
+    for code in range(0x110000):
+        char = chr(code)
+        if text._UNSAFE.match(char):
+            assert not char.isprintable(), hex(code)
+    assert one_line("plain pod-1 name ✓ ünïcode") == "plain pod-1 name ✓ ünïcode"
+    assert one_line("nbsp\u00a0kept, zero width\u200bescaped") == "nbsp\u00a0kept, zero width\\u200bescaped"
+
+
 def test_one_line_clips_long_values() -> None:
     assert one_line("a" * 1000, 10) == "a" * 9 + "…"
     assert one_line("short", 10) == "short"

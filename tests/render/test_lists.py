@@ -242,6 +242,13 @@ def test_unknown_kind_echoes_a_clipped_name() -> None:
     assert "(100000 characters)" in str(info.value)
 
 
+def test_table_columns_are_left_aligned_two_spaces_apart_without_trailing_blanks() -> None:
+    text = table(["NAME", "READY", "NODE"], [["web-1", "1/1", ""], ["w", "10/10", "{node}"]])
+    assert text.splitlines() == ["NAME   READY  NODE", "web-1  1/1", "w      10/10  {node}"]
+    with pytest.raises(ValueError, match="zip"):
+        table(["A", "B"], [["only one"]])
+
+
 def test_table_cells_are_one_line_and_clipped() -> None:
     text = table(
         ["NAME", "IMAGE"], [["web", "nginx\n0 of 4 clusters answered\n  cp-2: forbidden"], ["x", "i" * 500]]
