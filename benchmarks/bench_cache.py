@@ -260,7 +260,7 @@ class StoreSource:
         self.reflectors = {(r.ctx.name, r.kind): r for r in reflectors}
 
     def fetch(self, contexts: Any, kind: Kind, namespace: Any = None, selector: Any = None,
-              attention_only: bool = False, pod_filter: Any = None) -> dict[str, Any]:  # fmt: skip
+              keeps: Any = "all", pod_filter: Any = None) -> dict[str, Any]:  # fmt: skip
         """The watch source's own answer from a synced reflector (`WatchSource._snapshot`)."""
         out: dict[str, Any] = {}
         for ctx in contexts:
@@ -269,7 +269,7 @@ class StoreSource:
                 out[ctx.name] = Snapshot(ctx.name, kind, (), datetime.now(timezone.utc), "cache")
                 continue
             out[ctx.name] = WatchSource._snapshot(  # type: ignore[arg-type]  # it reads no state of its own
-                None, reflector, namespace, attention_only=attention_only, counted=selector is None,
+                None, reflector, namespace, keeps=keeps, counted=selector is None,
                 pods=pod_filter,
             )  # fmt: skip
         return out

@@ -14,7 +14,7 @@ from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.podfilter import PodFilter
 from k8s_multicluster_mcp.model.records import Record, namespace_record, pod_record
-from k8s_multicluster_mcp.sources.base import CacheStatus, Snapshot
+from k8s_multicluster_mcp.sources.base import CacheStatus, Keeps, Snapshot
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -53,7 +53,7 @@ class FakeSource:
         kind: Kind,
         namespace: str | None = None,
         selector: LabelSelector | None = None,
-        attention_only: bool = False,
+        keeps: Keeps = "all",
         pod_filter: PodFilter | None = None,
     ) -> dict[str, Snapshot | ClusterError]:
         self.filters.append(pod_filter)

@@ -123,7 +123,7 @@ def failing_pods(
 ) -> FailingAnswer:
     """The failing pods of the selected clusters, most severe first, then most recent: the first
     `limit` (all when None) with their messages as of `now`, and every one counted."""
-    result = state.list(Kind.POD, context, namespace, label_selector, attention_only=True)
+    result = state.list(Kind.POD, context, namespace, label_selector, keeps="attention")
     now = now or utcnow()
     wanted = [r.strip() for r in reasons or () if r.strip()]
     picked = {
@@ -197,14 +197,14 @@ def _merge(reports: Sequence[ClusterReport], kinds: Sequence[str]) -> ClusterRep
         f"{kind}: {r.status} — {r.error}" for kind, r in zip(kinds, reports, strict=True) if r.status != "ok"
     ]
     notes = [r.note for r in answered if r.note] + failed
-    oldest = min((r.as_of for r in answered if r.as_of), default=None)
-    return replace(
-        answered[0],
-        as_of=oldest,
-        note="; ".join(dict.fromkeys(notes)) or None,
-        count=0,
-        also=tuple(sorted(names - {answered[0].context})),
-    )
+    first = answered[0]
+    # Built, not `replace`d: a row per cluster, 100 in a summary of 100 clusters.
+    return ClusterReport(
+        first.context, first.status, first.source,
+        as_of=min((r.as_of for r in answered if r.as_of), default=None),
+        error=first.error, count=0, note="; ".join(dict.fromkeys(notes)) or None,
+        also=tuple(sorted(names - {first.context})) if len(names) > 1 else (),
+    )  # fmt: skip
 
 
 def _tallies(result: FleetResult[Record]) -> dict[str, Mapping[str, int]]:
@@ -221,7 +221,7 @@ def summary(
 ) -> FleetAnswer[ClusterSummary]:
     """Per cluster: nodes, pods by phase, failing pods by reason, deployments."""
     nodes, pods, deployments = (
-        state.list(kind, context, attention_only=True) for kind in (Kind.NODE, Kind.POD, Kind.DEPLOYMENT)
+        state.list(kind, context, keeps="counts") for kind in (Kind.NODE, Kind.POD, Kind.DEPLOYMENT)
     )
     now = now or utcnow()
     counted = {kind: _tallies(result) for kind, result in ((Kind.NODE, nodes), (Kind.POD, pods),
@@ -261,17 +261,19 @@ def _rows(state: ClusterState, *results: FleetResult[Record]) -> list[dict[Kind,
     one cluster may answer different kinds (the admin's pods list failed, its viewer's did not):
     still one row. Where one kind's answer is several contexts' namespaces, each is its own row."""
     every = state.registry.inventory().contexts
-
-    def cluster(name: str) -> str:
-        ctx = every.get(name)
-        return ctx.cluster_key if ctx is not None and ctx.cluster_key else f"context:{name}"
+    clusters: dict[str, str] = {}
+    for result in results:
+        for r in result.clusters:
+            if r.context not in clusters:
+                ctx = every.get(r.context)
+                clusters[r.context] = ctx.cluster_key if ctx and ctx.cluster_key else f"context:{r.context}"
 
     rows: dict[str, dict[Kind, ClusterReport]] = {}
     for result in results:
-        seen = Counter(cluster(r.context) for r in result.clusters)
+        seen = Counter(clusters[r.context] for r in result.clusters)
         for r in result.clusters:
-            key = cluster(r.context) if seen[cluster(r.context)] == 1 else f"context:{r.context}"
-            rows.setdefault(key, {})[result.kind] = r
+            key = clusters[r.context]
+            rows.setdefault(key if seen[key] == 1 else f"context:{r.context}", {})[result.kind] = r
     return list(rows.values())
 
 
@@ -314,7 +316,7 @@ def unhealthy_deployments(
     namespace: str | None = None,
     label_selector: str | None = None,
 ) -> FleetAnswer[UnhealthyDeployment]:
-    result = state.list(Kind.DEPLOYMENT, context, namespace, label_selector, attention_only=True)
+    result = state.list(Kind.DEPLOYMENT, context, namespace, label_selector, keeps="attention")
     items = []
     for d in result.items:
         if not isinstance(d, DeploymentRecord) or not deployment_needs_attention(d):
@@ -350,7 +352,7 @@ _PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailabl
 def node_problems(
     state: ClusterState, context: ContextSpec = None, now: datetime | None = None
 ) -> FleetAnswer[NodeProblem]:
-    result = state.list(Kind.NODE, context, attention_only=True)
+    result = state.list(Kind.NODE, context, keeps="attention")
     now = now or utcnow()
     items = []
     for node in result.items:

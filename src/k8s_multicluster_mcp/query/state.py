@@ -45,7 +45,7 @@ from k8s_multicluster_mcp.query.results import (
     one_per_cluster,
     report_each,
 )
-from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot
+from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Keeps, Snapshot
 
 
 def _sort_key(record: Record) -> tuple[str, str]:
@@ -83,11 +83,12 @@ class ClusterState:
         namespace: str | None = None,
         label_selector: str | None = None,
         *,
-        attention_only: bool = False,
+        keeps: Keeps = "all",
         pod_filter: PodFilter | None = None,
     ) -> FleetResult[Record]:
-        """Records of `kind` in the selected clusters. `attention_only`: the caller wants only
-        what `health.needs_attention` accepts; `pod_filter`: only the pods it matches (the source
+        """Records of `kind` in the selected clusters. `keeps`: what the caller keeps of them
+        (`ClusterSource.fetch`: only what `health.needs_attention` accepts, or only counts), so
+        a source may return no more; `pod_filter`: only the pods it matches (the source
         may return just those, or more: the caller applies its filters itself)."""
         selector = parse_selector(label_selector)
         scope = check_namespace(namespace) if kind.namespaced else None
@@ -95,13 +96,11 @@ class ClusterState:
         caller = acting() if self.access is not None else None
         limits = self._limits(caller, contexts, kind, scope) if caller is not None else {}
         asked = [c for c in contexts if not isinstance(limits.get(c.name), ClusterError)]
-        answers = self.source.fetch(asked, kind, scope, selector, attention_only, pod_filter) if asked else {}
+        answers = self.source.fetch(asked, kind, scope, selector, keeps, pod_filter) if asked else {}
         answers.update((n, e) for n, e in limits.items() if isinstance(e, ClusterError))
-        notes = self._retry_in_context_namespace(
-            asked, kind, scope, selector, answers, attention_only, pod_filter
-        )
+        notes = self._retry_in_context_namespace(asked, kind, scope, selector, answers, keeps, pod_filter)
         narrowed = (
-            self._narrow(caller, limits, asked, kind, selector, answers, notes, attention_only, pod_filter)
+            self._narrow(caller, limits, asked, kind, selector, answers, notes, keeps, pod_filter)
             if caller is not None
             else {}
         )
@@ -120,7 +119,8 @@ class ClusterState:
 
         def answered(ctx: ContextInfo, answer: Snapshot) -> ClusterReport:
             found = _filter(answer, scope or (ctx.namespace if ctx.name in notes else None), selector)
-            items.extend(sorted(_as_context(found, ctx.name), key=_sort_key))
+            if found:  # counts-only answers have none: 100 clusters x 3 kinds in a summary
+                items.extend(sorted(_as_context(found, ctx.name), key=_sort_key))
             if answer.tally is not None and selector is None:
                 tallies[ctx.name] = answer.tally
             if answer.failing is not None and selector is None:
@@ -175,7 +175,7 @@ class ClusterState:
         selector: LabelSelector | None,
         answers: dict[str, Snapshot | ClusterError],
         fallback: Mapping[str, str],
-        attention_only: bool = False,
+        keeps: Keeps = "all",
         pod_filter: PodFilter | None = None,
     ) -> dict[str, str]:
         """Cut each answer to the namespaces `caller` may list there (`limits`) and return the
@@ -204,9 +204,7 @@ class ClusterState:
                     again.setdefault(ns, []).append(ctx)
         parts: dict[str, list[Snapshot | ClusterError]] = {}
         for ns, group in again.items():
-            for name, part in self.source.fetch(
-                group, kind, ns, selector, attention_only, pod_filter
-            ).items():
+            for name, part in self.source.fetch(group, kind, ns, selector, keeps, pod_filter).items():
                 parts.setdefault(name, []).append(part)
         for name, found in parts.items():
             answers[name] = _union(name, kind, found)
@@ -219,7 +217,7 @@ class ClusterState:
         scope: str | None,
         selector: LabelSelector | None,
         answers: dict[str, Snapshot | ClusterError],
-        attention_only: bool = False,
+        keeps: Keeps = "all",
         pod_filter: PodFilter | None = None,
     ) -> dict[str, str]:
         """Where listing across all namespaces is forbidden, answer from the context's namespace.
@@ -235,9 +233,7 @@ class ClusterState:
                 retry.setdefault(ns, []).append(ctx)
         notes: dict[str, str] = {}
         for ns, group in retry.items():
-            for name, answer in self.source.fetch(
-                group, kind, ns, selector, attention_only, pod_filter
-            ).items():
+            for name, answer in self.source.fetch(group, kind, ns, selector, keeps, pod_filter).items():
                 if isinstance(answer, Snapshot):
                     answers[name] = answer
                     notes[name] = namespace_note(ns, "list", kind.value)

@@ -73,6 +73,10 @@ class CacheStatus:
     """Contexts whose watches were stopped after --idle-ttl without a question."""
 
 
+Keeps = Literal["all", "attention", "counts"]
+"""What a question keeps of a source's answer (`ClusterSource.fetch`)."""
+
+
 class ClusterSource(Protocol):
     """Answers "the objects of this kind in these clusters", one result or error per cluster."""
 
@@ -82,16 +86,19 @@ class ClusterSource(Protocol):
         kind: Kind,
         namespace: str | None = None,
         selector: LabelSelector | None = None,
-        attention_only: bool = False,
+        keeps: Keeps = "all",
         pod_filter: PodFilter | None = None,
     ) -> dict[str, Snapshot | ClusterError]:
         """Never raises for one cluster's failure; that cluster maps to its `ClusterError`.
 
-        `attention_only`: the caller keeps only objects `health.needs_attention` accepts, plus
-        counts (`Snapshot.tally`, `Snapshot.failing`), so a source may return just those (the watch
-        cache's index answers in O(answer)); for pods with `Snapshot.failing` set, the caller
-        reads them from it and `items` may be empty. Returning more is correct too (the live source
-        lists everything and the query layer counts and classifies it).
+        `keeps`: what the caller keeps of each answer. "attention": only objects
+        `health.needs_attention` accepts, plus counts (`Snapshot.tally`, `Snapshot.failing`), so a
+        source may return just those (the watch cache's index answers in O(answer)); for pods with
+        `Snapshot.failing` set, the caller reads them from it and `items` may be empty. "counts":
+        only the counts, so where a source sets them `items` may be empty (the summary: 100
+        clusters' degraded deployments, sorted and dropped, were a third of its time in an
+        incident). Returning more is correct too (the live source lists everything and the query
+        layer counts and classifies it).
 
         `pod_filter` (pods only): the caller keeps only pods it matches, so a source may return
         just those (the watch cache from its indexes, the live source with field selectors) or

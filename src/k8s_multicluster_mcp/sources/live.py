@@ -40,7 +40,7 @@ from k8s_multicluster_mcp.model.contexts import ContextInfo
 from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.podfilter import PodFilter
 from k8s_multicluster_mcp.model.records import Raw, Record, to_record
-from k8s_multicluster_mcp.sources.base import CacheStatus, Snapshot
+from k8s_multicluster_mcp.sources.base import CacheStatus, Keeps, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class LiveSource:
         kind: Kind,
         namespace: str | None = None,
         selector: LabelSelector | None = None,
-        attention_only: bool = False,
+        keeps: Keeps = "all",
         pod_filter: PodFilter | None = None,
     ) -> dict[str, Snapshot | ClusterError]:
         namespace = namespace if kind.namespaced else None

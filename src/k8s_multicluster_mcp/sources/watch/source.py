@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from k8s_multicluster_mcp.common.clock import utcnow
@@ -35,7 +36,7 @@ from k8s_multicluster_mcp.model.kinds import Kind
 from k8s_multicluster_mcp.model.podfilter import PodFilter
 from k8s_multicluster_mcp.model.records import Record
 from k8s_multicluster_mcp.model.triage import Rules
-from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Snapshot
+from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Keeps, Snapshot
 from k8s_multicluster_mcp.sources.watch import policy
 from k8s_multicluster_mcp.sources.watch.store import ChangeListener, KindStore
 
@@ -237,13 +238,13 @@ class WatchSource:
         kind: Kind,
         namespace: str | None = None,
         selector: LabelSelector | None = None,
-        attention_only: bool = False,
+        keeps: Keeps = "all",
         pod_filter: PodFilter | None = None,
     ) -> dict[str, Snapshot | ClusterError]:
         if kind not in KINDS:
             return self._live.fetch(contexts, kind, namespace, selector)
         pods = pod_filter if kind is Kind.POD and pod_filter else None
-        now = self._clock()
+        now, as_of = self._clock(), utcnow()
         out: dict[str, Snapshot | ClusterError] = {}
         live: list[ContextInfo] = []
         notes: dict[str, str] = {}
@@ -255,8 +256,8 @@ class WatchSource:
             )
             if decision == "cache" and reflector is not None:
                 out[ctx.name] = self._snapshot(
-                    reflector, namespace, attention_only=attention_only, counted=selector is None, pods=pods,
-                    context=ctx.name,
+                    reflector, namespace, keeps=keeps, counted=selector is None, pods=pods,
+                    context=ctx.name, as_of=as_of,
                 )  # fmt: skip
             elif decision == "forbidden":
                 out[ctx.name] = ClusterForbiddenError(why or f"may not list {kind.value}")
@@ -269,9 +270,7 @@ class WatchSource:
         if live:
             for name, answer in self._live.fetch(live, kind, namespace, selector, pod_filter=pods).items():
                 if isinstance(answer, ClusterError) and name in stale:
-                    out[name] = self._snapshot(
-                        stale[name], namespace, answer, attention_only, pods=pods, context=name
-                    )
+                    out[name] = self._snapshot(stale[name], namespace, answer, keeps, pods=pods, context=name)
                 elif isinstance(answer, Snapshot) and name in notes:
                     out[name] = replace(answer, note="; ".join(n for n in (answer.note, notes[name]) if n))
                 else:
@@ -283,31 +282,31 @@ class WatchSource:
         reflector: Reflector,
         namespace: str | None,
         live_error: ClusterError | None = None,
-        attention_only: bool = False,
+        keeps: Keeps = "all",
         counted: bool = False,
         pods: PodFilter | None = None,
         context: str | None = None,
+        as_of: datetime | None = None,
     ) -> Snapshot:
         """The cached objects; as of now while the watch is up, else as of when it went down.
         `counted`: with the store's counts and failing pods of every object in `namespace` (pods
         wanted for their failures alone are then read from the failing set, not listed).
         `pods`: only the pods it matches, from the store's indexes (then without counts).
         `context`: the context asked, when the reflector serves several (its records keep the name
-        of the one whose credentials watch; the query layer names them after the one asked)."""
+        of the one whose credentials watch; the query layer names them after the one asked).
+        `as_of`: now, read once for every context of a question (default: read here)."""
         store = reflector.store
         counted = counted and not pods
         failing = store.failing(namespace) if counted else None
         tally = store.tally(namespace) if counted else None
         if pods:
             items: tuple[Record, ...] = store.select(namespace, pods)
-        elif attention_only and failing is not None:
+        elif (keeps == "counts" and tally is not None) or (keeps == "attention" and failing is not None):
             items = ()
-        elif attention_only:
-            items = tuple(
-                r
-                for r in reflector.store.needing_attention()
-                if namespace in (None, getattr(r, "namespace", None))
-            )
+        elif keeps == "attention":
+            items = store.needing_attention()
+            if namespace is not None and items:
+                items = tuple(r for r in items if getattr(r, "namespace", None) == namespace)
         else:
             items = reflector.store.select(namespace)
         down_since = reflector.unhealthy_since_wall
@@ -321,7 +320,7 @@ class WatchSource:
             context=context or reflector.ctx.name,
             kind=reflector.kind,
             items=items,
-            as_of=down_since or utcnow(),
+            as_of=down_since or as_of or utcnow(),
             source="cache",
             note=note,
             stale=bool(stale),

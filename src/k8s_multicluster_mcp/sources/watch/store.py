@@ -217,11 +217,12 @@ class KindStore:
         with self._lock:
             return tuple(self._index.attention.values())
 
-    def tally(self, namespace: str | None = None) -> Counter[str]:
-        """`health.tally` counts over every record, or those of one namespace."""
+    def tally(self, namespace: str | None = None) -> dict[str, int]:
+        """`health.tally` counts over every record, or those of one namespace (a copy, without
+        the keys whose count fell to 0)."""
         with self._lock:
             counts = self._index.total if namespace is None else self._index.tallies.get(namespace)
-            return +counts if counts else Counter()
+            return {k: n for k, n in counts.items() if n} if counts else {}
 
     def failing(self, namespace: str | None = None) -> FailingView | None:
         """The failing pods of the store, or of one namespace (pods only; None for other kinds)."""
