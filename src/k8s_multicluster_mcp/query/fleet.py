@@ -23,7 +23,7 @@ from k8s_multicluster_mcp.common.names import check_name, check_namespace
 from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.model import triage
 from k8s_multicluster_mcp.model.changes import Change, events_as_changes
-from k8s_multicluster_mcp.model.failing import FailingSet, FailingView, Order
+from k8s_multicluster_mcp.model.failing import FailingSet, FailingView, Placed
 from k8s_multicluster_mcp.model.health import (
     deployment_needs_attention,
     node_needs_attention,
@@ -152,7 +152,7 @@ def failing_pods(
 
 
 def _labelled(
-    pods: Iterable[tuple[Order, PodRecord]], context: str
+    pods: Iterable[Placed], context: str
 ) -> Iterator[tuple[tuple[int, float, str, str, str], PodRecord]]:
     """Picks under the name of the context asked (a store may serve several that see alike), each
     with its place in the fleet's order: the cluster's order with the context between the time
