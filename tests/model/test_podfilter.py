@@ -33,6 +33,21 @@ def test_a_deployments_replicaset_answers_to_both() -> None:
         assert not Owner.parse(asked).matches(web), asked
 
 
+def test_owner_matches_exactly_what_owners_of_lists() -> None:
+    pods = [pod(o, h) for o in (None, ("ReplicaSet", "web-7d9f"), ("ReplicaSet", "web-x-7d9f"),
+                                ("ReplicaSet", "web7d9f"), ("StatefulSet", "web"), ("Job", "web-7d9f"))
+            for h in (None, "7d9f", "x-7d9f", "9")]  # fmt: skip
+    for asked in ("web", "web-x", "web-7d9f", "we", "Deployment/web", "deployment/web-x", "ReplicaSet/web-7d9f",
+                  "Job/web-7d9f", "StatefulSet/web", "Deployment/web-7d9f"):  # fmt: skip
+        owner = Owner.parse(asked)
+        for p in pods:
+            listed = any(
+                name == owner.name and (owner.kind is None or kind.lower() == owner.kind.lower())
+                for kind, name in owners_of(p)
+            )
+            assert owner.matches(p) == listed, (asked, p.owner_kind, p.owner_name, p.labels)
+
+
 def test_without_the_hash_label_no_deployment_is_told() -> None:
     bare = pod(("ReplicaSet", "web-7d9f"))
     assert owners_of(bare) == (("ReplicaSet", "web-7d9f"),)

@@ -62,12 +62,12 @@ class Owner:
         wanted = self.kind.lower() if self.kind else None
         if name == self.name and (wanted is None or kind.lower() == wanted):
             return True
-        return (
-            wanted in (None, "deployment")
-            and kind == "ReplicaSet"
-            and name.startswith(self.name)
-            and triage.owner(pod) == f"Deployment/{self.name}"
-        )
+        if wanted not in (None, "deployment") or kind != "ReplicaSet" or not name.startswith(self.name):
+            return False
+        # `triage.owner`'s rule (the ReplicaSet `<deployment>-<pod-template-hash>`), without
+        # building its string: this runs for every pod an owner index holds, twice.
+        template_hash = pod.labels.get("pod-template-hash")
+        return bool(template_hash) and name == f"{self.name}-{template_hash}"
 
 
 @dataclass(frozen=True)
