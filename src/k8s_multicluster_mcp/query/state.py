@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from operator import attrgetter
 
 from k8s_multicluster_mcp.common.caller import Caller, acting
 from k8s_multicluster_mcp.common.errors import (
@@ -47,9 +48,10 @@ from k8s_multicluster_mcp.query.results import (
 )
 from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Keeps, Snapshot
 
-
-def _sort_key(record: Record) -> tuple[str, str]:
-    return (getattr(record, "namespace", ""), record.name)
+_BY_NAMESPACE_AND_NAME = attrgetter("namespace", "name")
+_BY_NAME = attrgetter("name")
+"""Each cluster's records in (namespace, name) order: C-level keys (a key function in Python
+was a tenth of a find by owner over 100k cached pods)."""
 
 
 class ClusterState:
@@ -120,7 +122,8 @@ class ClusterState:
         def answered(ctx: ContextInfo, answer: Snapshot) -> ClusterReport:
             found = _filter(answer, scope or (ctx.namespace if ctx.name in notes else None), selector)
             if found:  # counts-only answers have none: 100 clusters x 3 kinds in a summary
-                items.extend(sorted(_as_context(found, ctx.name), key=_sort_key))
+                order = _BY_NAMESPACE_AND_NAME if kind.namespaced else _BY_NAME
+                items.extend(sorted(_as_context(found, ctx.name), key=order))
             if answer.tally is not None and selector is None:
                 tallies[ctx.name] = answer.tally
             if answer.failing is not None and selector is None:
