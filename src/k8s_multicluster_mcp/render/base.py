@@ -87,7 +87,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     Every cell is made one line and clipped: a value from a cluster can never forge a row.
     """
-    cells = [[one_line(cell, CELL_LIMIT) for cell in row] for row in rows]
+    cells = [
+        [c if len(c) <= CELL_LIMIT and c.isprintable() else one_line(c, CELL_LIMIT) for c in row]
+        for row in rows
+    ]
     # Column by column and one format per row: a table of 1,000 rows is one answer's bulk.
     widths = [max(map(len, column)) for column in zip(headers, *cells, strict=True)]
     line = "  ".join(f"{{:<{w}}}" for w in widths)
