@@ -170,7 +170,9 @@ def pod_exec(
         finally:
             session.close(timeout=1)
         text = "".join(output)[:EXEC_OUTPUT]
-        if not finished:
+        # Cut whenever more came than is kept: one `update()` may read the last output frames
+        # and the close together, so a finished command can still have printed past the cap.
+        if not finished or size > EXEC_OUTPUT:
             cut = size >= EXEC_OUTPUT
             verb = "cut" if cut else "timed out"
             detail = f"output cut at {EXEC_OUTPUT} bytes" if cut else f"stopped after {timeout:g}s"
