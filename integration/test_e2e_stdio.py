@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -265,6 +266,80 @@ def test_stdout_carries_only_protocol(tmp_path: Path, sample_dir: Path) -> None:
     assert parsed[3]["result"]["isError"] is True
     assert "unknown context 'nope'" in parsed[3]["result"]["content"][0]["text"]
     assert "broken.yaml" in stderr, "logs go to stderr"
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0", "id": 1, "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+}  # fmt: skip
+
+
+def test_a_message_over_4_mib_is_dropped_with_a_warning_and_the_server_reads_on(tmp_path: Path) -> None:
+    """Pipes are read from the event loop (`stdio_transport`), at most 4 MiB a message as over HTTP."""
+    proc = subprocess.Popen(
+        [str(SCRIPT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=server_env(tmp_path),
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def ask(message: dict[str, Any]) -> dict[str, Any]:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(message).encode() + b"\n")
+        proc.stdin.flush()
+        answer: dict[str, Any] = json.loads(proc.stdout.readline())
+        return answer
+
+    try:
+        assert ask(INITIALIZE)["id"] == 1
+        big = {"jsonrpc": "2.0", "id": 2, "method": "ping", "params": {"_meta": {"pad": "x" * (3 << 20)}}}
+        assert ask(big) == {"jsonrpc": "2.0", "id": 2, "result": {}}, "3 MiB is within the limit"
+        huge = {"jsonrpc": "2.0", "id": 3, "method": "ping", "params": {"_meta": {"pad": "x" * (5 << 20)}}}
+        proc.stdin.write(json.dumps(huge).encode() + b"\n")
+        assert ask({"jsonrpc": "2.0", "id": 4, "method": "ping"})["id"] == 4, "no answer to the dropped one"
+    finally:
+        proc.stdin.close()
+        proc.stdin = None  # so communicate() does not flush the closed pipe
+        stderr = proc.communicate(timeout=30)[1].decode()
+    assert proc.returncode == 0
+    assert "on stdin was dropped: messages are at most 4194304 bytes (4 MiB)" in stderr
+
+
+def test_a_file_as_stdout_is_served_by_the_sdks_transport(tmp_path: Path, sample_dir: Path) -> None:
+    """Only pipes and sockets are read from the event loop; anything else the SDK's stdio serves."""
+    out = tmp_path / "out.jsonl"
+    with out.open("wb") as stdout:
+        proc = subprocess.Popen(
+            [str(SCRIPT)], stdin=subprocess.PIPE, stdout=stdout, stderr=subprocess.DEVNULL,
+            env=server_env(tmp_path, KUBECONFIG_DIR=str(sample_dir)),
+        )  # fmt: skip
+    assert proc.stdin is not None
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "k8s_get_contexts", "arguments": {}},
+    }
+
+    def answers(count: int) -> list[dict[str, Any]]:
+        for _ in range(600):
+            lines = out.read_text().splitlines()
+            if len(lines) >= count:
+                return [json.loads(line) for line in lines]
+            time.sleep(0.1)
+        raise AssertionError(f"{count} answers expected in {out}, found: {out.read_text()!r}")
+
+    try:
+        for message in (INITIALIZE, {"jsonrpc": "2.0", "method": "notifications/initialized"}, call):
+            proc.stdin.write(json.dumps(message).encode() + b"\n")
+            proc.stdin.flush()
+            if message is INITIALIZE:
+                answers(1)
+        parsed = answers(2)
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    assert [p["id"] for p in parsed] == [1, 2]
+    assert "6 contexts:" in parsed[1]["result"]["content"][0]["text"]
 
 
 DESTRUCTIVE = {"k8s_delete_ns", "k8s_delete_resource", "k8s_drain_node", "k8s_rollout_undo", "k8s_pod_exec"}

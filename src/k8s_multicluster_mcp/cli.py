@@ -384,12 +384,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 alongside=health.alongside if health else None,
                 on_stop=health.stop if health else None, tokens=tokens,
             )  # fmt: skip
-        elif health is not None:
+        else:
             import anyio
 
-            anyio.run(health.alongside, server.run_stdio_async())
-        else:
-            server.run("stdio")
+            from k8s_multicluster_mcp import stdio_transport
+
+            if health is not None:
+                anyio.run(health.alongside, stdio_transport.serve(server))
+            else:
+                anyio.run(stdio_transport.serve, server)
     except KeyboardInterrupt:
         pass
     except BaseException as error:

@@ -1,0 +1,187 @@
+"""`--transport stdio` (the default): MCP over stdin and stdout, read and written by the event loop.
+
+The SDK's `stdio_server` reads every line and writes every answer through worker threads
+(`anyio.wrap_file`: a readline, a write and a flush each cross to a thread and back). A cached
+fleet answer costs a few milliseconds, and those hand-offs were half a millisecond of it
+(benchmarks/README.md, "Session 10"). MCP clients start a stdio server with pipes (or a socket
+pair), which the event loop can watch itself; so when stdin and stdout are both, `serve` reads and
+writes them with asyncio's pipe transports. Anything else (a terminal, a regular file, Windows)
+is served by the SDK's own transport.
+
+Either way, while serving, fd 0 reads the null device and fd 1 writes to stderr, as the SDK's
+transport arranges: a child process or a stray print cannot write into the protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import stat
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import anyio
+import mcp_types
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.server import MCPServer
+from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
+from mcp.shared.message import SessionMessage
+
+log = logging.getLogger(__name__)
+
+LINE_LIMIT = DEFAULT_MAX_REQUEST_BODY_SIZE
+"""The longest message read from stdin, in bytes: the SDK's limit for a request over HTTP (4 MiB).
+A longer line is dropped with a warning and the server reads on."""
+
+Incoming = MemoryObjectReceiveStream[SessionMessage | Exception]
+Outgoing = MemoryObjectSendStream[SessionMessage]
+
+
+async def serve(server: MCPServer[Any]) -> None:
+    """Serve `server` on stdin and stdout until stdin ends."""
+    if sys.platform == "win32" or not (_pollable(0) and _pollable(1)):
+        await server.run_stdio_async()
+        return
+    # MCPServer has no public way to run on given streams; server.py reaches the same object.
+    lowlevel = server._lowlevel_server
+    with _wire() as (wire_in, wire_out):
+        async with _streams(wire_in, wire_out) as (read_stream, write_stream):
+            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+
+
+def _pollable(fd: int) -> bool:
+    """A pipe or a socket: what an event loop can wait on (a terminal or a file it cannot, well)."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+@contextmanager
+def _wire() -> Iterator[tuple[int, int]]:
+    """Private duplicates of fd 0 and fd 1 for the protocol; meanwhile fd 0 reads the null device
+    and fd 1 writes to stderr. Both are put back, blocking again, on the way out."""
+    import fcntl
+
+    wire_in = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
+    wire_out = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 3)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    try:
+        yield wire_in, wire_out
+    finally:
+        for fd, wire in ((0, wire_in), (1, wire_out)):
+            # The event loop made the wire non-blocking, and that flag belongs to the open file
+            # (shared with fd `fd` once it is back, and with whoever started us).
+            os.set_blocking(wire, True)
+            os.dup2(wire, fd)
+            os.close(wire)
+
+
+@asynccontextmanager
+async def _streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple[Incoming, Outgoing]]:
+    """The server's message streams over the two wire descriptors, as the SDK's `stdio_server`
+    makes them (one JSON-RPC message per line, a line that does not parse passed on as the error)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=LINE_LIMIT)
+    # The transports own (and close) duplicates: the wire descriptors stay `_wire`'s to restore.
+    read_transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(os.dup(wire_in), "rb", buffering=0)
+    )
+    write_transport, drain = await loop.connect_write_pipe(
+        _Drain, os.fdopen(os.dup(wire_out), "wb", buffering=0)
+    )
+    incoming_writer, incoming = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    outgoing, outgoing_reader = anyio.create_memory_object_stream[SessionMessage](0)
+
+    async def read() -> None:
+        async with incoming_writer:
+            async for line in _lines(reader):
+                try:
+                    message = mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                except Exception as exc:  # the SDK passes a line that does not parse on, as this
+                    await incoming_writer.send(exc)
+                    continue
+                await incoming_writer.send(SessionMessage(message))
+
+    async def write() -> None:
+        async with outgoing_reader:
+            async for session_message in outgoing_reader:
+                data = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
+                write_transport.write(data.encode() + b"\n")
+                await drain.drained()
+
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(read)
+            group.start_soon(write)
+            yield incoming, outgoing
+    finally:
+        read_transport.close()
+        write_transport.close()
+
+
+async def _lines(reader: asyncio.StreamReader) -> AsyncIterator[str]:
+    """Each line of `reader` until it ends, decoded as the SDK does; a line longer than
+    `LINE_LIMIT` is skipped with a warning."""
+    while True:
+        try:
+            line = await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as end:
+            if end.partial.strip():
+                yield end.partial.decode("utf-8", "replace")
+            return
+        except asyncio.LimitOverrunError as over:
+            skipped = await _skip_line(reader, over.consumed)
+            log.warning(
+                "a message of %d bytes on stdin was dropped: messages are at most %d bytes (4 MiB)",
+                skipped, LINE_LIMIT,
+            )  # fmt: skip
+            continue
+        yield line.decode("utf-8", "replace")
+
+
+async def _skip_line(reader: asyncio.StreamReader, consumed: int) -> int:
+    """Read past the rest of a line found too long, `consumed` bytes of it (none of them its end)
+    already in the reader; how many bytes the line had."""
+    skipped = 0
+    while True:
+        await reader.readexactly(consumed)
+        skipped += consumed
+        try:
+            return skipped + len(await reader.readuntil(b"\n"))
+        except asyncio.LimitOverrunError as over:
+            consumed = over.consumed
+        except asyncio.IncompleteReadError as end:
+            return skipped + len(end.partial)
+
+
+class _Drain(asyncio.Protocol):
+    """Flow control for the write pipe: `drained` waits while the pipe's buffer is over its
+    high-water mark (a client that reads slowly), and raises once the client has gone."""
+
+    def __init__(self) -> None:
+        self._open = asyncio.Event()
+        self._open.set()
+        self._lost = False
+
+    def pause_writing(self) -> None:
+        self._open.clear()
+
+    def resume_writing(self) -> None:
+        self._open.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self._open.set()
+
+    async def drained(self) -> None:
+        await self._open.wait()
+        if self._lost:
+            raise BrokenPipeError("the MCP client closed its end of stdout")
