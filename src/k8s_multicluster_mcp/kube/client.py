@@ -15,7 +15,7 @@ from k8s_multicluster_mcp.common.errors import (
     ClusterTimeoutError,
 )
 from k8s_multicluster_mcp.common.text import one_line
-from k8s_multicluster_mcp.kube import deadlines, impersonation
+from k8s_multicluster_mcp.kube import deadlines, impersonation, noblock
 from k8s_multicluster_mcp.model.contexts import ContextInfo
 
 if TYPE_CHECKING:
@@ -130,6 +130,7 @@ def _client_class() -> type[ApiClient]:
         def call_api(
             self, method: str, url: str, header_params: Any = None, *args: Any, **kwargs: Any
         ) -> Any:
+            noblock.check(f"{method} {url}")
             return super().call_api(method, url, impersonation.with_caller(header_params), *args, **kwargs)
 
     return ImpersonatingApiClient

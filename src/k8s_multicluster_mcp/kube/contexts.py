@@ -29,6 +29,7 @@ from k8s_multicluster_mcp.common.errors import (
     NoContextsError,
 )
 from k8s_multicluster_mcp.common.text import format_names, one_line, shown
+from k8s_multicluster_mcp.kube import noblock
 from k8s_multicluster_mcp.kube.client import new_client
 from k8s_multicluster_mcp.kube.incluster import SERVICE_ACCOUNT_DIR, in_cluster
 from k8s_multicluster_mcp.kube.kubeconfig import (
@@ -253,6 +254,7 @@ class ContextRegistry:
             now = self._clock()
             if self._inventory is not None and now - self._checked_at < self._reload_interval:
                 return self._inventory
+            noblock.check("re-checking the kubeconfig files")
             self._checked_at = now
             key = self._sources_fingerprint()
             if self._inventory is None or key != self._sources_key:
@@ -357,6 +359,7 @@ class ContextRegistry:
         Raises `ClusterAuthError` when credentials cannot be obtained (exec plugin failed, missing
         certificate file, …): distinct from a cluster that cannot be reached.
         """
+        noblock.check(f"the API client of {ctx.name}")
         fingerprint = file_fingerprint(ctx.file) or (0, 0)
         with self._lock:
             cached = self._clients.get(ctx.name)

@@ -43,7 +43,7 @@ from typing import TypeVar
 
 from k8s_multicluster_mcp.common import progress
 from k8s_multicluster_mcp.common.errors import ClusterError, ClusterTimeoutError, UserError
-from k8s_multicluster_mcp.kube import deadlines
+from k8s_multicluster_mcp.kube import deadlines, noblock
 from k8s_multicluster_mcp.kube.client import capture_client_errors, load_kubernetes
 from k8s_multicluster_mcp.model.contexts import ContextInfo
 
@@ -128,6 +128,7 @@ class Fanout:
         """Start `fn(deadline)` for `ctx`, or return an already failed future when the cluster
         has `per_context` calls running or the server is closing. `what` names the call in
         errors and logs ("listing pods"). Inside `batch`, the call waits for the batch."""
+        noblock.check(what)
         failed = _failed.get()
         if failed is not None and ctx.name in failed:
             return settled(failed[ctx.name])
@@ -226,6 +227,8 @@ class Fanout:
         """Each future's result or `ClusterError`, waiting at most `timeout` from `asked` (the
         question's start; default now) in all. `late` is the message for a cluster that has not
         answered by then."""
+        if not all(future.done() for future in futures.values()):
+            noblock.check("waiting for clusters to answer")
         deadline = (time.monotonic() if asked is None else asked) + self.timeout
         told = progress.clusters(list(futures))
         if told is not None:

@@ -21,7 +21,7 @@ from pydantic import ConfigDict
 from k8s_multicluster_mcp.common.errors import UserError
 from k8s_multicluster_mcp.prompts.workflows import WORKFLOWS, ContextCheck, Workflow
 from k8s_multicluster_mcp.tools import all_tools
-from k8s_multicluster_mcp.tools.base import run_blocking
+from k8s_multicluster_mcp.tools.base import ask
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import Context
@@ -47,8 +47,8 @@ class WorkflowPrompt(Prompt):
     async def render(self, arguments: dict[str, Any] | None, context: Context[Any, Any]) -> list[Message]:
         del context
         try:
-            # Checking a context reads the kubeconfig files: not on the event loop.
-            text = await run_blocking(
+            # Checking a context may re-read the kubeconfig files: then not on the event loop.
+            text = await ask(
                 self.workflow.render,
                 arguments,
                 self.registered(),

@@ -4,6 +4,7 @@ one-line messages for failures and for arguments that do not validate."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import inspect
 import logging
@@ -24,7 +25,7 @@ from pydantic import ValidationError
 from k8s_multicluster_mcp.common import progress
 from k8s_multicluster_mcp.common.errors import UserError
 from k8s_multicluster_mcp.common.text import one_line, shown
-from k8s_multicluster_mcp.kube import fanout
+from k8s_multicluster_mcp.kube import fanout, noblock
 from k8s_multicluster_mcp.query.objects import ObjectReader
 from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.writes.writer import ObjectWriter
@@ -272,6 +273,26 @@ def _named(annotation: Any, namespace: Mapping[str, Any]) -> Any:
     for part in rest:
         value = getattr(value, part, None)
     return value
+
+
+async def ask(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Answer a read-only question: on the event loop when memory holds the answer (the watch
+    cache, the on-demand TTL cache), else in a worker thread as `run_blocking` does.
+
+    On the loop, anything that would block raises `noblock.WouldBlock` first (`kube.noblock`);
+    the question is then asked again in a thread. Only reads may come here: what a question did
+    before its first I/O happens twice. It runs in a copy of the caller's context, as a thread would.
+    """
+    question = functools.partial(fn, *args, **kwargs)
+    try:
+        return contextvars.copy_context().run(_from_memory, question)
+    except noblock.WouldBlock:
+        return await run_blocking(question)
+
+
+def _from_memory(question: Callable[[], T]) -> T:
+    with noblock.memory_only():
+        return _one_question(question)
 
 
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

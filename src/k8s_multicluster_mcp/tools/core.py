@@ -35,7 +35,7 @@ from k8s_multicluster_mcp.render.objects import (
     render_objects,
     render_table,
 )
-from k8s_multicluster_mcp.tools.base import Tools, no_bool, run_blocking
+from k8s_multicluster_mcp.tools.base import Tools, ask, no_bool, run_blocking
 
 MAX_LIMIT = 1000
 
@@ -110,7 +110,7 @@ TOOLS = Tools()
 async def k8s_get_contexts(state: ClusterState) -> Annotated[CallToolResult, ContextsOutput]:
     """Every usable kubeconfig context (all files): file, API server, auth, last status; plus
     unreadable kubeconfig files and names defined in several files."""
-    inventory = await run_blocking(state.registry.inventory)
+    inventory = await ask(state.registry.inventory)
     return answer(*render_contexts(inventory, state.last_reports, state.registry.no_contexts_message()))
 
 
@@ -120,7 +120,7 @@ async def k8s_get_namespaces(
 ) -> Annotated[CallToolResult, ListOutput]:
     """List namespaces in one, several or all clusters."""
     check_limit(limit)
-    result = await run_blocking(state.namespaces, context)
+    result = await ask(state.namespaces, context)
     return answer(*render_list(result, limit))
 
 
@@ -130,7 +130,7 @@ async def k8s_get_nodes(
 ) -> Annotated[CallToolResult, ListOutput]:
     """List nodes (status Ready/NotReady, roles, version, IP, age) in one, several or all clusters."""
     check_limit(limit)
-    result = await run_blocking(state.nodes, context, label_selector)
+    result = await ask(state.nodes, context, label_selector)
     return answer(*render_list(result, limit))
 
 
@@ -151,7 +151,7 @@ async def k8s_get_resources(
     check_limit(limit)
     cached = cached_kind(kind, group, version)
     if cached is not None:
-        result = await run_blocking(state.list, cached, context, namespace, label_selector)
+        result = await ask(state.list, cached, context, namespace, label_selector)
         return answer(*render_list(result, limit))
     table = await run_blocking(
         reader.table,
@@ -182,7 +182,7 @@ async def k8s_get_resource(
     managedFields dropped, Secret values and sensitive env values redacted)."""
     cached = cached_kind(kind, group, version)
     if cached is not None and output is None:
-        result = await run_blocking(state.get, cached, name, context, namespace)
+        result = await ask(state.get, cached, name, context, namespace)
         now = utcnow()
         objects = [detail(r) for r in result.items]
         structured = ObjectsOutput(
@@ -203,7 +203,7 @@ async def k8s_cache_status(
     """The --watch cache per context and kind: synced, healthy, objects, last event, relists,
     reconnects, last error, memory (in on-demand mode: off)."""
     status = state.cache_status()
-    wanted = {c.name for c in await run_blocking(state.registry.resolve, context)} if status else set()
+    wanted = {c.name for c in await ask(state.registry.resolve, context)} if status else set()
     return answer(*render_cache_status(status, wanted))
 
 

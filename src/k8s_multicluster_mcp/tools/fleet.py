@@ -14,7 +14,7 @@ from k8s_multicluster_mcp.model.podfilter import PHASES
 from k8s_multicluster_mcp.query import fleet
 from k8s_multicluster_mcp.query.state import ClusterState
 from k8s_multicluster_mcp.render import fleet as render_fleet
-from k8s_multicluster_mcp.tools.base import Tools, no_bool, run_blocking
+from k8s_multicluster_mcp.tools.base import Tools, ask, no_bool
 from k8s_multicluster_mcp.tools.core import (
     MAX_LIMIT,
     ContextArg,
@@ -51,9 +51,7 @@ async def k8s_fleet_failing_pods(
     ImagePullBackOff, OOMKilled, Evicted, Unschedulable, Pending, NotReady, Restarting, ...),
     most severe first, with owner, node, restarts, message; counted by reason and cluster."""
     check_limit(limit)
-    found = await run_blocking(
-        fleet.failing_pods, state, context, namespace, label_selector, reasons, None, limit
-    )
+    found = await ask(fleet.failing_pods, state, context, namespace, label_selector, reasons, None, limit)
     return answer(*render_fleet.failing_pods(found, limit), exclude_none=False)
 
 
@@ -64,7 +62,7 @@ async def k8s_fleet_summary(
 ) -> Annotated[CallToolResult, render_fleet.SummaryOutput]:
     """One line per cluster: nodes (ready, cordoned), pods by phase, failing pods by reason,
     deployments fully available; plus fleet totals."""
-    found = await run_blocking(fleet.summary, state, context)
+    found = await ask(fleet.summary, state, context)
     return answer(*render_fleet.summary(found), exclude_none=False)
 
 
@@ -80,7 +78,7 @@ async def k8s_fleet_unhealthy_deployments(
     ProgressDeadlineExceeded), paused, or with a generation not yet observed: desired/ready/
     available/updated, images and the condition message."""
     check_limit(limit)
-    found = await run_blocking(fleet.unhealthy_deployments, state, context, namespace, label_selector)
+    found = await ask(fleet.unhealthy_deployments, state, context, namespace, label_selector)
     return answer(*render_fleet.unhealthy_deployments(found, limit), exclude_none=False)
 
 
@@ -91,7 +89,7 @@ async def k8s_fleet_node_problems(
     """Nodes NotReady or Unknown (kubelet stopped posting status), under memory/disk/PID pressure,
     with the network unavailable, or cordoned; since when."""
     check_limit(limit)
-    found = await run_blocking(fleet.node_problems, state, context)
+    found = await ask(fleet.node_problems, state, context)
     return answer(*render_fleet.node_problems(found, limit), exclude_none=False)
 
 
@@ -119,7 +117,7 @@ async def k8s_fleet_find_pods(
     check_limit(limit)
     if phase is not None and phase.strip().capitalize() not in PHASES:
         raise UserError(f"unknown phase {shown(phase)}; valid: {', '.join(PHASES)}")
-    found = await run_blocking(
+    found = await ask(
         fleet.find_pods, state, context, namespace, name, label_selector, image, node, phase, owner,
         limit=limit,
     )  # fmt: skip
@@ -138,7 +136,7 @@ async def k8s_fleet_compare_deployment(
     """The same Deployment in every selected cluster: present or not, images per container,
     desired/ready replicas, resource requests/limits, revision; and `drift`, every field that
     differs across clusters with its value in each."""
-    found, drift = await run_blocking(fleet.compare_deployment, state, name, namespace, context)
+    found, drift = await ask(fleet.compare_deployment, state, name, namespace, context)
     return answer(*render_fleet.compare(name, found, drift), exclude_none=False)
 
 
@@ -157,5 +155,5 @@ async def k8s_fleet_recent_changes(
     check_limit(limit)
     if not 1 <= minutes <= MAX_MINUTES:
         raise UserError(f"minutes must be between 1 and {MAX_MINUTES}, got {minutes:g}")
-    found, source = await run_blocking(fleet.recent_changes, state, minutes, context, namespace)
+    found, source = await ask(fleet.recent_changes, state, minutes, context, namespace)
     return answer(*render_fleet.changes(found, source, minutes, limit), exclude_none=False)
