@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -294,14 +295,36 @@ def test_a_message_over_4_mib_is_dropped_with_a_warning_and_the_server_reads_on(
         big = {"jsonrpc": "2.0", "id": 2, "method": "ping", "params": {"_meta": {"pad": "x" * (3 << 20)}}}
         assert ask(big) == {"jsonrpc": "2.0", "id": 2, "result": {}}, "3 MiB is within the limit"
         huge = {"jsonrpc": "2.0", "id": 3, "method": "ping", "params": {"_meta": {"pad": "x" * (5 << 20)}}}
-        proc.stdin.write(json.dumps(huge).encode() + b"\n")
-        assert ask({"jsonrpc": "2.0", "id": 4, "method": "ping"})["id"] == 4, "no answer to the dropped one"
+        refused = ask(huge)
+        assert refused["id"] == 3 and refused["error"]["code"] == -32600
+        assert refused["error"]["message"].endswith("bytes; at most 4194304 (4 MiB) are read from stdin")
+        assert ask({"jsonrpc": "2.0", "id": 4, "method": "ping"}) == {"jsonrpc": "2.0", "id": 4, "result": {}}
     finally:
         proc.stdin.close()
         proc.stdin = None  # so communicate() does not flush the closed pipe
         stderr = proc.communicate(timeout=30)[1].decode()
     assert proc.returncode == 0
     assert "on stdin was dropped: messages are at most 4194304 bytes (4 MiB)" in stderr
+
+
+def test_one_socket_as_stdin_and_stdout_is_served_by_the_sdks_transport(tmp_path: Path) -> None:
+    """As socat EXEC or inetd start a server: the event loop cannot write a socket it also reads."""
+    ours, theirs = socket.socketpair()
+    proc = subprocess.Popen(
+        [str(SCRIPT)], stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL, env=server_env(tmp_path)
+    )
+    theirs.close()
+    answers = ours.makefile("rwb")
+    try:
+        for message in (INITIALIZE, {"jsonrpc": "2.0", "id": 2, "method": "ping"}):
+            answers.write(json.dumps(message).encode() + b"\n")
+            answers.flush()
+            assert json.loads(answers.readline())["id"] == message["id"]
+    finally:
+        ours.shutdown(socket.SHUT_WR)
+        proc.wait(timeout=30)
+        answers.close()
+        ours.close()
 
 
 def test_a_file_as_stdout_is_served_by_the_sdks_transport(tmp_path: Path, sample_dir: Path) -> None:

@@ -10,18 +10,20 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
+import mcp_types
 import pytest
+from mcp.shared.message import SessionMessage
 
-from k8s_multicluster_mcp import stdio_transport
-from k8s_multicluster_mcp.stdio_transport import LINE_LIMIT, _lines
+from k8s_multicluster_mcp.stdio_transport import LINE_LIMIT, _is, _lines, _request_id, _streams, _TooLong
 
 
-def _read_all(data: bytes, chunk: int = 65536) -> list[str]:
+def _read_all(data: bytes, chunk: int = 65536) -> list[str | _TooLong]:
     """What `_lines` yields for `data` arriving in chunks, then the end."""
 
-    async def run() -> list[str]:
+    async def run() -> list[str | _TooLong]:
         reader = asyncio.StreamReader(limit=LINE_LIMIT)
 
         async def feed() -> None:
@@ -51,27 +53,44 @@ def test_a_line_over_the_limit_is_dropped_with_a_warning_and_the_next_is_read(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING)
-    long = b"y" * (3 * LINE_LIMIT) + b"\n"
-    assert _read_all(b"first\n" + long + b"after\n") == ["first\n", "after\n"]
+    long = (
+        b'{"jsonrpc": "2.0", "id": 7, "method": "ping", "params": {"x": "'
+        + b"y" * (3 * LINE_LIMIT)
+        + b'"}}\n'
+    )
+    assert _read_all(b"first\n" + long + b"after\n") == ["first\n", _TooLong(len(long), 7), "after\n"]
     assert f"a message of {len(long)} bytes on stdin was dropped" in caplog.text
     assert f"at most {LINE_LIMIT} bytes" in caplog.text
     # Over the limit at the very end, without a line end: dropped, and the reading ends.
-    assert _read_all(b"first\n" + b"z" * (LINE_LIMIT + 10)) == ["first\n"]
+    assert _read_all(b"first\n" + b"z" * (LINE_LIMIT + 10)) == ["first\n", _TooLong(LINE_LIMIT + 10, None)]
+
+
+def test_a_dropped_requests_id_is_told_only_when_it_comes_before_its_params() -> None:
+    assert _request_id(b'{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"a"') == 12
+    assert _request_id(b'{"id": "r-1", "jsonrpc": "2.0", "params": {') == "r-1"
+    assert _request_id(b'{"jsonrpc":"2.0","id":"a\\"b","params":{') == 'a"b'
+    assert _request_id(b'{"method":"x","params":{"id":3,') is None, "an id inside params is not the request's"
+    assert _request_id(b'{"jsonrpc":"2.0","id":5,"method":"tools/call","argu') is None, (
+        "params not seen: unsure"
+    )
+    assert _request_id(b'{"jsonrpc":"2.0","method":"notify","params":{') is None
 
 
 def test_invalid_utf8_is_replaced_as_the_sdk_does() -> None:
     assert _read_all(b'{"a": "\xff"}\n') == ['{"a": "\ufffd"}\n']
 
 
-def test_pipes_and_sockets_are_pollable_files_are_not(tmp_path: Path) -> None:
+def test_pipes_and_sockets_are_told_apart_from_files_and_closed_descriptors(tmp_path: Path) -> None:
+    import stat
+
     read, write = os.pipe()
     left, right = socket.socketpair()
     with open(tmp_path / "f", "w") as regular:
         try:
-            assert stdio_transport._pollable(read)
-            assert stdio_transport._pollable(left.fileno())
-            assert not stdio_transport._pollable(regular.fileno())
-            assert not stdio_transport._pollable(999)
+            assert _is(read, stat.S_ISFIFO) and not _is(read, stat.S_ISSOCK)
+            assert _is(left.fileno(), stat.S_ISFIFO, stat.S_ISSOCK) and not _is(left.fileno(), stat.S_ISFIFO)
+            assert not _is(regular.fileno(), stat.S_ISFIFO, stat.S_ISSOCK)
+            assert not _is(999, stat.S_ISFIFO)
         finally:
             os.close(read)
             os.close(write)
@@ -79,16 +98,50 @@ def test_pipes_and_sockets_are_pollable_files_are_not(tmp_path: Path) -> None:
             right.close()
 
 
+def test_an_answer_is_written_out_whole_before_the_streams_close() -> None:
+    """The last answer is not left in a buffer when the server ends (a client that reads late)."""
+    stdin_r, stdin_w = os.pipe()
+    stdout_r, stdout_w = os.pipe()
+    answer = mcp_types.JSONRPCResponse(jsonrpc="2.0", id=1, result={"pad": "x" * 300_000})
+    expected = answer.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+    received = bytearray()
+
+    def read_late() -> None:
+        threading.Event().wait(0.5)
+        while chunk := os.read(stdout_r, 65536):
+            received.extend(chunk)
+
+    async def serve() -> None:
+        async with _streams(stdin_r, stdout_w) as (incoming, outgoing):
+            async with outgoing:
+                await outgoing.send(SessionMessage(answer))
+            os.close(stdin_w)
+            assert [m async for m in incoming] == []
+
+    reader = threading.Thread(target=read_late)
+    reader.start()
+    try:
+        asyncio.run(serve())
+    finally:
+        os.close(stdout_w)
+        reader.join(10)
+        os.close(stdin_r)
+        os.close(stdout_r)
+    assert bytes(received) == expected
+
+
 WIRE = textwrap.dedent(
     """
     import os, subprocess, sys
     from k8s_multicluster_mcp.stdio_transport import _wire
+    os.set_blocking(1, False)
     with _wire() as (wire_in, wire_out):
         os.write(1, b"stray print\\n")
         subprocess.run(["sh", "-c", "echo stray child; cat"], check=True)  # reads the null device
         os.set_blocking(wire_out, False)
         os.write(wire_out, os.read(wire_in, 100).upper())
-    assert os.get_blocking(0) and os.get_blocking(1)
+    assert os.get_blocking(0) and not os.get_blocking(1), "each as it was"
+    os.set_blocking(1, True)
     os.write(1, b"restored\\n")
     """
 )
