@@ -95,12 +95,10 @@ def test_with_watch_a_listen_stream_announces_a_pod_that_starts_failing(
     async def run() -> None:
         async with session(env, "--watch", "--contexts", ",".join(fleet.contexts)) as client:
             deadline = time.monotonic() + 30
-            while not all(
-                e["synced"]
-                for e in ((await client.call_tool("k8s_cache_status", {})).structured_content or {})[
-                    "entries"
-                ]
-            ):
+            while True:  # every watch started (no entries yet is not synced) and synced
+                status = (await client.call_tool("k8s_cache_status", {})).structured_content or {}
+                if status["entries"] and all(e["synced"] for e in status["entries"]):
+                    break
                 assert time.monotonic() < deadline, "the cache synced"
                 await anyio.sleep(0.2)
             cached = await client.read_resource(FLEET_FAILING_PODS)

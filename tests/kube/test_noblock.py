@@ -51,7 +51,7 @@ def test_a_new_call_or_waiting_for_one_is_refused_an_answer_at_hand_is_not() -> 
         fanout.close()
 
 
-def test_the_kubeconfig_files_are_not_rechecked_and_no_client_is_built_from_memory(
+def test_from_memory_files_are_rechecked_in_the_background_and_no_client_is_built(
     tmp_path: Path, write_kubeconfig: WriteKubeconfig
 ) -> None:
     now = [0.0]
@@ -63,10 +63,28 @@ def test_the_kubeconfig_files_are_not_rechecked_and_no_client_is_built_from_memo
     os.utime(path, ns=(1, 10**18))
     now[0] += 5
     with memory_only():
-        with pytest.raises(WouldBlock, match="kubeconfig"):
-            registry.inventory()
+        # The re-check is due: the contexts as last read answer, a thread re-reads the files.
+        assert list(registry.inventory().contexts) == ["first"]
         with pytest.raises(WouldBlock, match="API client of first"):
             registry.api_client(first)
-    assert list(registry.inventory().contexts) == ["renamed"], "the re-check is still due, then done"
+    for _ in range(100):
+        if list(registry.inventory().contexts) == ["renamed"]:
+            break
+        threading.Event().wait(0.05)
+    assert list(registry.inventory().contexts) == ["renamed"]
     with memory_only():
-        assert list(registry.inventory().contexts) == ["renamed"], "checked within the second: memory"
+        # A name the contexts in memory do not know is told from the files, in a thread.
+        with pytest.raises(WouldBlock, match="kubeconfig files as they are now"):
+            registry.resolve("first")
+        with pytest.raises(WouldBlock, match="kubeconfig files as they are now"):
+            registry.resolve_one("nope")
+        assert [c.name for c in registry.resolve("renamed")] == ["renamed"]
+
+
+def test_the_first_read_of_the_files_is_not_made_from_memory(
+    tmp_path: Path, write_kubeconfig: WriteKubeconfig
+) -> None:
+    write_kubeconfig("one", {"first": "https://1"})
+    registry = ContextRegistry(directory=tmp_path / "kube")
+    with memory_only(), pytest.raises(WouldBlock, match="reading the kubeconfig files"):
+        registry.inventory()

@@ -10,12 +10,13 @@ they change, and resolves what a caller asks for (exact name, unique substring, 
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from k8s_multicluster_mcp.common.errors import (
     ClusterAuthError,
     ContextNotFoundError,
     NoContextsError,
+    UserError,
 )
 from k8s_multicluster_mcp.common.text import format_names, one_line, shown
 from k8s_multicluster_mcp.kube import noblock
@@ -93,6 +95,7 @@ class ContextRegistry:
         self._inventory: Inventory | None = None
         self._sources_key: tuple[Any, ...] | None = None
         self._checked_at = float("-inf")
+        self._rechecking = False
         self._clients: dict[str, _Client] = {}
 
     # -- discovery -------------------------------------------------------------------------
@@ -249,12 +252,24 @@ class ContextRegistry:
         return tuple((str(p), file_fingerprint(p)) for p, _ in candidates)
 
     def inventory(self) -> Inventory:
-        """The current contexts; files are re-checked (by mtime and size) at most once a second."""
+        """The current contexts; files are re-checked (by mtime and size) at most once a second.
+
+        On the event loop (`noblock.memory_only`) files are not read: a due re-check starts in a
+        background thread and the contexts as last read answer (a second or two old at most; a
+        name they do not know sends the question to a thread, `resolve`). A question asked every
+        few seconds would otherwise find the re-check due every time and never answer from memory.
+        """
+        current, checked = self._inventory, self._checked_at  # no lock: a thread may hold it reading files
+        if current is not None and self._clock() - checked < self._reload_interval:
+            return current
+        if current is not None and noblock.active():
+            self._recheck_in_background()
+            return current
+        noblock.check("reading the kubeconfig files")
         with self._lock:
             now = self._clock()
             if self._inventory is not None and now - self._checked_at < self._reload_interval:
                 return self._inventory
-            noblock.check("re-checking the kubeconfig files")
             self._checked_at = now
             key = self._sources_fingerprint()
             if self._inventory is None or key != self._sources_key:
@@ -264,6 +279,22 @@ class ContextRegistry:
                 self._sources_key = key
                 self._drop_stale_clients()
             return self._inventory
+
+    def _recheck_in_background(self) -> None:
+        """Re-check the files in a thread of its own, one at a time (asked from the event loop)."""
+        if self._rechecking:
+            return
+        self._rechecking = True
+
+        def recheck() -> None:
+            try:
+                self.inventory()
+            except Exception:
+                log.warning("re-checking the kubeconfig files failed", exc_info=True)
+            finally:
+                self._rechecking = False
+
+        threading.Thread(target=recheck, name="k8s-kubeconfig-recheck", daemon=True).start()
 
     # -- matching --------------------------------------------------------------------------
 
@@ -288,6 +319,10 @@ class ContextRegistry:
         Empty, `*` or `all` means every context. Otherwise a comma-separated list (or a list) of
         terms, each an exact name, a glob (`prod-*`), or a unique case-insensitive substring.
         """
+        with _said_from_files():
+            return self._resolve(spec)
+
+    def _resolve(self, spec: str | Sequence[str] | None) -> list[ContextInfo]:
         contexts = self.inventory().contexts
         if not contexts:
             raise NoContextsError(self.no_contexts_message())
@@ -303,6 +338,10 @@ class ContextRegistry:
 
     def resolve_one(self, spec: str | None) -> ContextInfo:
         """Exactly one context, for tools that act on a single cluster."""
+        with _said_from_files():
+            return self._resolve_one(spec)
+
+    def _resolve_one(self, spec: str | None) -> ContextInfo:
         contexts = self.inventory().contexts
         if not contexts:
             raise NoContextsError(self.no_contexts_message())
@@ -313,7 +352,7 @@ class ContextRegistry:
                 "this tool acts on one cluster; name a context. Valid contexts: "
                 + format_names(list(contexts))
             )
-        matches = self.resolve(spec)
+        matches = self._resolve(spec)
         if len(matches) > 1:
             raise AmbiguousContextError(
                 f"context {shown(spec)} matches {len(matches)} contexts and this tool acts on one: "
@@ -398,6 +437,17 @@ def _terms(spec: str | Sequence[str] | None) -> list[str]:
         return []
     parts = spec.split(",") if isinstance(spec, str) else [p for s in spec for p in s.split(",")]
     return [p.strip() for p in parts if p.strip()]
+
+
+@contextlib.contextmanager
+def _said_from_files() -> Iterator[None]:
+    """A context that cannot be named is said so from the files as they are now: from memory
+    they may not have been re-checked (`inventory`), so the question goes to a thread first."""
+    try:
+        yield
+    except UserError:
+        noblock.check("naming contexts from the kubeconfig files as they are now")
+        raise
 
 
 __all__ = ["ContextRegistry", "Inventory"]

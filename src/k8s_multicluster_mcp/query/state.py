@@ -22,6 +22,7 @@ from k8s_multicluster_mcp.common.errors import (
 from k8s_multicluster_mcp.common.names import check_name, check_namespace
 from k8s_multicluster_mcp.common.selectors import LabelSelector, parse_selector
 from k8s_multicluster_mcp.common.text import format_names
+from k8s_multicluster_mcp.kube import noblock
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.model.changes import ChangeJournal
 from k8s_multicluster_mcp.model.contexts import ContextInfo
@@ -50,6 +51,10 @@ from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Keeps,
 
 _BY_NAMESPACE_AND_NAME = attrgetter("namespace", "name")
 _BY_NAME = attrgetter("name")
+ON_THE_LOOP = 5_000
+"""Records one answer may sort and filter on the event loop (`noblock`): about 5 ms of work,
+as long as a worker thread holding the GIL keeps the loop waiting (`sys.getswitchinterval`).
+A larger answer is worked out in a worker thread, where other requests get their turns."""
 """Each cluster's records in (namespace, name) order: C-level keys (a key function in Python
 was a tenth of a find by owner over 100k cached pods)."""
 
@@ -99,6 +104,7 @@ class ClusterState:
         limits = self._limits(caller, contexts, kind, scope) if caller is not None else {}
         asked = [c for c in contexts if not isinstance(limits.get(c.name), ClusterError)]
         answers = self.source.fetch(asked, kind, scope, selector, keeps, pod_filter) if asked else {}
+        _not_too_long(kind, answers)
         answers.update((n, e) for n, e in limits.items() if isinstance(e, ClusterError))
         notes = self._retry_in_context_namespace(asked, kind, scope, selector, answers, keeps, pod_filter)
         narrowed = (
@@ -299,6 +305,14 @@ class ClusterState:
             for c in result.clusters
         ]
         return FleetResult(kind, found, reports)
+
+
+def _not_too_long(kind: Kind, answers: Mapping[str, Snapshot | ClusterError]) -> None:
+    """More than `ON_THE_LOOP` records to go through: not on the event loop."""
+    if noblock.active():
+        records = sum(len(a.items) for a in answers.values() if isinstance(a, Snapshot))
+        if records > ON_THE_LOOP:
+            noblock.check(f"going through {records} {kind.value}")
 
 
 def _union(context: str, kind: Kind, parts: Sequence[Snapshot | ClusterError]) -> Snapshot | ClusterError:

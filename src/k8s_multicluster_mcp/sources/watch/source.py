@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from k8s_multicluster_mcp.common.clock import utcnow
 from k8s_multicluster_mcp.common.errors import ClusterError, ClusterForbiddenError
 from k8s_multicluster_mcp.common.selectors import LabelSelector
+from k8s_multicluster_mcp.kube import noblock
 from k8s_multicluster_mcp.kube.client import load_kubernetes
 from k8s_multicluster_mcp.kube.contexts import ContextRegistry
 from k8s_multicluster_mcp.model.contexts import ContextInfo
@@ -131,6 +132,7 @@ class WatchSource:
     def reconcile(self) -> None:
         """Bring the reflectors in line with the kubeconfig contexts and the idle rule."""
         contexts = self._registry.inventory().contexts
+        load_kubernetes()  # before the lock, which questions on the event loop take (`_reflector_for`)
         now = self._clock()
         stopping: list[Reflector] = []
         starting: list[Reflector] = []
@@ -221,6 +223,8 @@ class WatchSource:
     def _reflector_for(self, ctx: ContextInfo, kind: Kind, now: float) -> Reflector | None:
         """The reflector answering `kind` for `ctx`; notes the question (idle rule) and wakes an
         idle or unknown context's watches (this question is then answered live)."""
+        if ctx.name not in self._contexts:  # read without the lock: starting watches is no memory answer
+            noblock.check(f"starting the watches of {ctx.name}")
         starting: list[Reflector] = []
         with self._lock:
             self._last_asked[ctx.name] = now
