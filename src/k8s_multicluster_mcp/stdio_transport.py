@@ -125,7 +125,7 @@ async def _streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple[Incoming,
             async for line in _lines(reader):
                 if isinstance(line, _TooLong):
                     if line.id is not None:
-                        send(_refused(line))
+                        send(_refused(line.id, line.size))
                     continue
                 try:
                     message = mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False)
@@ -175,14 +175,13 @@ def _request_id(head: bytes) -> str | int | None:
     return value
 
 
-def _refused(line: _TooLong) -> mcp_types.JSONRPCError:
-    assert line.id is not None
+def _refused(request: str | int, size: int) -> mcp_types.JSONRPCError:
     return mcp_types.JSONRPCError(
         jsonrpc="2.0",
-        id=line.id,
+        id=request,
         error=mcp_types.ErrorData(
             code=mcp_types.INVALID_REQUEST,
-            message=f"the message is {line.size} bytes; at most {LINE_LIMIT} (4 MiB) are read from stdin",
+            message=f"the message is {size} bytes; at most {LINE_LIMIT} (4 MiB) are read from stdin",
         ),
     )
 
