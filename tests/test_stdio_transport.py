@@ -132,10 +132,13 @@ def test_an_answer_is_written_out_whole_before_the_streams_close() -> None:
 
 WIRE = textwrap.dedent(
     """
-    import os, subprocess, sys
-    from k8s_multicluster_mcp.stdio_transport import _wire
+    import fcntl, os, subprocess
+    from pathlib import Path
+    from k8s_multicluster_mcp.stdio_transport import PIPE_SIZE, _wire
     os.set_blocking(1, False)
     with _wire() as (wire_in, wire_out):
+        most = min(PIPE_SIZE, int(Path("/proc/sys/fs/pipe-max-size").read_text()))
+        assert fcntl.fcntl(wire_out, fcntl.F_GETPIPE_SZ) >= most, "room for a large answer"
         os.write(1, b"stray print\\n")
         subprocess.run(["sh", "-c", "echo stray child; cat"], check=True)  # reads the null device
         os.set_blocking(wire_out, False)

@@ -22,7 +22,7 @@ import re
 import stat
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,9 @@ LINE_LIMIT = DEFAULT_MAX_REQUEST_BODY_SIZE
 """The longest message read from stdin, in bytes: the SDK's limit for a request over HTTP (4 MiB).
 A longer line is dropped with a warning, answered with an error when its `id` comes before its
 `params`, and the server reads on."""
+
+PIPE_SIZE = 1 << 20
+"""Bytes the stdout pipe is asked to hold (Linux; where it cannot, it keeps its size)."""
 
 Incoming = MemoryObjectReceiveStream[SessionMessage | Exception]
 Outgoing = MemoryObjectSendStream[SessionMessage]
@@ -77,6 +80,11 @@ def _wire() -> Iterator[tuple[int, int]]:
 
     wire_in = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
     wire_out = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 3)
+    # A pipe holds 64 KB: a larger answer went out in pieces as the client read, the event loop
+    # woken for each (a 320 KB answer after a pause: 1 ms more than one blocking write in a
+    # thread). With room for 1 MB (Linux's default most for a user) it is one write.
+    with suppress(OSError, AttributeError):
+        fcntl.fcntl(wire_out, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
     # The event loop makes the wires non-blocking, and that flag belongs to the open file, shared
     # with whoever started us: it is put back as it was.
     blocking = {wire: os.get_blocking(wire) for wire in (wire_in, wire_out)}
