@@ -51,12 +51,12 @@ from k8s_multicluster_mcp.sources.base import CacheStatus, ClusterSource, Keeps,
 
 _BY_NAMESPACE_AND_NAME = attrgetter("namespace", "name")
 _BY_NAME = attrgetter("name")
+"""Each cluster's records in (namespace, name) order: C-level keys (a key function in Python
+was a tenth of a find by owner over 100k cached pods)."""
 ON_THE_LOOP = 5_000
 """Records one answer may sort and filter on the event loop (`noblock`): about 5 ms of work,
 as long as a worker thread holding the GIL keeps the loop waiting (`sys.getswitchinterval`).
 A larger answer is worked out in a worker thread, where other requests get their turns."""
-"""Each cluster's records in (namespace, name) order: C-level keys (a key function in Python
-was a tenth of a find by owner over 100k cached pods)."""
 
 
 class ClusterState:
