@@ -11,21 +11,21 @@ from hypothesis import strategies as st
 
 from k8s_multicluster_mcp.model.failing import FailingSet
 from k8s_multicluster_mcp.model.records import PodRecord, pod_record
-from k8s_multicluster_mcp.model.triage import Rules, changes_at, classify, severity
+from k8s_multicluster_mcp.model.triage import Rules, changes_at, classify, owner, severity
 from tests.strategies import KEYS, NOW, RULES, pods, ts
 
 
 def from_scratch(
     current: dict[tuple[str, str], PodRecord], now: datetime
-) -> tuple[list[str], dict[str, int]]:
-    """What every question answered before the set: classify all, sort, count."""
+) -> tuple[list[str], dict[str, int], list[str | None]]:
+    """What every question answered before the set: classify all, sort, count, say why now."""
     found = [(p, f) for p in current.values() if (f := classify(p, now, RULES)) is not None]
     found.sort(key=lambda pf: (severity(pf[1].reason), -(pf[1].since.timestamp() if pf[1].since else -math.inf),
                                pf[0].name, pf[0].namespace))  # fmt: skip
     counts: dict[str, int] = {}
     for _, f in found:
         counts[f.reason] = counts.get(f.reason, 0) + 1
-    return [f"{p.namespace}/{p.name}" for p, _ in found], counts
+    return [f"{p.namespace}/{p.name}" for p, _ in found], counts, [f.message(now) for _, f in found]
 
 
 @given(pods(), st.integers(0, 7200), st.integers(0, 7200))
@@ -77,10 +77,13 @@ def test_the_set_answers_as_triage_from_scratch_after_any_history(history: list[
         now += timedelta(seconds=elapsed)
         apply(failing, current, what, subject, now)
         picked = failing.pick(now, RULES)
-        names, counts = from_scratch(current, now)
-        assert [f"{p.namespace}/{p.name}" for _, p in picked.pods] == names
+        names, counts, messages = from_scratch(current, now)
+        assert [f"{f.pod.namespace}/{f.pod.name}" for _, f in picked.pods] == names
         assert picked.by_reason == counts
         assert len(failing) == len(names)
+        # Classified once, read now: the message says its times as a classification now would.
+        assert [f.failure.message(now) for _, f in picked.pods] == messages
+        assert all(f.restarts == f.pod.restarts and f.owner == owner(f.pod) for _, f in picked.pods)
 
 
 @given(histories(), st.sampled_from(["a", "b", None]), st.sampled_from([None, ["crashloopbackoff"], ["Pending", "NotReady"]]),
@@ -105,9 +108,9 @@ def test_a_pick_in_a_namespace_with_reasons_and_a_limit_is_a_slice_of_the_whole(
         assert failure is not None
         return namespace in (None, pod.namespace) and (wanted is None or failure.reason.lower() in wanted)
 
-    expected = [p for _, p in whole.pods if kept(p)]
+    expected = [f for _, f in whole.pods if kept(f.pod)]
     picked = failing.pick(now, RULES, reasons, limit, namespace)
-    assert [p for _, p in picked.pods] == expected[:limit]
+    assert [f for _, f in picked.pods] == expected[:limit]
     assert sum(picked.by_reason.values()) == len(expected)
 
 
@@ -147,9 +150,10 @@ def test_with_no_question_asked_the_heap_stays_bounded_by_the_pods_and_answers_s
         apply(failing, current, what, subject, now)
         assert len(failing._due) <= 2 * len(current) + 64 + 2
     picked = failing.pick(now, RULES)
-    names, counts = from_scratch(current, now)
-    assert [f"{p.namespace}/{p.name}" for _, p in picked.pods] == names
+    names, counts, messages = from_scratch(current, now)
+    assert [f"{f.pod.namespace}/{f.pod.name}" for _, f in picked.pods] == names
     assert picked.by_reason == counts
+    assert [f.failure.message(now) for _, f in picked.pods] == messages
 
 
 def test_a_pod_changed_a_thousand_times_leaves_a_few_heap_entries() -> None:

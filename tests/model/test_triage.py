@@ -187,17 +187,17 @@ def crash_cycle(restarts: int = 4, reason_: str = "Error", code: int = 1) -> dic
 def test_a_crash_loop_is_failing_at_every_moment_of_the_kubelets_cycle(moment: str) -> None:
     failure = classify(pod(crash_cycle()[moment]), NOW, RULES)
     assert failure is not None and failure.reason == "CrashLoopBackOff", moment
-    assert "Error (exit code 1)" in (failure.message or ""), "the line names the last termination"
+    assert "Error (exit code 1)" in (failure.message(NOW) or ""), "the line names the last termination"
 
 
 def test_an_oom_loop_names_oomkilled_and_its_exit_code_in_the_crashloop_line() -> None:
     for moment, status in crash_cycle(reason_="OOMKilled", code=137).items():
         failure = classify(pod(status), NOW, RULES)
         assert failure is not None and failure.reason == "CrashLoopBackOff", moment
-        assert "OOMKilled (exit code 137)" in (failure.message or ""), moment
+        assert "OOMKilled (exit code 137)" in (failure.message(NOW) or ""), moment
     back_off = classify(pod(crash_cycle(reason_="OOMKilled", code=137)["back-off"]), NOW, RULES)
     assert back_off is not None
-    assert back_off.message == (
+    assert back_off.message(NOW) == (
         "last exit: OOMKilled (exit code 137) 12s ago; back-off 40s restarting failed container=app pod=p_ns(u)"
     )
 

@@ -113,9 +113,8 @@ def derive(
         before = triage.classify(old, now, rules) if isinstance(old, PodRecord) else None
         after = triage.classify(new, now, rules)
         if after is not None and (before is None or _family(before.reason) != _family(after.reason)):
-            out.append(
-                change("started failing", after.reason + (f": {after.message}" if after.message else ""))
-            )
+            message = after.message(now)
+            out.append(change("started failing", after.reason + (f": {message}" if message else "")))
         elif after is None and before is not None:
             out.append(change("recovered", f"was {before.reason}"))
         if isinstance(old, PodRecord) and new.restarts > old.restarts:

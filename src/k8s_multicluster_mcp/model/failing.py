@@ -30,8 +30,6 @@ Key = tuple[str, str]
 """(namespace, name), as the store keys records."""
 Order = tuple[int, float, str, str]
 """(severity, -since, name, namespace): the order of `k8s_fleet_failing_pods` within a cluster."""
-Placed = tuple[Order, PodRecord]
-"""A failing pod with its place in the order (places are unique: pods are never compared)."""
 _Due = tuple[float, int, Key]
 """(instant, generation, key): when a pod must be classified again; stale generations skip."""
 
@@ -48,9 +46,20 @@ _SPARE = 64
 
 
 @dataclass(frozen=True, slots=True)
-class _Failing:
-    reason: str
-    order: Order
+class Failing:
+    """A failing pod as the set classified it, with what every answer naming it shows that only a
+    change of the pod (or of its reason, by the clock) can change: made once per classification,
+    so a question names its pods without classifying them again (the message's times are read
+    at the question's `now`: `triage.Said`)."""
+
+    pod: PodRecord
+    failure: triage.Failure
+    owner: str | None
+    restarts: int
+
+
+Placed = tuple[Order, Failing]
+"""A failing pod with its place in the order (places are unique: pods are never compared)."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,7 @@ class FailingSet:
         self.rules = rules
         self._pods: dict[Key, tuple[PodRecord, int]] = {}
         """Every pod fed in, with the generation of its latest classification."""
-        self._failing: dict[Key, _Failing] = {}
+        self._failing: dict[Key, Placed] = {}
         self._order: list[Placed] = []
         """The failing pods in order (kept so by insort and bisect: no sort per question), each
         with its place, so the first `limit` are a slice: no Python step per pod picked (100
@@ -131,12 +140,12 @@ class FailingSet:
         self._latest = max(self._latest, stamp)
         failure = triage.classify(pod, now, self.rules)
         if failure is not None:
-            entry = _Failing(failure.reason, _order(pod, failure))
-            self._failing[key] = entry
-            insort(self._order, (entry.order, pod))
-            insort(self._orders.setdefault(key[0], []), (entry.order, pod))
-            self._counts.setdefault(key[0], Counter())[entry.reason] += 1
-            self._total[entry.reason] += 1
+            placed = (_order(pod, failure), Failing(pod, failure, triage.owner(pod), pod.restarts))
+            self._failing[key] = placed
+            insort(self._order, placed)
+            insort(self._orders.setdefault(key[0], []), placed)
+            self._counts.setdefault(key[0], Counter())[failure.reason] += 1
+            self._total[failure.reason] += 1
         instants = (t.timestamp() for t in triage.changes_at(pod, self.rules))
         due = min((t for t in instants if t >= stamp), default=None)
         if due is not None:
@@ -144,17 +153,19 @@ class FailingSet:
             heapq.heappush(self._due, (due if due > stamp else stamp + _TICK, self._generation, key))
 
     def _drop(self, key: Key) -> None:
-        entry = self._failing.pop(key, None)
-        if entry is None:
+        placed = self._failing.pop(key, None)
+        if placed is None:
             return
-        # `(order,)` sorts just before `(order, pod)`: bisect finds the entry without a pod.
-        del self._order[bisect_left(self._order, (entry.order,))]
+        order, reason = placed[0], placed[1].failure.reason
+        # `(order,)` sorts just before `(order, failing)`: bisect finds the entry without comparing
+        # the Failing.
+        del self._order[bisect_left(self._order, (order,))]
         orders, counts = self._orders[key[0]], self._counts[key[0]]
-        del orders[bisect_left(orders, (entry.order,))]
+        del orders[bisect_left(orders, (order,))]
         for counted in (counts, self._total):
-            counted[entry.reason] -= 1
-            if not counted[entry.reason]:
-                del counted[entry.reason]
+            counted[reason] -= 1
+            if not counted[reason]:
+                del counted[reason]
         if not orders:
             del self._orders[key[0]], self._counts[key[0]]
 
@@ -207,12 +218,10 @@ class FailingSet:
         by_reason = {r: n for r, n in counted.items() if wanted is None or r.lower() in wanted}
         if wanted is None:  # the common question: the first `limit` in order, a copied slice
             return Picked(order[:limit], by_reason)
-        failing = self._failing
         pods: list[Placed] = []
         if limit is None or limit > 0:
             for placed in order:
-                place = placed[0]
-                if failing[(place[3], place[2])].reason.lower() in wanted:
+                if placed[1].failure.reason.lower() in wanted:
                     pods.append(placed)
                     if limit is not None and len(pods) >= limit:
                         break
@@ -247,4 +256,4 @@ def merged(views: Sequence[FailingView]) -> FailingView:
     return views[0] if len(views) == 1 else _Merged(tuple(views))
 
 
-__all__ = ["FailingSet", "FailingView", "Key", "Order", "Picked", "Placed", "merged"]
+__all__ = ["Failing", "FailingSet", "FailingView", "Key", "Order", "Picked", "Placed", "merged"]

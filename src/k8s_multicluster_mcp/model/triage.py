@@ -66,12 +66,27 @@ class Rules:
     (a real crash loop runs for a few seconds between back-offs of up to 5 minutes)."""
 
 
-@dataclass(frozen=True)
+Said = tuple[str | datetime, ...]
+"""A message with its times kept as instants: each datetime is said as how long before the
+reader's `now` it was ("40s", "7m"). A pod classified once (`model.failing`) thus reads right at
+every later question without being classified again."""
+
+
+def say(words: Said, now: datetime) -> str | None:
+    """`words` as read at `now` (None when there are none)."""
+    return "".join(w if isinstance(w, str) else _ago(now, w) for w in words) or None
+
+
+@dataclass(frozen=True, slots=True)
 class Failure:
     reason: str
     since: datetime | None
     """When the pod entered this state, as far as the API says (for "most recent first")."""
-    message: str | None = None
+    said: Said = ()
+
+    def message(self, now: datetime) -> str | None:
+        """The message as read at `now`."""
+        return say(self.said, now)
 
 
 def severity(reason: str) -> int:
@@ -93,34 +108,47 @@ def _exit(reason: str | None, code: int | None) -> str:
     return f"{words} (exit code {code})" if code is not None else words
 
 
-def _last_exit(c: ContainerStatus, now: datetime) -> str | None:
+def _ago_said(when: datetime | None) -> Said:
+    """ " 40s ago", or nothing when `when` is unknown."""
+    return (" ", when, " ago") if when else ()
+
+
+def _last_exit(c: ContainerStatus) -> Said:
     """ "last exit: OOMKilled (exit code 137) 40s ago" from the container's last termination."""
     if c.last_reason is None and c.last_exit_code is None:
-        return None
-    when = f" {_ago(now, c.last_finished_at)} ago" if c.last_finished_at else ""
-    return f"last exit: {_exit(c.last_reason, c.last_exit_code)}{when}"
+        return ()
+    return (f"last exit: {_exit(c.last_reason, c.last_exit_code)}", *_ago_said(c.last_finished_at))
 
 
-def _joined(*parts: str | None) -> str | None:
-    return "; ".join(p for p in parts if p) or None
+def _joined(*parts: Said) -> Said:
+    """The non-empty `parts`, "; " between them."""
+    out: list[str | datetime] = []
+    for part in parts:
+        if part:
+            out += ["; ", *part] if out else part
+    return tuple(out)
 
 
-def _terminated(c: ContainerStatus, now: datetime) -> Failure | None:
+def _terminated(c: ContainerStatus) -> Failure | None:
     """A container that ended in a pod that is not finished: the kubelet restarts it (a crash
     loop once it has been restarted), or it exited 0 and is simply done."""
-    when = f" {_ago(now, c.finished_at)} ago" if c.finished_at else ""
-    ended = f"{c.name}: {_exit(c.reason, c.exit_code)}{when}"
+    ended = (f"{c.name}: {_exit(c.reason, c.exit_code)}", *_ago_said(c.finished_at))
     if c.restart_count:
-        return Failure("CrashLoopBackOff", c.finished_at, f"{ended}, restarting ({c.restart_count} restarts)")
+        restarting = f", restarting ({c.restart_count} restarts)"
+        return Failure("CrashLoopBackOff", c.finished_at, (*ended, restarting))
     if c.reason == "OOMKilled":
-        return Failure("OOMKilled", c.finished_at, f"container {c.name} was OOMKilled")
+        return Failure("OOMKilled", c.finished_at, (f"container {c.name} was OOMKilled",))
     if c.exit_code == 0:
         return None
     return Failure(c.reason or f"ExitCode:{c.exit_code}", c.finished_at, ended)
 
 
+def _text(message: str | None) -> Said:
+    return (message,) if message else ()
+
+
 def classify(pod: PodRecord, now: datetime, rules: Rules | None = None) -> Failure | None:
-    """Why `pod` is failing, or None when it is not."""
+    """Why `pod` is failing at `now`, or None when it is not."""
     rules = rules or Rules()
     grace = timedelta(seconds=rules.pending_grace)
     recent = timedelta(seconds=rules.recent)
@@ -128,7 +156,7 @@ def classify(pod: PodRecord, now: datetime, rules: Rules | None = None) -> Failu
     if pod.deleting_since is not None:
         if now - pod.deleting_since > timedelta(seconds=pod.grace_seconds) + grace:
             return Failure(
-                "Terminating", pod.deleting_since, f"deletion requested {_ago(now, pod.deleting_since)} ago"
+                "Terminating", pod.deleting_since, ("deletion requested", *_ago_said(pod.deleting_since))
             )
         return None
     if pod.phase == "Succeeded":
@@ -138,41 +166,39 @@ def classify(pod: PodRecord, now: datetime, rules: Rules | None = None) -> Failu
         terminated = next((c for c in pod.containers if c.state == "terminated" and c.reason), None)
         finished = max((c.finished_at for c in pod.containers if c.finished_at), default=None)
         if pod.reason == "Evicted":
-            return Failure("Evicted", finished or pod.started, pod.message)
+            return Failure("Evicted", finished or pod.started, _text(pod.message))
         reason = pod.reason or (terminated.reason if terminated else None) or "Failed"
-        return Failure(
-            reason, finished or pod.started, pod.message or (terminated.message if terminated else None)
-        )
+        message = pod.message or (terminated.message if terminated else None)
+        return Failure(reason, finished or pod.started, _text(message))
     for init in (True, False):
         for c in pod.containers:
             if c.init is init and c.state == "waiting" and c.reason in WAITING_REASONS:
                 since = c.last_finished_at or pod.started or pod.created
-                message = _joined(_last_exit(c, now), c.message)
-                return Failure(("Init:" if init else "") + c.reason, since, message)
+                said = _joined(_last_exit(c), _text(c.message))
+                return Failure(("Init:" if init else "") + c.reason, since, said)
         for c in pod.containers:
             if c.init is init and c.state == "terminated" and (c.exit_code != 0 or not init):
-                failure = _terminated(c, now)
+                failure = _terminated(c)
                 if failure is not None:
-                    return Failure(("Init:" if init else "") + failure.reason, failure.since, failure.message)
+                    return Failure(("Init:" if init else "") + failure.reason, failure.since, failure.said)
     for c in pod.containers:
         if c.state == "running" and c.restart_count and c.started_at and now - c.started_at < settle:
-            message = _joined(f"running again for {_ago(now, c.started_at)}", _last_exit(c, now))
+            said = _joined(("running again for ", c.started_at), _last_exit(c))
             reason = "Init:CrashLoopBackOff" if c.init else "CrashLoopBackOff"
-            return Failure(reason, c.last_finished_at or c.started_at, message)
+            return Failure(reason, c.last_finished_at or c.started_at, said)
     for c in main:
         if c.last_reason == "OOMKilled" and c.last_finished_at and now - c.last_finished_at <= recent:
-            when = _ago(now, c.last_finished_at)
-            return Failure(
-                "OOMKilled",
-                c.last_finished_at,
-                f"container {c.name} OOMKilled {when} ago ({c.restart_count} restarts)",
-            )
+            restarts = f" ago ({c.restart_count} restarts)"
+            said = (f"container {c.name} OOMKilled ", c.last_finished_at, restarts)
+            return Failure("OOMKilled", c.last_finished_at, said)
     if pod.phase == "Pending":
         scheduled = _condition(pod, "PodScheduled")
         if scheduled and scheduled.status == "False" and scheduled.reason == "Unschedulable":
-            return Failure("Unschedulable", scheduled.last_transition or pod.created, scheduled.message)
+            return Failure(
+                "Unschedulable", scheduled.last_transition or pod.created, _text(scheduled.message)
+            )
         if pod.created is not None and now - pod.created > grace:
-            return Failure("Pending", pod.created, pod.message or f"pending for {_ago(now, pod.created)}")
+            return Failure("Pending", pod.created, _text(pod.message) or ("pending for ", pod.created))
         return None
     if pod.phase != "Running":
         return None
@@ -181,11 +207,13 @@ def classify(pod: PodRecord, now: datetime, rules: Rules | None = None) -> Failu
         since = ready.last_transition if ready is not None and ready.status == "False" else pod.started
         if since is not None and now - since > grace:
             names = ", ".join(c.name for c in main if not c.ready)
-            return Failure("NotReady", since, (ready.message if ready else None) or f"not ready: {names}")
+            return Failure(
+                "NotReady", since, _text(ready.message if ready else None) or (f"not ready: {names}",)
+            )
         return None
     last = max((c.last_finished_at for c in main if c.last_finished_at), default=None)
     if pod.restarts >= rules.restart_threshold and last is not None and now - last <= recent:
-        return Failure("Restarting", last, f"{pod.restarts} restarts, the last {_ago(now, last)} ago")
+        return Failure("Restarting", last, (f"{pod.restarts} restarts, the last ", last, " ago"))
     return None
 
 
@@ -223,4 +251,14 @@ def owner(pod: PodRecord) -> str | None:
     return f"{pod.owner_kind}/{pod.owner_name}"
 
 
-__all__ = ["WAITING_REASONS", "Failure", "Rules", "changes_at", "classify", "owner", "severity"]
+__all__ = [
+    "WAITING_REASONS",
+    "Failure",
+    "Rules",
+    "Said",
+    "changes_at",
+    "classify",
+    "owner",
+    "say",
+    "severity",
+]

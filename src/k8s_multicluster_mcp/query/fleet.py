@@ -23,7 +23,7 @@ from k8s_multicluster_mcp.common.names import check_name, check_namespace
 from k8s_multicluster_mcp.common.text import shown
 from k8s_multicluster_mcp.model import triage
 from k8s_multicluster_mcp.model.changes import Change, events_as_changes
-from k8s_multicluster_mcp.model.failing import FailingSet, FailingView, Placed
+from k8s_multicluster_mcp.model.failing import Failing, FailingSet, FailingView, Placed
 from k8s_multicluster_mcp.model.health import (
     deployment_needs_attention,
     node_needs_attention,
@@ -73,11 +73,12 @@ class FailingPod:
     since: datetime | None = None
 
 
-def _failing_pod(pod: PodRecord, failure: triage.Failure, now: datetime) -> FailingPod:
+def _failing_pod(context: str, failing: Failing, now: datetime) -> FailingPod:
+    pod, failure = failing.pod, failing.failure
     return FailingPod(
-        context=pod.context, namespace=pod.namespace, name=pod.name, reason=failure.reason,
-        phase=pod.phase, restarts=pod.restarts, node=pod.node, owner=triage.owner(pod),
-        age_seconds=_seconds(now, pod.created), message=failure.message, since=failure.since,
+        context=context, namespace=pod.namespace, name=pod.name, reason=failure.reason,
+        phase=pod.phase, restarts=failing.restarts, node=pod.node, owner=failing.owner,
+        age_seconds=_seconds(now, pod.created), message=failure.message(now), since=failure.since,
     )  # fmt: skip
 
 
@@ -132,11 +133,7 @@ def failing_pods(
     }
     # Each cluster's picks are in order: a lazy merge looks at about `limit` of them, not all.
     merged = heapq.merge(*(_labelled(p.pods, ctx) for ctx, p in picked.items()))
-    items = []
-    for _, pod in itertools.islice(merged, limit):
-        failure = triage.classify(pod, now, state.rules)
-        if failure is not None:
-            items.append(_failing_pod(pod, failure, now))
+    items = [_failing_pod(ctx, failing, now) for (_, ctx, failing) in itertools.islice(merged, limit)]
     by_reason: Counter[str] = Counter()
     for p in picked.values():
         by_reason.update(p.by_reason)
@@ -153,15 +150,12 @@ def failing_pods(
 
 def _labelled(
     pods: Iterable[Placed], context: str
-) -> Iterator[tuple[tuple[int, float, str, str, str], PodRecord]]:
+) -> Iterator[tuple[tuple[int, float, str, str, str], str, Failing]]:
     """Picks under the name of the context asked (a store may serve several that see alike), each
     with its place in the fleet's order: the cluster's order with the context between the time
-    and the name. The places are unique (one cluster answers once), so the pods are never compared."""
-    for (severity, since, name, namespace), pod in pods:
-        yield (
-            (severity, since, context, name, namespace),
-            pod if pod.context == context else replace(pod, context=context),
-        )
+    and the name. The places are unique (one cluster answers once), so nothing else is compared."""
+    for (severity, since, name, namespace), failing in pods:
+        yield (severity, since, context, name, namespace), context, failing
 
 
 _NAMED = frozenset({"OOMKilled", "Evicted", "Failed", "Error", "Unschedulable", "Pending", "NotReady",
