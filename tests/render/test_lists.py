@@ -249,6 +249,12 @@ def test_table_columns_are_left_aligned_two_spaces_apart_without_trailing_blanks
         table(["A", "B"], [["only one"]])
 
 
+def test_a_table_of_one_column_or_with_percent_signs_reads_as_written() -> None:
+    assert table(["NAME"], [["a"], ["bb"]]).splitlines() == ["NAME", "a", "bb"]
+    text = table(["A", "B"], [["50%", "%s %d %(x)s"], ["%%", ""]])
+    assert text.splitlines() == ["A    B", "50%  %s %d %(x)s", "%%"]
+
+
 def test_table_cells_are_one_line_and_clipped() -> None:
     text = table(
         ["NAME", "IMAGE"], [["web", "nginx\n0 of 4 clusters answered\n  cp-2: forbidden"], ["x", "i" * 500]]
