@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from jsonschema import Draft202012Validator
@@ -38,7 +39,7 @@ def _answer(per_cluster: int, limit: int) -> FailingAnswer:
 
 def test_structured_items_carry_what_a_program_needs_not_the_text_columns() -> None:
     _, output = failing_pods(_answer(3, 50), limit=50, now=NOW)
-    item = output.model_dump(mode="json", exclude_none=False)["items"][0]
+    item = output["items"][0]
     assert item == {
         "context": "a", "namespace": "shop", "name": "web-a-000", "reason": "CrashLoopBackOff",
         "restarts": 0, "owner": "Deployment/web", "node": "node-1",
@@ -48,8 +49,7 @@ def test_structured_items_carry_what_a_program_needs_not_the_text_columns() -> N
 def test_every_failing_pod_is_named_or_counted_in_each_view() -> None:
     """Text alone and structured content alone each name the first `limit` and count the rest by
     reason and by cluster."""
-    text, output = failing_pods(_answer(30, 10), limit=10, now=NOW)
-    data = output.model_dump(mode="json")
+    text, data = failing_pods(_answer(30, 10), limit=10, now=NOW)
     assert data["total"] == 60 and data["shown"] == 10 == len(data["items"])
     assert sum(data["by_reason"].values()) == sum(data["by_context"].values()) == 60
     named = [i["name"] for i in data["items"]]
@@ -65,4 +65,20 @@ def test_output_schema_is_valid_json_schema_and_the_answer_follows_it() -> None:
     schema = FailingPodsOutput.model_json_schema()
     Draft202012Validator.check_schema(schema)
     _, output = failing_pods(_answer(3, 50), limit=50, now=NOW)
-    Draft202012Validator(schema).validate(output.model_dump(mode="json", exclude_none=False))
+    Draft202012Validator(schema).validate(output)
+
+
+def test_the_structured_answer_built_as_json_is_what_its_model_would_say() -> None:
+    """Built without a model instance (the SDK validates it against `FailingPodsOutput`): the same
+    JSON, key for key and in the same order, as the model's own dump, unknowns and failures too."""
+    answer = _answer(3, 4)
+    odd = replace(answer.items[0], owner=None, node=None)
+    reports = [
+        *answer.clusters,
+        ClusterReport(context="c", status="unreachable", error="connection refused"),
+        ClusterReport(context="d", status="ok", source="live", as_of=NOW, note="1 of 2 namespaces", also=("d-viewer",)),
+    ]
+    answer = FailingAnswer([odd, *answer.items[1:]], reports, ["a note"], answer.by_reason, answer.by_context)
+    _, built = failing_pods(answer, limit=3, now=NOW)
+    model = FailingPodsOutput.model_validate(built).model_dump(mode="json", exclude_none=False)
+    assert json.dumps(built) == json.dumps(model)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -55,13 +55,6 @@ class FailingPodItem(BaseModel):
     restarts: int
     owner: str | None = None
     node: str | None = None
-
-    @classmethod
-    def of(cls, f: FailingPod) -> FailingPodItem:
-        return cls(
-            context=f.context, namespace=f.namespace, name=f.name, reason=f.reason,
-            restarts=f.restarts, owner=f.owner, node=f.node,
-        )  # fmt: skip
 
 
 class FailingPodsOutput(FleetOutput[FailingPodItem]):
@@ -132,6 +125,14 @@ def _counts(counter: Counter[str] | dict[str, int], top: int = 8) -> str:
     return text + (", …" if len(pairs) > top else "")
 
 
+def _failing_item(f: FailingPod) -> dict[str, Any]:
+    """A `FailingPodItem` as JSON."""
+    return {
+        "context": f.context, "namespace": f.namespace, "name": f.name, "reason": f.reason,
+        "restarts": f.restarts, "owner": f.owner, "node": f.node,
+    }  # fmt: skip
+
+
 def _failing_row(f: FailingPod) -> list[str]:
     return [
         f.context,
@@ -148,7 +149,11 @@ def _failing_row(f: FailingPod) -> list[str]:
 
 def failing_pods(
     answer: FailingAnswer, limit: int, now: datetime | None = None
-) -> tuple[str, FailingPodsOutput]:
+) -> tuple[str, dict[str, Any]]:
+    """The text, and the structured content as JSON in `FailingPodsOutput`'s shape. Built without
+    a model instance: the SDK validates every structured answer against the tool's output model
+    (`FailingPodsOutput`), so validating and dumping one here did it twice (a quarter of
+    rendering 120 pods); `tests/render/test_fleet.py` holds the two equal."""
     by_reason, by_context = Counter(answer.by_reason), Counter(answer.by_context)
     heading = [f"{_plural(answer.total, 'failing pod')}: {_counts(by_reason)}"]
     if len(by_context) > 1:
@@ -164,16 +169,12 @@ def failing_pods(
         hint="raise `limit` or narrow with `reasons`, `namespace` or `context`.",
         counted=by_context,
     )
-    output = FailingPodsOutput(
-        clusters=clusters,
-        total=answer.total,
-        shown=len(shown),
-        items=[FailingPodItem.of(f) for f in shown],
-        notes=answer.notes,
-        by_reason=dict(by_reason),
-        by_context=dict(by_context),
-    )
-    return text, output
+    structured = {
+        "clusters": [c.model_dump(mode="json") for c in clusters], "total": answer.total,
+        "shown": len(shown), "items": [_failing_item(f) for f in shown], "notes": list(answer.notes),
+        "by_reason": dict(by_reason), "by_context": dict(by_context),
+    }  # fmt: skip
+    return text, structured
 
 
 def _summary_cells(s: ClusterSummary) -> list[str]:

@@ -7,7 +7,7 @@ also be omitted (every cluster), a glob (`prod-*`) or a comma-separated list.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, BeforeValidator, Field
@@ -85,7 +85,7 @@ def cached_kind(kind: str, group: str | None = None, version: str | None = None)
 
 
 def answer(
-    text: str, structured: BaseModel, *, exclude_none: bool = True, failed: bool = False
+    text: str, structured: BaseModel | dict[str, Any], *, exclude_none: bool = True, failed: bool = False
 ) -> CallToolResult:
     """A tool result: the compact text for the model, and the same answer as structured content.
 
@@ -93,13 +93,19 @@ def answer(
     a tool error (`isError`), still naming each cluster and why. `exclude_none=False` keeps every
     field of every item (null when unknown): the fleet tools' item fields are an interface.
     `failed`: the call did not do what was asked even though its cluster answered (a write whose
-    every object failed).
+    every object failed). `structured` may be given as JSON already (a hot answer built without a
+    model instance; the SDK validates it against the tool's output model either way).
     """
-    clusters: list[ClusterOut] = getattr(structured, "clusters", None) or []
+    content = (
+        structured
+        if isinstance(structured, dict)
+        else structured.model_dump(mode="json", exclude_none=exclude_none)
+    )
+    clusters = content.get("clusters") or []
     return CallToolResult(
         content=[TextContent(type="text", text=text)],
-        structured_content=structured.model_dump(mode="json", exclude_none=exclude_none),
-        is_error=failed or (bool(clusters) and not any(c.status in ("ok", "stale") for c in clusters)),
+        structured_content=content,
+        is_error=failed or (bool(clusters) and not any(c["status"] in ("ok", "stale") for c in clusters)),
     )
 
 
