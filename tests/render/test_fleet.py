@@ -76,7 +76,9 @@ def test_the_structured_answer_built_as_json_is_what_its_model_would_say() -> No
     reports = [
         *answer.clusters,
         ClusterReport(context="c", status="unreachable", error="connection refused"),
-        ClusterReport(context="d", status="ok", source="live", as_of=NOW, note="1 of 2 namespaces", also=("d-viewer",)),
+        ClusterReport(
+            context="d", status="ok", source="live", as_of=NOW, note="1 of 2 namespaces", also=("d-viewer",)
+        ),
     ]
     answer = FailingAnswer([odd, *answer.items[1:]], reports, ["a note"], answer.by_reason, answer.by_context)
     _, built = failing_pods(answer, limit=3, now=NOW)
