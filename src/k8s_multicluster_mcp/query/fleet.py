@@ -133,7 +133,7 @@ def failing_pods(
     }
     # Each cluster's picks are in order: a lazy merge looks at about `limit` of them, not all.
     merged = heapq.merge(*(_labelled(p.pods, ctx) for ctx, p in picked.items()))
-    items = [_failing_pod(ctx, failing, now) for (_, ctx, failing) in itertools.islice(merged, limit)]
+    items = [_failing_pod(place[2], failing, now) for place, failing in itertools.islice(merged, limit)]
     by_reason: Counter[str] = Counter()
     for p in picked.values():
         by_reason.update(p.by_reason)
@@ -150,12 +150,12 @@ def failing_pods(
 
 def _labelled(
     pods: Iterable[Placed], context: str
-) -> Iterator[tuple[tuple[int, float, str, str, str], str, Failing]]:
+) -> Iterator[tuple[tuple[int, float, str, str, str], Failing]]:
     """Picks under the name of the context asked (a store may serve several that see alike), each
     with its place in the fleet's order: the cluster's order with the context between the time
     and the name. The places are unique (one cluster answers once), so nothing else is compared."""
     for (severity, since, name, namespace), failing in pods:
-        yield (severity, since, context, name, namespace), context, failing
+        yield (severity, since, context, name, namespace), failing
 
 
 _NAMED = frozenset({"OOMKilled", "Evicted", "Failed", "Error", "Unschedulable", "Pending", "NotReady",

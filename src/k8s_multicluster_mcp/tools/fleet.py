@@ -52,7 +52,7 @@ async def k8s_fleet_failing_pods(
     most severe first, with owner, node, restarts, message; counted by reason and cluster."""
     check_limit(limit)
     found = await ask(fleet.failing_pods, state, context, namespace, label_selector, reasons, None, limit)
-    return answer(*render_fleet.failing_pods(found, limit), exclude_none=False)
+    return answer(*render_fleet.failing_pods(found, limit))
 
 
 @TOOLS.add("k8s_fleet_summary", "Fleet summary", "fleet", output_schema=True)
