@@ -11,13 +11,22 @@ import subprocess
 import sys
 import textwrap
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 import mcp_types
 import pytest
 from mcp.shared.message import SessionMessage
 
-from k8s_multicluster_mcp.stdio_transport import LINE_LIMIT, _is, _lines, _request_id, _streams, _TooLong
+from k8s_multicluster_mcp.stdio_transport import (
+    LINE_LIMIT,
+    _is,
+    _lines,
+    _request_id,
+    _streams,
+    _TooLong,
+    encoded,
+)
 
 
 def _read_all(data: bytes, chunk: int = 65536) -> list[str | _TooLong]:
@@ -157,3 +166,20 @@ def test_while_serving_fd_1_writes_to_stderr_fd_0_reads_nothing_and_both_come_ba
     assert done.stdout == b"REQUEST\nrestored\n"
     assert b"stray print" in done.stderr
     assert b"stray child" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        mcp_types.JSONRPCResponse(jsonrpc="2.0", id=7, result={"content": [{"type": "text", "text": "a\nb\t\"c\" é ✓ \u2028 \x00 \x1f \x7f"}]}),
+        mcp_types.JSONRPCResponse(jsonrpc="2.0", id="req-1", result={"n": [1, -2, 1.5, 1e300, 0.1, True, None], "o": {}}),
+        mcp_types.JSONRPCResponse(jsonrpc="2.0", id=1, result={"big": 2**70, "neg": -(2**65)}),
+        mcp_types.JSONRPCResponse(jsonrpc="2.0", id=1, result={"when": datetime(2026, 12, 3, tzinfo=timezone.utc)}),
+        mcp_types.JSONRPCResponse(jsonrpc="2.0", id=1, result={"inf": float("inf"), "nan": float("nan")}),
+        mcp_types.JSONRPCNotification(jsonrpc="2.0", method="notifications/progress", params={"progress": 1}),
+        mcp_types.JSONRPCError(jsonrpc="2.0", id=3, error=mcp_types.ErrorData(code=-32600, message="bad")),
+    ],
+)  # fmt: skip
+def test_a_message_is_written_as_the_sdk_writes_it(message: mcp_types.JSONRPCMessage) -> None:
+    """Answers are written by orjson, held to pydantic's bytes, whatever a result holds."""
+    assert encoded(message) == message.model_dump_json(by_alias=True, exclude_unset=True).encode()

@@ -28,6 +28,7 @@ from typing import Any
 
 import anyio
 import mcp_types
+import orjson
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server import MCPServer
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
@@ -125,8 +126,7 @@ async def _streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple[Incoming,
     outgoing, outgoing_reader = anyio.create_memory_object_stream[SessionMessage](0)
 
     def send(message: mcp_types.JSONRPCMessage) -> None:
-        data = message.model_dump_json(by_alias=True, exclude_unset=True)
-        write_transport.write(data.encode() + b"\n")
+        write_transport.write(encoded(message) + b"\n")
 
     async def read() -> None:
         async with incoming_writer:
@@ -156,6 +156,31 @@ async def _streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple[Incoming,
     finally:
         read_transport.close()
         write_transport.close()
+
+
+_JSON_ONLY = (
+    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+"""orjson options under which a value that is not of a JSON type (a datetime, a dataclass, a str
+subclass) fails instead of being written in orjson's own way, which may not be pydantic's."""
+
+
+def encoded(message: mcp_types.JSONRPCMessage) -> bytes:
+    """A message's JSON, as the SDK's transport writes it (`model_dump_json(by_alias=True,
+    exclude_unset=True)`), byte for byte.
+
+    An answer's `result` is JSON already: the SDK dumps the handler's result in JSON mode before
+    it wraps it. pydantic's serializer walks that `dict[str, Any]` as it would unknown values;
+    orjson writes the same bytes about 6x faster (39 KB of failing pods: 116 -> 19 us, in process).
+    It is held to JSON's own types (`_JSON_ONLY`); anything else, or a result orjson refuses (an
+    integer beyond 64 bits), pydantic writes."""
+    if isinstance(message, mcp_types.JSONRPCResponse):
+        body = {"jsonrpc": message.jsonrpc, "id": message.id, "result": message.result}
+        try:
+            return orjson.dumps(body, option=_JSON_ONLY)
+        except TypeError:  # orjson.JSONEncodeError is a TypeError
+            pass
+    return message.model_dump_json(by_alias=True, exclude_unset=True).encode()
 
 
 @dataclass(frozen=True)
