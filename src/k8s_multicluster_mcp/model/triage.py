@@ -74,7 +74,8 @@ every later question without being classified again."""
 
 def say(words: Said, now: datetime) -> str | None:
     """`words` as read at `now` (None when there are none)."""
-    return "".join(w if isinstance(w, str) else _ago(now, w) for w in words) or None
+    # A list, not a generator: `join` makes one of either way (a question reads 100s of these).
+    return "".join([w if isinstance(w, str) else _ago(now, w) for w in words]) or None
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,10 +75,10 @@ class FailingPod:
 
 def _failing_pod(context: str, failing: Failing, now: datetime) -> FailingPod:
     pod, failure = failing.pod, failing.failure
+    # Positional (in field order): a question builds one per pod it names.
     return FailingPod(
-        context=context, namespace=pod.namespace, name=pod.name, reason=failure.reason,
-        phase=pod.phase, restarts=failing.restarts, node=pod.node, owner=failing.owner,
-        age_seconds=_seconds(now, pod.created), message=failure.message(now), since=failure.since,
+        context, pod.namespace, pod.name, failure.reason, pod.phase, failing.restarts, pod.node,
+        failing.owner, _seconds(now, pod.created), failure.message(now), failure.since,
     )  # fmt: skip
 
 

@@ -99,7 +99,7 @@ def _listing(
     now: datetime,
     *,
     headers: Sequence[str],
-    row: Callable[[T], list[str]],
+    row: Callable[[T], Sequence[str]],
     heading: Sequence[str],
     empty: str,
     hint: str,
@@ -133,8 +133,9 @@ def _failing_item(f: FailingPod) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _failing_row(f: FailingPod) -> list[str]:
-    return [
+def _failing_row(f: FailingPod) -> tuple[str, ...]:
+    # A tuple: `table` formats each row from one, and a list would be copied into one.
+    return (
         f.context,
         f.namespace,
         f.name,
@@ -144,7 +145,7 @@ def _failing_row(f: FailingPod) -> list[str]:
         f.owner or "-",
         f.node or "-",
         one_line(f.message or "", MESSAGE_CELL),
-    ]
+    )
 
 
 def failing_pods(
