@@ -123,7 +123,8 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     per_pod = cache.get("tracemalloc_bytes_per_pod_100000")
     p99 = cache.get("failing_pods_p99_ms")
     largest = "100k" if per_pod is not None else "10k"
-    raw_watch = _ms(ours, "this server --watch, raw JSON-RPC")
+    raw_watch, again = _ms(ours, bench_fleet.RAW_WATCH), _ms(ours, bench_fleet.RAW_WATCH_AGAIN)
+    floor, floor_again = _ms(ours, bench_fleet.FLOOR), _ms(ours, bench_fleet.FLOOR_AGAIN)
     sized = f"at 3 x {fleet['pods_per_cluster']:,} pods"
     rows: list[tuple[str, str, bool | None]] = [
         ("<= 2 KB per cached pod at 100k pods", f"{per_pod:,.0f} B" if per_pod else "not measured (--quick)", per_pod <= 2048 if per_pod else None),
@@ -134,8 +135,14 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
            cache[key] <= 10 if largest == "100k" else None)
           for what, key in (("summary", "summary_p99_ms"), ("find by node", "find_node_p99_ms"),
                             ("find by namespace", "find_namespace_p99_ms")) if key in cache],
-        ("cached failing pods, 3 x 2,000 pods: <= 3 ms p50 at the server (raw client)",
-         f"{raw_watch:.1f} ms raw, {_ms(ours, 'this server --watch'):.1f} ms official client {sized}", raw_watch <= 3 if at_size else None),
+        # Judged twice (benchmarks/README.md, "session 12"): as the issue measured it, the server
+        # asked again at once (its floor then 0.6 ms), and in its turn after every other
+        # contestant's work, where the floor alone takes most of the 3 ms.
+        ("cached failing pods, 3 x 2,000 pods: <= 3 ms p50 at the server (raw client), asked again at once",
+         f"{again:.1f} ms (floor {floor_again:.1f}) {sized}", again <= 3 if at_size else None),
+        ("the same, in its turn after the other contestants' work (caches cold)",
+         f"{raw_watch:.1f} ms raw (floor {floor:.1f}), {_ms(ours, 'this server --watch'):.1f} ms official client {sized}",
+         raw_watch <= 3 if at_size else None),
         ("cached failing pods >= 100x faster than on-demand, same path (raw client)",
          f"{ratios['raw_watch_vs_on_demand_time_ratio']:.1f}x raw, {ratios['watch_vs_on_demand_time_ratio']:.1f}x official client {sized}",
          ratios["raw_watch_vs_on_demand_time_ratio"] >= 100 if at_size else None),
