@@ -242,8 +242,10 @@ class _Merged:
         limit: int | None = None,
     ) -> Picked:
         picks = [view.pick(now, rules, reasons, limit) for view in self.views]
-        # Each view's first `limit` are in order: a lazy merge reads about `limit` of them.
-        pods = list(itertools.islice(heapq.merge(*(p.pods for p in picks), key=lambda op: op[0]), limit))
+        # Each view's first `limit` are in order: a lazy merge reads about `limit` of them (none
+        # for the counts alone, as a summary asks).
+        merged = heapq.merge(*(p.pods for p in picks), key=lambda op: op[0]) if limit != 0 else ()
+        pods = list(itertools.islice(merged, limit))
         by_reason: Counter[str] = Counter()
         for picked in picks:
             by_reason.update(picked.by_reason)

@@ -180,8 +180,10 @@ class Access:
         namespaced: bool,
         known: Mapping[str, Collection[str]] | None,
     ) -> dict[str, Scope | ClusterError]:
+        who = caller.key()  # once: a warm summary looks up a key per context, kind and namespace
+
         def key(ctx: ContextInfo, namespace: str | None = None) -> _Key:
-            return _Key(caller.key(), ctx.name, VERB, group, resource, namespace or "")
+            return _Key(who, ctx.name, VERB, group, resource, namespace or "")
 
         def decide(ctx: ContextInfo, namespace: str | None, deadline: Deadline | None) -> bool | None:
             """The cached decision; else the cluster's (None: not cached and no deadline to ask)."""
