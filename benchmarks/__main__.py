@@ -44,8 +44,12 @@ def _ms(figures: dict[str, Any], key: str) -> float:
     return float(figures[key]["p50_ms"])
 
 
-def _scale_targets(scale: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
-    """The 100-context targets; judged only at their size (not met or missed at --quick's)."""
+def _scale_targets(
+    scale: dict[str, Any], smaller: dict[str, Any] | None = None
+) -> list[tuple[str, str, bool | None]]:
+    """The 100-context targets, each judged only at its own size (not met or missed at --quick's):
+    the latencies at 200k cached pods (`scale`), time to sync and memory at 100k (`smaller`, the
+    run at 1,000 pods per context; at 200k they are shown, not judged)."""
     watch, od = scale["watch"], scale["on_demand"]
     pods = watch["cache"]["objects"].get("pods", 0)
     size = f"{scale['contexts']} contexts, {pods:,} cached pods"
@@ -61,13 +65,20 @@ def _scale_targets(scale: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 f"{raw:.1f} ms raw, {official:.1f} ms official client ({size}, {part['failing']:,} failing)",
                 raw <= limit if full else None,
             ))  # fmt: skip
-    at_size = scale["contexts"] >= 100 and pods >= 100_000
-    synced = watch["start"]["synced_s"]
-    rss = max(watch["synced"]["peak_rss"], watch["incident"]["server"]["peak_rss"])
+    for sized in (scale, smaller) if smaller is not None else (scale,):
+        cached = sized["watch"]["cache"]["objects"].get("pods", 0)
+        at_size = sized["contexts"] >= 100 and cached == 100_000
+        synced = sized["watch"]["start"]["synced_s"]
+        rss = max(sized["watch"]["synced"]["peak_rss"], sized["watch"]["incident"]["server"]["peak_rss"])
+        where = f"{sized['contexts']} contexts, {cached:,} cached pods"
+        note = "" if at_size else " (not judged: the target is for 100,000)"
+        rows += [
+            ("100 contexts x 1,000 pods: synced <= 60 s after start",
+             f"{synced:.1f} s ({where}, {sized['watch']['synced']['threads']} threads){note}", synced <= 60 if at_size else None),
+            ("100 contexts x 1,000 pods: RSS <= 1 GB", f"{rss / (1 << 20):,.0f} MB peak ({where}){note}",
+             rss <= 1 << 30 if at_size else None),
+        ]  # fmt: skip
     rows += [
-        ("100 contexts x 1,000 pods: synced <= 60 s after start", f"{synced:.1f} s ({size}, {watch['synced']['threads']} threads)",
-         synced <= 60 if at_size else None),
-        ("100 contexts x 1,000 pods: RSS <= 1 GB", f"{rss / (1 << 20):,.0f} MB peak ({size})", rss <= 1 << 30 if at_size else None),
         ("100 contexts on demand, 5 dead + 2 hung: answer within one --request-timeout (+1 s to render)",
          f"{od['p50_s']:.2f} s p50 (--request-timeout {od['request_timeout']:g}; {od['answered']} of {od['contexts']} answered; "
          f"dead and hung named: {'yes' if od['dead_and_hung_named'] else 'NO'})",
@@ -156,7 +167,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     if "authz" in results:
         rows += bench_authz.targets(results["authz"])
     if "scale" in results:
-        rows += _scale_targets(results["scale"])
+        rows += _scale_targets(results["scale"], results.get("scale_100k"))
     if "soak" in results:
         v, length = results["soak"]["verdicts"], "short" if results["soak"]["plan"]["quick"] else "full"
         rows += [
@@ -212,6 +223,10 @@ def main(argv: list[str]) -> int:
         tries=1 if quick else 3,
     )
     bench_scale.report(results["scale"])
+    if not quick:
+        print("== 100 contexts x 1,000 pods (100k cached): the sync and memory targets' own size")
+        results["scale_100k"] = bench_scale.run(contexts=100, pods=1000, rounds=5, tries=1)
+        bench_scale.report(results["scale_100k"])
     print("== soak: churn, API server restarts, an etcd compaction; the cache vs a fresh LIST")
     # The hour the targets are judged on is `python -m benchmarks.bench_soak` alone; here a short one.
     results["soak"] = bench_soak.run(bench_soak.Plan.make(quick=True))
