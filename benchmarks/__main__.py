@@ -65,7 +65,7 @@ def _scale_targets(
                 f"{raw:.1f} ms raw, {official:.1f} ms official client ({size}, {part['failing']:,} failing)",
                 raw <= limit if full else None,
             ))  # fmt: skip
-    for sized in (scale, smaller) if smaller is not None else (scale,):
+    for sized in [s for s in (scale, smaller) if s is not None]:
         cached = sized["watch"]["cache"]["objects"].get("pods", 0)
         at_size = sized["contexts"] >= 100 and cached == 100_000
         synced = sized["watch"]["start"]["synced_s"]

@@ -58,6 +58,8 @@ PEER_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "k8s
 INCIDENT_SHARE = 0.3
 LIMIT = 1000
 REQUEST_TIMEOUT = 60
+"""Our servers' --request-timeout: what is timed is the answer, and on a loaded machine a live list
+of 2,000 pods can take more than the default 5 s (bench_scale measures the timeout itself)."""
 READ_BUFFER = 1 << 20
 RAW_WATCH = "this server --watch, raw JSON-RPC"
 RAW_WATCH_AGAIN = "this server --watch, raw JSON-RPC, asked again at once"
@@ -65,8 +67,6 @@ FLOOR = "this server --watch, raw JSON-RPC: k8s_get_contexts (the floor)"
 FLOOR_AGAIN = "this server --watch, raw JSON-RPC: the floor asked again at once"
 WATCHING = ("watch", "floor")
 """The raw clients' --watch servers: each waited for (synced, the scenario's failing pods seen)."""
-"""Our servers' --request-timeout: what is timed is the answer, and on a loaded machine a live list
-of 2,000 pods can take more than the default 5 s (bench_scale measures the timeout itself)."""
 
 
 View = Literal["text", "structured", "both"]
@@ -346,8 +346,10 @@ async def run_contestants(
 
             return ask
 
-        def raw_ask(client: RawClient, tool: str = "k8s_fleet_failing_pods") -> Ask:
-            arguments = {"limit": LIMIT} if tool == "k8s_fleet_failing_pods" else {}
+        def raw_ask(
+            client: RawClient, tool: str = "k8s_fleet_failing_pods", arguments: dict[str, Any] | None = None
+        ) -> Ask:
+            arguments = {"limit": LIMIT} if arguments is None else arguments
 
             async def ask() -> Answer:
                 return 1, raw_seen(client.call_tool(tool, arguments, check=False))
@@ -358,8 +360,8 @@ async def run_contestants(
             "this server --watch": our_ask(ours["watch"]),
             RAW_WATCH: raw_ask(raws["watch"]),
             RAW_WATCH_AGAIN: raw_ask(raws["watch"]),
-            FLOOR: raw_ask(raws["floor"], "k8s_get_contexts"),
-            FLOOR_AGAIN: raw_ask(raws["floor"], "k8s_get_contexts"),
+            FLOOR: raw_ask(raws["floor"], "k8s_get_contexts", {}),
+            FLOOR_AGAIN: raw_ask(raws["floor"], "k8s_get_contexts", {}),
             "this server on-demand": our_ask(ours["on-demand"]),
             "this server on-demand, raw JSON-RPC": raw_ask(raws["on-demand"]),
         }
@@ -397,6 +399,7 @@ async def run_contestants(
 
             contestants["kubectl-mcp-server"] = kubectl_ask
         contestants["original (k8s_get_resources per context)"] = original_way(fleet)
+        again = {name: contestants[name] for name in (RAW_WATCH_AGAIN, FLOOR_AGAIN)}
         results: dict[str, Any] = {}
         for scenario, prepare in scenarios.items():
             failing = await anyio.to_thread.run_sync(prepare, [raws[w] for w in WATCHING])
@@ -406,7 +409,6 @@ async def run_contestants(
                 if (found.structured_content or {}).get("total") == len(failing):
                     break
                 await anyio.sleep(0.2)
-            again = {RAW_WATCH_AGAIN: contestants[RAW_WATCH_AGAIN], FLOOR_AGAIN: contestants[FLOOR_AGAIN]}
             measured = await measure(contestants, rounds, failing, before=again)
             question = await anyio.to_thread.run_sync(benchmark_question, raws, failing)
             results[scenario] = {
